@@ -1,0 +1,390 @@
+"""The ``udyog`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from udyog_sdk import UdyogError
+
+
+class _Obj:
+    """Builds the kernel on first use, so ``--help`` stays instant."""
+
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = overrides
+        self._kernel: Any = None
+
+    @property
+    def kernel(self) -> Any:
+        if self._kernel is None:
+            from udyog.config import Settings
+            from udyog.kernel import Kernel
+
+            self._kernel = Kernel(Settings.from_env(self.overrides or None))
+        return self._kernel
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def _udyog_errors(fn: Any) -> Any:
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UdyogError as exc:
+            detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.errors.items())
+            _fail(exc.message + (f" ({detail})" if detail else ""))
+        except LookupError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+class _PluginCommands(click.Group):
+    """The core's commands plus those plugins contribute through ``udyog_cli_commands``."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        if "plugin_commands" in ctx.meta:
+            return ctx.meta["plugin_commands"]
+        found: dict[str, click.Command] = {}
+        owners: dict[str, str] = {}
+        try:
+            kernel = ctx.ensure_object(_Obj).kernel
+            contributions = kernel.bus.collect_safely("udyog_cli_commands", on_error=kernel.registry.unload)
+        except Exception:  # noqa: BLE001 - a broken configuration must not hide the core's commands
+            contributions = []
+        for plugin, commands in contributions:
+            for command in commands:
+                name = command.name or ""
+                if name in self.commands or name in found:
+                    other = owners.get(name, "core")
+                    raise click.ClickException(f"command {name!r} of plugin {plugin!r} clashes with {other!r}")
+                found[name] = command
+                owners[name] = plugin
+        ctx.meta["plugin_commands"] = found
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        if not ctx.resilient_parsing and os.environ.get("UDYOG_CLI_NO_PLUGINS") != "1":
+            names |= set(self._plugin_commands(ctx))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        return self._plugin_commands(ctx).get(cmd_name)
+
+
+@click.group(cls=_PluginCommands)
+@click.option("--database-url", envvar="UDYOG_DATABASE_URL", help="Database URL (default: SQLite under ./var).")
+@click.option("--strict/--no-strict", default=None, help="Fail if an enabled plugin cannot be loaded.")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None, strict: bool | None) -> None:
+    """Udyog — a plugin-based ERP for Indian manufacturers and distributors."""
+    logging.basicConfig(level=os.environ.get("UDYOG_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["database_url"] = database_url
+        if database_url.startswith("sqlite:///"):
+            os.makedirs(os.path.dirname(database_url.removeprefix("sqlite:///")) or ".", exist_ok=True)
+    if strict is not None:
+        overrides["strict_plugins"] = strict
+    ctx.obj = _Obj(overrides)
+
+
+def _ensure_sqlite_dir(kernel: Any) -> None:
+    url: str = kernel.settings.database_url
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
+
+
+# -- db ----------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: _Obj) -> None:
+    """Bring the core and every enabled plugin to its head, reporting each step."""
+    from udyog.migrate import upgrade
+
+    kernel = obj.kernel
+    _ensure_sqlite_dir(kernel)
+    steps = upgrade(kernel, report=lambda line: click.echo(f"  {line}"))
+    click.echo(f"database at head ({len(steps)} step{'s' if len(steps) != 1 else ''} applied)")
+
+
+@db.command("check")
+@click.pass_obj
+def db_check(obj: _Obj) -> None:
+    """Exit non-zero unless the database is at every head."""
+    from udyog.migrate import pending_branches
+
+    pending = pending_branches(obj.kernel)
+    if pending:
+        _fail(f"database not at head for: {', '.join(pending)} — run 'udyog db upgrade'")
+    click.echo("database at head")
+
+
+@db.command("revision")
+@click.option("--plugin", "plugin", required=True, help="Branch to add the revision to (core or a plugin).")
+@click.option("-m", "--message", required=True)
+@click.option("--empty", is_flag=True, help="Do not autogenerate from the models.")
+@click.pass_obj
+def db_revision(obj: _Obj, plugin: str, message: str, empty: bool) -> None:
+    """Write a new migration for one plugin, autogenerated from its models."""
+    from udyog.migrate import revision
+
+    path = revision(obj.kernel, plugin, message, autogenerate=not empty)
+    click.echo(f"wrote {path}")
+
+
+# -- tenants and branches ------------------------------------------------------
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants (companies)."""
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The company's name.")
+@click.option("--timezone", default="Asia/Kolkata", show_default=True)
+@click.option("--plugins", default="", help="Comma-separated plugins to enable (with their dependencies).")
+@click.option("--all-plugins", is_flag=True, help="Enable every loaded plugin.")
+@click.pass_obj
+@_udyog_errors
+def tenant_create(obj: _Obj, slug: str, name: str, timezone: str, plugins: str, all_plugins: bool) -> None:
+    """Create a tenant."""
+    from udyog.tenancy import create_tenant
+
+    kernel = obj.kernel
+    names = list(kernel.registry.order) if all_plugins else [p for p in plugins.split(",") if p]
+    tenant_id = create_tenant(kernel, slug, name, timezone=timezone, plugins=names)
+    click.echo(f"tenant {slug} created ({tenant_id})")
+
+
+@tenant.command("list")
+@click.pass_obj
+def tenant_list(obj: _Obj) -> None:
+    """List tenants."""
+    from sqlalchemy import select
+
+    from udyog.models import Tenant
+
+    with obj.kernel.db.session(write=False) as session:
+        for t in session.scalars(select(Tenant).order_by(Tenant.slug)):
+            click.echo(f"{t.slug:20} {t.name:40} {t.timezone:16} {'active' if t.is_active else 'inactive'}  {t.id}")
+
+
+@main.group()
+def branch() -> None:
+    """Branches (sites) of a tenant."""
+
+
+@branch.command("create")
+@click.argument("code")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@click.option("--name", required=True)
+@click.option("--state-code", default=None, help="Two-digit state code, e.g. 27 for Maharashtra.")
+@click.option("--address", default="")
+@click.pass_obj
+@_udyog_errors
+def branch_create(obj: _Obj, code: str, tenant_ref: str, name: str, state_code: str | None, address: str) -> None:
+    """Add a branch to a tenant."""
+    from udyog.tenancy import create_branch
+
+    with obj.kernel.tenant_scope(tenant_ref) as scope:
+        b = create_branch(scope.session, code=code, name=name, address=address, state_code=state_code)
+        scope.session.commit()
+        click.echo(f"branch {b.code} created for {scope.tenant.slug} ({b.id})")
+
+
+# -- plugins -------------------------------------------------------------------
+
+
+@main.group()
+def plugins() -> None:
+    """Installed plugins and their enablement per tenant."""
+
+
+@plugins.command("list")
+@click.option("--tenant", "tenant_ref", default=None, help="Also show which plugins this tenant enabled.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+@_udyog_errors
+def plugins_list(obj: _Obj, tenant_ref: str | None, as_json: bool) -> None:
+    """Every discovered plugin: version, state, dependencies and load error."""
+    kernel = obj.kernel
+    enabled: set[str] | None = None
+    if tenant_ref:
+        from udyog.tenancy import tenant_plugins
+
+        enabled = set(tenant_plugins(kernel, tenant_ref))
+    rows = []
+    for record in kernel.registry:
+        row = record.as_dict()
+        if enabled is not None:
+            row["enabled_for_tenant"] = record.name in enabled
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    colours = {"loaded": "green", "not-enabled": None, "failed": "red", "skipped": "yellow"}
+    for row in rows:
+        flag = ""
+        if enabled is not None:
+            flag = " [enabled]" if row["enabled_for_tenant"] else " [off]"
+        requires = f" requires {', '.join(row['requires'])}" if row["requires"] else ""
+        line = f"{row['name']:16} {row['version'] or '?':10} {row['state']:12}{flag}{requires}"
+        click.secho(line, fg=colours.get(row["state"]))
+        if row["error"]:
+            click.secho(f"    {row['error']}", fg="red")
+
+
+@plugins.command("enable")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--tenant", "tenant_ref", required=True)
+@click.pass_obj
+@_udyog_errors
+def plugins_enable(obj: _Obj, names: tuple[str, ...], tenant_ref: str) -> None:
+    """Enable plugins (and their dependencies) for a tenant; no restart needed."""
+    from udyog.tenancy import enable_plugins
+
+    added = enable_plugins(obj.kernel, tenant_ref, names)
+    click.echo(f"enabled for {tenant_ref}: {', '.join(added) if added else 'nothing new'}")
+
+
+@plugins.command("disable")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--tenant", "tenant_ref", required=True)
+@click.pass_obj
+@_udyog_errors
+def plugins_disable(obj: _Obj, names: tuple[str, ...], tenant_ref: str) -> None:
+    """Disable plugins for a tenant (their data stays); no restart needed."""
+    from udyog.tenancy import disable_plugins
+
+    removed = disable_plugins(obj.kernel, tenant_ref, names)
+    click.echo(f"disabled for {tenant_ref}: {', '.join(removed) if removed else 'nothing'}")
+
+
+@plugins.command("uninstall")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Confirm: the plugin's tables and data are dropped.")
+@click.pass_obj
+@_udyog_errors
+def plugins_uninstall(obj: _Obj, name: str, yes: bool) -> None:
+    """Drop a plugin's tables (downgrade its branch to base); then pip uninstall it."""
+    from sqlalchemy import delete
+
+    from udyog.migrate import downgrade_branch
+    from udyog.models import TenantPlugin
+
+    kernel = obj.kernel
+    users = kernel.registry.dependants(name, kernel.registry.order)
+    if users:
+        _fail(f"{name} is required by {', '.join(users)}; uninstall them first")
+    if not yes:
+        _fail(f"uninstalling {name} drops its tables and data; repeat with --yes")
+    with kernel.db.session(all_tenants=True) as session:
+        session.execute(delete(TenantPlugin).where(TenantPlugin.plugin == name))
+        session.commit()
+    downgrade_branch(kernel, name, report=click.echo)
+    click.echo(f"now remove the package: pip uninstall udyog-{name.replace('_', '-')}; then drop it from plugins.toml")
+
+
+# -- events ----------------------------------------------------------------------
+
+
+@main.group()
+def events() -> None:
+    """The domain event outbox."""
+
+
+@events.command("dispatch")
+@click.pass_obj
+def events_dispatch(obj: _Obj) -> None:
+    """Deliver events left pending (a crash after commit, failed listeners)."""
+    count = obj.kernel.dispatcher.dispatch_pending()
+    click.echo(f"delivered {count} pending event(s)")
+
+
+# -- serving and demo ----------------------------------------------------------------
+
+
+@main.command("demo")
+@click.pass_obj
+def demo_cmd(obj: _Obj) -> None:
+    """Create the demo tenant with every loaded plugin enabled (idempotent)."""
+    from udyog.demo import load_demo
+
+    slug = load_demo(obj.kernel, report=lambda line: click.echo(f"  {line}"))
+    click.echo(f"demo tenant ready: {slug}")
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.pass_obj
+def run_cmd(obj: _Obj, host: str, port: int, workers: int) -> None:
+    """Serve the web UI and the API with gunicorn."""
+    from udyog.app import create_app
+    from udyog.migrate import pending_branches
+    from udyog.server import serve
+
+    kernel = obj.kernel
+    pending = pending_branches(kernel)
+    if pending:
+        _fail(f"database not at head for: {', '.join(pending)} — run 'udyog db upgrade' first")
+    app = create_app(kernel=kernel)
+    kernel.db.engine.dispose()
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    click.secho(f"Udyog is serving at http://{shown}:{port}/  (API: /api/v1/health, OpenAPI: /api/openapi.json)", fg="green")
+    serve(app, host=host, port=port, workers=workers)
+
+
+# -- docs ------------------------------------------------------------------------------
+
+
+@main.group()
+def docs() -> None:
+    """Generated documentation."""
+
+
+@docs.command("hooks")
+@click.option("--output", "-o", default="-", help="File to write (default: standard output).")
+@click.pass_obj
+def docs_hooks(obj: _Obj, output: str) -> None:
+    """Write the hook reference (Markdown) from the hook specifications."""
+    from udyog.hookdocs import render_hook_reference
+
+    text = render_hook_reference(obj.kernel)
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {output}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,131 @@
+"""Settings from the environment (``UDYOG_*``), ``plugins.toml`` and overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_FILE = "var/udyog.db"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid (bad plugins.toml, bad variable)."""
+
+
+def _truthy(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class PluginsFile:
+    """The deployment's plugin selection, read from ``plugins.toml``.
+
+    ``enabled`` holds plugin names, or ``"*"`` for every installed plugin.
+    ``settings`` holds ``[settings.<plugin>]`` tables, handed to plugins.
+    """
+
+    enabled: tuple[str, ...] = ()
+    strict: bool = False
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> PluginsFile:
+        """Parse ``path``; a missing file means no plugins are enabled."""
+        if not path.exists():
+            return cls()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        deployment = data.get("deployment", {})
+        enabled = deployment.get("enabled", [])
+        if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
+            raise ConfigError(f"{path}: [deployment] enabled must be a list of plugin names")
+        settings = data.get("settings", {})
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{path}: [settings] must be a table of tables")
+        return cls(
+            enabled=tuple(enabled),
+            strict=bool(deployment.get("strict", False)),
+            settings=settings,
+        )
+
+    def is_enabled(self, name: str) -> bool:
+        """Whether the deployment enables plugin ``name``."""
+        return "*" in self.enabled or name in self.enabled
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the kernel is configured with."""
+
+    database_url: str
+    secret_key: str
+    plugins: PluginsFile
+    strict_plugins: bool = False
+    #: The application's own database role on PostgreSQL (non-owner, not a
+    #: superuser, subject to row-level security). Migrations run as the URL's
+    #: user; the app switches to this role when it is set.
+    app_db_role: str | None = None
+    #: Switch off the ORM tenant filter (tests only: proves RLS holds alone).
+    orm_tenant_filter: bool = True
+    #: Dispatch outbox events left pending by a previous process at start.
+    dispatch_pending_on_start: bool = True
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``) and overrides.
+
+        Overrides use the field names (``database_url``, ``plugins``, ...);
+        ``plugins`` may be a :class:`PluginsFile`, a list of names, or a path.
+        """
+        env = os.environ if environ is None else environ
+        plugins_path = Path(env.get("UDYOG_PLUGINS_FILE", "plugins.toml"))
+        database_url = env.get("UDYOG_DATABASE_URL") or _default_sqlite_url(env)
+        settings = cls(
+            database_url=database_url,
+            secret_key=env.get("UDYOG_SECRET_KEY", "dev-insecure-secret-change-me"),
+            plugins=PluginsFile.read(plugins_path),
+            strict_plugins=_truthy(env.get("UDYOG_STRICT_PLUGINS")),
+            app_db_role=env.get("UDYOG_APP_DB_ROLE") or None,
+            redis_url=env.get("UDYOG_REDIS_URL") or None,
+            log_level=env.get("UDYOG_LOG_LEVEL", "INFO"),
+        )
+        if settings.plugins.strict:
+            settings = replace(settings, strict_plugins=True)
+        if overrides:
+            values = dict(overrides)
+            plugins = values.get("plugins")
+            if isinstance(plugins, (list, tuple)):
+                values["plugins"] = PluginsFile(enabled=tuple(plugins))
+            elif isinstance(plugins, (str, Path)):
+                values["plugins"] = PluginsFile.read(Path(plugins))
+            known = {f for f in cls.__dataclass_fields__}
+            unknown = set(values) - known
+            if unknown:
+                raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+            settings = replace(settings, **values)
+        return settings
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+
+def _default_sqlite_url(env: Mapping[str, str]) -> str:
+    path = Path(env.get("UDYOG_DATA_DIR", "var")) / "udyog.db"
+    return f"sqlite:///{path}"

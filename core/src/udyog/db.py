@@ -1,0 +1,246 @@
+"""Engines, sessions and automatic tenant scoping.
+
+One :class:`TenantSession` serves one tenant. A ``do_orm_execute`` listener
+adds the tenant criterion to every ORM select, update and delete (the tenant
+id read outside the criteria lambda, so it becomes a bound parameter);
+``before_flush`` stamps ``tenant_id`` on new rows and refuses cross-tenant
+writes; Core and ``text()`` statements are refused in a tenant-bound session.
+On PostgreSQL the tenant is also set per transaction
+(``set_config('udyog.tenant_id', ..., true)``) for the row-level security
+policies behind the ORM filter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.sql import Delete, Select, Update
+
+from udyog_sdk.models import Base, TenantMixin, is_tenant_model
+
+
+class TenantViolation(RuntimeError):
+    """Code tried to cross a tenant boundary (a bug, never a user error)."""
+
+
+class TenantSession(Session):
+    """A session bound to at most one tenant for its whole life."""
+
+    def __init__(
+        self,
+        *args: Any,
+        tenant_id: uuid.UUID | None = None,
+        all_tenants: bool = False,
+        orm_filter: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.info["tenant_id"] = tenant_id
+        self.info["all_tenants"] = all_tenants
+        self.info["orm_filter"] = orm_filter
+
+    @property
+    def tenant_id(self) -> uuid.UUID | None:
+        """The tenant this session serves (None: not yet bound, or system session)."""
+        return self.info["tenant_id"]
+
+    def bind_tenant(self, tenant_id: uuid.UUID) -> None:
+        """Bind a still unbound session to ``tenant_id`` (once; never re-bound)."""
+        current = self.info["tenant_id"]
+        if current is not None:
+            if current != tenant_id:
+                raise TenantViolation("a session never serves two tenants")
+            return
+        if self.info["all_tenants"]:
+            raise TenantViolation("a system session cannot be bound to a tenant")
+        self.info["tenant_id"] = tenant_id
+        if self.in_transaction():
+            _set_db_tenant(self.connection(), tenant_id, False)
+
+
+def tenant_tables() -> frozenset[Table]:
+    """Tables of every tenant-scoped mapped class."""
+    return frozenset(
+        m.local_table  # type: ignore[misc]
+        for m in Base.registry.mappers
+        if is_tenant_model(m.class_) and isinstance(m.local_table, Table)
+    )
+
+
+def _statement_tables(statement: Any) -> Iterable[Table]:
+    if isinstance(statement, Select):
+        for from_ in statement.get_final_froms():
+            yield from (t for t in _walk_tables(from_))
+    elif isinstance(statement, (Update, Delete)):
+        yield from _walk_tables(statement.table)
+
+
+def _walk_tables(clause: Any) -> Iterable[Table]:
+    if isinstance(clause, Table):
+        yield clause
+        return
+    for child in clause.get_children():
+        yield from _walk_tables(child)
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    info = state.session.info
+    if info["all_tenants"] or state.execution_options.get("udyog_raw"):
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        if info["tenant_id"] is not None and not state.is_insert:
+            raise TenantViolation(
+                "text() statements are refused in a tenant session; use the ORM "
+                "(or execution_options(udyog_raw=True) for statements on global tables)"
+            )
+        return
+    touches_tenant = any(is_tenant_model(m.class_) for m in state.all_mappers)
+    if not state.is_orm_statement:
+        scoped = tenant_tables()
+        if any(t in scoped for t in _statement_tables(state.statement)):
+            raise TenantViolation("Core statements against tenant tables are refused; use the ORM")
+        return
+    tenant_id = info["tenant_id"]
+    if tenant_id is None:
+        if touches_tenant:
+            raise TenantViolation("tenant data queried in a session bound to no tenant")
+        return
+    if not info["orm_filter"] or state.is_column_load or state.is_relationship_load:
+        # Column and relationship loads inherit the criteria of the parent
+        # statement's options; adding it again would be redundant.
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantMixin,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _stamp_and_guard(session: Session, flush_context: Any, instances: Any) -> None:
+    info = session.info
+    tenant_id = info["tenant_id"]
+    all_tenants = info["all_tenants"]
+    for obj in session.new:
+        if not is_tenant_model(type(obj)):
+            continue
+        if obj.tenant_id is None:
+            if tenant_id is None:
+                raise TenantViolation(f"new {type(obj).__name__} without a tenant")
+            obj.tenant_id = tenant_id
+        elif tenant_id is not None and obj.tenant_id != tenant_id:
+            raise TenantViolation(f"new {type(obj).__name__} for another tenant")
+        elif tenant_id is None and not all_tenants:
+            raise TenantViolation(f"new {type(obj).__name__} in a session bound to no tenant")
+    for obj in list(session.dirty) + list(session.deleted):
+        if not is_tenant_model(type(obj)):
+            continue
+        from sqlalchemy import inspect
+
+        history = inspect(obj).attrs.tenant_id.history
+        if history.has_changes() and history.deleted:
+            raise TenantViolation(f"tenant_id of a {type(obj).__name__} cannot change")
+        if tenant_id is not None and obj.tenant_id != tenant_id:
+            raise TenantViolation(f"{type(obj).__name__} of another tenant in this session")
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _after_begin(session: Session, transaction: Any, connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        _set_db_tenant(connection, session.info["tenant_id"], session.info["all_tenants"])
+
+
+def _set_db_tenant(connection: Connection, tenant_id: uuid.UUID | None, all_tenants: bool) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        text("SELECT set_config('udyog.tenant_id', :t, true), set_config('udyog.all_tenants', :a, true)"),
+        {"t": str(tenant_id) if tenant_id else "", "a": "on" if all_tenants else "off"},
+    )
+
+
+class Database:
+    """The engine(s) and session factory of one deployment."""
+
+    def __init__(self, url: str, *, app_role: str | None = None, orm_filter: bool = True, echo: bool = False) -> None:
+        self.url = url
+        self.orm_filter = orm_filter
+        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        self.engine = self._create_engine(url, app_role=app_role, echo=echo)
+        # Writing transactions begin IMMEDIATE on SQLite (see _sqlite_begin).
+        self.write_engine = self.engine.execution_options(udyog_write=True)
+        self._factory = sessionmaker(class_=TenantSession, expire_on_commit=False)
+        #: The outbox dispatcher sessions hand their committed events to.
+        self.dispatcher: Any = None
+
+    def _create_engine(self, url: str, *, app_role: str | None, echo: bool) -> Engine:
+        if self.dialect == "sqlite":
+            engine = create_engine(
+                url,
+                echo=echo,
+                connect_args={"check_same_thread": False, "timeout": 30},
+            )
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        if app_role:
+            role = app_role
+
+            def _set_role(dbapi_conn: Any, record: Any) -> None:
+                with dbapi_conn.cursor() as cur:
+                    cur.execute(f'SET ROLE "{role}"')
+                dbapi_conn.commit()
+
+            event.listen(engine, "connect", _set_role)
+        return engine
+
+    def session(
+        self,
+        tenant_id: uuid.UUID | None = None,
+        *,
+        write: bool = True,
+        all_tenants: bool = False,
+    ) -> TenantSession:
+        """A new session for ``tenant_id`` (or unbound, or ``all_tenants`` for system work)."""
+        bind = self.write_engine if write else self.engine
+        session: TenantSession = self._factory(  # type: ignore[assignment]
+            bind=bind,
+            tenant_id=tenant_id,
+            all_tenants=all_tenants,
+            orm_filter=self.orm_filter,
+        )
+        session.info["udyog_dispatcher"] = self.dispatcher
+        return session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
+    # Take transaction control from pysqlite so that BEGIN is ours to emit.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A transaction that reads first and writes later gets "database is
+    # locked" at once, whatever the busy timeout: writers begin IMMEDIATE.
+    if conn.get_execution_options().get("udyog_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")

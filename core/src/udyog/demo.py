@@ -1,0 +1,44 @@
+"""The demo tenant loaded by ``udyog demo`` and ``make run``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from udyog.kernel import Kernel
+from udyog.models import Branch, Tenant
+from udyog.tenancy import create_branch, create_tenant, enable_plugins
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Sunrise Foods Pvt Ltd"
+DEMO_BRANCHES = (
+    ("PUNE", "Pune factory", "Plot 12, MIDC Chakan, Pune 410501", "27"),
+    ("BLR", "Bengaluru depot", "14 Peenya Industrial Area, Bengaluru 560058", "29"),
+)
+
+
+def load_demo(kernel: Kernel, report: Callable[[str], None] = print) -> str:
+    """Create (or complete) the demo tenant with every loaded plugin enabled; idempotent."""
+    with kernel.db.session(write=False) as session:
+        exists = session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG)) is not None
+    if not exists:
+        report(f"creating tenant {DEMO_SLUG!r} ({DEMO_NAME})")
+        create_tenant(kernel, DEMO_SLUG, DEMO_NAME)
+    added = enable_plugins(kernel, DEMO_SLUG, kernel.registry.order)
+    if added:
+        report(f"enabled plugins: {', '.join(added)}")
+    with kernel.tenant_scope(DEMO_SLUG) as scope:
+        for code, name, address, state in DEMO_BRANCHES:
+            if scope.session.scalar(select(Branch.id).where(Branch.code == code)) is None:
+                create_branch(scope.session, code=code, name=name, address=address, state_code=state)
+                report(f"branch {code}: {name}")
+        for plugin in kernel.registry.order:
+            if scope.tenant.is_enabled(plugin):
+                if scope.hooks.call_plugin(
+                    plugin, "udyog_demo_data", tenant=scope.tenant, session=scope.session, progress=report
+                ):
+                    scope.session.flush()
+                    report(f"demo data: {plugin}")
+        scope.session.commit()
+    return DEMO_SLUG

@@ -1,0 +1,136 @@
+"""The core's hook specifications — every hook the kernel calls, in one module.
+
+Each docstring states what the hook receives, what it returns, its calling
+mode and when it is called; ``docs/hooks.md`` is generated from them
+(``udyog docs hooks``) and a test fails when a hook is missing there.
+
+Conventions: hooks return data and the core validates and composes it;
+broadcast hooks collect a list (order never matters — sort keys live in the
+returned data); ``firstresult`` hooks let one provider decide, with the core's
+own default registered ``trylast``. Per tenant, only plugins enabled for the
+tenant take part.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from udyog_sdk import hookspec
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint, Request
+    from sqlalchemy.orm import Session
+
+    from udyog_sdk import Listener, TenantContext
+
+
+@hookspec
+def udyog_blueprints() -> list[Blueprint]:
+    """Contribute Flask (or flask-smorest) blueprints with the plugin's routes.
+
+    Called once per application inside ``create_app()``. Return *fresh*
+    blueprint objects (create them inside the function, never at import
+    time). API routes live under ``/api/v1/<plugin>/``. A flask-smorest
+    blueprint (``udyog_sdk.api.Blueprint``) is added to the OpenAPI document.
+
+    For a tenant that has not enabled the plugin, its routes answer 404; no
+    re-registration happens, so enabling needs no restart.
+
+    Returns: a list of blueprints. Broadcast; results are collected with the
+    contributing plugin recorded as the blueprints' owner.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_event_listeners() -> list[Listener]:
+    """Declare listeners for domain events.
+
+    Called once per application. Each :class:`udyog_sdk.Listener` names an
+    event (or a glob such as ``sales.order.*``) and a handler. After the
+    transaction that emitted an event commits, handlers of the plugins enabled
+    for the event's tenant are called, each in its own tenant scope and
+    transaction. Delivery is at least once: a handler must be idempotent
+    (use ``event.id``).
+
+    Returns: a list of listeners. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_tenant_setup(tenant: TenantContext, session: Session) -> None:
+    """Prepare a tenant that has just enabled this plugin.
+
+    Called for one plugin at a time — only the implementation of the plugin
+    being enabled runs — inside the transaction that enables it, with a
+    session scoped to ``tenant``. Seed per-tenant defaults here (roles,
+    number series, settings). Must be idempotent: a plugin can be disabled
+    and enabled again, and its data stays while it is disabled. Raising
+    aborts the enablement and nothing is written.
+
+    Returns: nothing.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_tenant_teardown(tenant: TenantContext, session: Session) -> None:
+    """Tidy up for a tenant that is disabling this plugin.
+
+    Called for one plugin at a time, inside the transaction that disables it.
+    Business data must stay (disabling is not uninstalling); remove only what
+    would mislead while disabled (scheduled reminders, for instance).
+
+    Returns: nothing.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec(firstresult=True)
+def udyog_resolve_tenant(request: Request) -> str | None:
+    """Tell which tenant an HTTP request acts for.
+
+    Called once per request before its route runs. Return the tenant's id or
+    slug, or ``None`` to let the next implementation decide. The core's
+    default (``trylast``) reads the ``X-Udyog-Tenant`` header.
+
+    Returns: a tenant id or slug, or None. ``firstresult``: the first
+    non-None answer wins.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_cli_commands() -> list[click.Command]:
+    """Add commands to the ``udyog`` command line.
+
+    Called when the CLI starts. Return click commands or groups; their names
+    must not clash with the core's or another plugin's (the CLI refuses the
+    clash, naming both plugins).
+
+    Returns: a list of click commands. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_demo_data(tenant: TenantContext, session: Session, progress: Any) -> None:
+    """Load demo records for a tenant (``udyog demo`` and ``make run``).
+
+    Called for every plugin enabled for the demo tenant, in dependency order
+    (a plugin sees the demo data of the plugins it requires), each in the
+    same transaction. ``progress(message)`` reports a step to the console.
+    Must be idempotent: running the demo twice must not duplicate records.
+
+    Returns: nothing.
+
+    Since: SDK 1.0.
+    """

@@ -1,0 +1,145 @@
+"""The kernel: plugins, hook bus, database and tenant scopes, without Flask.
+
+The WSGI app, the CLI and workers each build one :class:`Kernel` from
+:class:`~udyog.config.Settings`. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from udyog.config import Settings
+from udyog.db import Database, TenantSession
+from udyog.hookbus import HookBus, HookRelay
+from udyog.models import Tenant, TenantPlugin
+from udyog.registry import CORE_NAME, PluginRegistry, new_plugin_manager
+from udyog_sdk import TenantContext
+from udyog_sdk.runtime import bind_scope, unbind_scope
+
+log = logging.getLogger("udyog")
+
+
+@dataclass
+class TenantScope:
+    """One unit of work for one tenant: its context, session and hooks."""
+
+    kernel: Kernel
+    tenant: TenantContext
+    session: TenantSession
+    hooks: HookRelay = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hooks = self.kernel.bus.for_enabled(self.tenant.enabled_plugins)
+
+    def emit(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+        """Record a domain event in this scope's transaction."""
+        from udyog.outbox import record
+
+        return record(self.session, name, payload)
+
+
+class Kernel:
+    """Everything the app, the CLI and workers share for one deployment."""
+
+    def __init__(self, settings: Settings) -> None:
+        from udyog import defaults
+        from udyog.outbox import Dispatcher
+
+        self.settings = settings
+        self.pm = new_plugin_manager()
+        self.pm.register(defaults, name=CORE_NAME)
+        self.registry = PluginRegistry(self.pm)
+        self.registry.load(settings.plugins.enabled, strict=settings.strict_plugins)
+        self.bus = HookBus(self.pm, self.registry.order)
+        self.db = Database(
+            settings.database_url,
+            app_role=settings.app_db_role,
+            orm_filter=settings.orm_tenant_filter,
+        )
+        self.dispatcher = Dispatcher(self)
+        self.db.dispatcher = self.dispatcher
+        self._enabled_cache: dict[tuple[uuid.UUID, int], frozenset[str]] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- tenants -----------------------------------------------------------
+
+    def find_tenant(self, session: TenantSession, ref: str | uuid.UUID) -> Tenant | None:
+        """The tenant with id or slug ``ref`` (active or not)."""
+        tenant_id: uuid.UUID | None
+        if isinstance(ref, uuid.UUID):
+            tenant_id = ref
+        else:
+            try:
+                tenant_id = uuid.UUID(str(ref))
+            except ValueError:
+                tenant_id = None
+        if tenant_id is not None:
+            return session.get(Tenant, tenant_id)
+        return session.scalar(select(Tenant).where(Tenant.slug == str(ref)))
+
+    def tenant_context(self, session: TenantSession, ref: str | uuid.UUID) -> TenantContext | None:
+        """Resolve ``ref`` and bind ``session`` to it; None if unknown or inactive."""
+        tenant = self.find_tenant(session, ref)
+        if tenant is None or not tenant.is_active:
+            return None
+        session.bind_tenant(tenant.id)
+        return TenantContext(
+            id=tenant.id,
+            slug=tenant.slug,
+            name=tenant.name,
+            timezone=tenant.timezone,
+            enabled_plugins=self.enabled_plugins(session, tenant),
+            settings=dict(tenant.settings or {}),
+        )
+
+    def enabled_plugins(self, session: TenantSession, tenant: Tenant) -> frozenset[str]:
+        """Plugins enabled for ``tenant`` and loaded here, cached per revision."""
+        key = (tenant.id, tenant.plugins_rev)
+        cached = self._enabled_cache.get(key)
+        if cached is not None:
+            return cached
+        names = frozenset(session.scalars(select(TenantPlugin.plugin)).all())
+        enabled = names & self.registry.loaded_names()
+        with self._cache_lock:
+            stale = [k for k in self._enabled_cache if k[0] == tenant.id]
+            for k in stale:
+                del self._enabled_cache[k]
+            self._enabled_cache[key] = enabled
+        return enabled
+
+    @contextmanager
+    def tenant_scope(self, ref: str | uuid.UUID | TenantContext, *, write: bool = True) -> Iterator[TenantScope]:
+        """Bind a scope for a tenant (CLI commands, tasks, listeners).
+
+        The caller commits (``scope.session.commit()``); anything not
+        committed is rolled back when the block ends.
+        """
+        session = self.db.session(write=write)
+        try:
+            if isinstance(ref, TenantContext):
+                session.bind_tenant(ref.id)
+                tenant: TenantContext | None = ref
+            else:
+                tenant = self.tenant_context(session, ref)
+            if tenant is None:
+                raise LookupError(f"no active tenant {ref!r}")
+            scope = TenantScope(self, tenant, session)
+            token = bind_scope(scope)
+            try:
+                yield scope
+            finally:
+                unbind_scope(token)
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()

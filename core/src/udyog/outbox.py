@@ -1,0 +1,170 @@
+"""Domain events: written to the outbox in the caller's transaction, delivered after commit.
+
+An event is never delivered for a rolled-back change (the row never exists)
+and never lost: if the process dies after the commit, the row stays pending
+and is delivered on the next start (:meth:`Dispatcher.dispatch_pending`).
+Delivery is at least once; a process claims an event with an expiring claim
+before delivering it, so two processes do not deliver the same event at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import traceback
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import Session
+
+from udyog.db import TenantSession
+from udyog.models import OutboxEvent
+from udyog_sdk import Event, Listener, UdyogError
+from udyog_sdk.models import new_id, utcnow
+
+if TYPE_CHECKING:
+    from udyog.kernel import Kernel
+
+log = logging.getLogger("udyog.events")
+
+EVENT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 10
+
+
+def record(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+    """Add event ``name`` to ``session``'s transaction; returns its id."""
+    if not EVENT_NAME_RE.match(name):
+        raise UdyogError(f"invalid event name {name!r}: use dotted lower-case words (plugin.thing.happened)")
+    try:
+        data = json.loads(json.dumps(dict(payload)))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"event {name}: payload is not plain JSON data ({exc}); pass ids, not objects") from exc
+    row = OutboxEvent(id=new_id(), name=name, payload=data)
+    session.add(row)
+    session.info.setdefault("udyog_outbox", []).append(row.id)
+    return row.id
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    ids = session.info.pop("udyog_outbox", None)
+    dispatcher: Dispatcher | None = session.info.get("udyog_dispatcher")
+    if ids and dispatcher is not None and session.info["tenant_id"] is not None:
+        dispatcher.deliver_many(session.info["tenant_id"], ids)
+
+
+@event.listens_for(TenantSession, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("udyog_outbox", None)
+
+
+class Dispatcher:
+    """Delivers committed events to the listeners of the tenant's enabled plugins."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.listeners: list[tuple[str, Listener]] = []
+        for plugin, listeners in kernel.bus.collect_safely("udyog_event_listeners", on_error=kernel.registry.unload):
+            for listener in listeners:
+                if not isinstance(listener, Listener):
+                    raise TypeError(f"plugin {plugin}: udyog_event_listeners must return Listener objects")
+                self.listeners.append((plugin, listener))
+        #: Set False to leave events pending (tests simulating a crash).
+        self.enabled = True
+
+    def deliver_many(self, tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
+        """Deliver the given committed events of one tenant."""
+        if not self.enabled:
+            return
+        for event_id in ids:
+            try:
+                self.deliver(tenant_id, event_id)
+            except Exception:  # noqa: BLE001 - a delivery problem must not fail the committed request
+                log.exception("delivery of event %s failed; it stays pending", event_id)
+
+    def deliver(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+        """Claim and deliver one event; False if another process holds it or it is done."""
+        kernel = self.kernel
+        now = utcnow()
+        with kernel.db.session(tenant_id) as session:
+            claimed = session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.id == event_id,
+                    OutboxEvent.dispatched_at.is_(None),
+                    or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < now - CLAIM_LEASE),
+                )
+                .values(claimed_at=now, attempts=OutboxEvent.attempts + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not claimed:
+                session.rollback()
+                return False
+            row = session.get(OutboxEvent, (tenant_id, event_id))
+            assert row is not None
+            session.commit()
+            tenant = kernel.tenant_context(session, tenant_id)
+        if tenant is None:
+            return False
+        ev = Event(id=row.id, tenant_id=tenant_id, name=row.name, payload=row.payload, created_at=row.created_at)
+        pending = set(row.pending_listeners) if row.pending_listeners is not None else None
+        failed: list[str] = []
+        errors: list[str] = []
+        for plugin, listener in self.listeners:
+            if not listener.matches(ev.name) or not (plugin == "core" or tenant.is_enabled(plugin)):
+                continue
+            if pending is not None and listener.name not in pending:
+                continue
+            try:
+                with kernel.tenant_scope(tenant) as scope:
+                    listener.handler(ev)
+                    scope.session.commit()
+            except Exception as exc:  # noqa: BLE001 - recorded and retried later
+                log.exception("listener %s failed on event %s (%s)", listener.name, ev.name, ev.id)
+                failed.append(listener.name)
+                errors.append(f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        with kernel.db.session(tenant_id) as session:
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event_id)
+                .values(
+                    dispatched_at=None if failed else utcnow(),
+                    claimed_at=None,
+                    pending_listeners=failed or None,
+                    last_error="\n".join(errors) or None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+        return not failed
+
+    def pending(self, limit: int = 1000) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(tenant_id, event_id) of events awaiting delivery, oldest first."""
+        now = utcnow()
+        with self.kernel.db.session(all_tenants=True, write=False) as session:
+            rows = session.execute(
+                select(OutboxEvent.tenant_id, OutboxEvent.id)
+                .where(
+                    OutboxEvent.dispatched_at.is_(None),
+                    OutboxEvent.attempts < MAX_ATTEMPTS,
+                    or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < now - CLAIM_LEASE),
+                )
+                .order_by(OutboxEvent.created_at)
+                .limit(limit)
+            ).all()
+        return [(r[0], r[1]) for r in rows]
+
+    def dispatch_pending(self, limit: int = 1000) -> int:
+        """Deliver events left pending (a crash after commit, a failed listener)."""
+        delivered = 0
+        for tenant_id, event_id in self.pending(limit):
+            try:
+                delivered += bool(self.deliver(tenant_id, event_id))
+            except Exception:  # noqa: BLE001
+                log.exception("delivery of pending event %s failed", event_id)
+        return delivered

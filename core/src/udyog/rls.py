@@ -1,0 +1,60 @@
+"""PostgreSQL row-level security: the second wall behind the ORM tenant filter.
+
+Every table with a ``tenant_id`` column gets ``ENABLE`` and ``FORCE ROW LEVEL
+SECURITY`` and a policy comparing ``tenant_id`` with the per-transaction
+setting ``udyog.tenant_id``. The application role (``UDYOG_APP_DB_ROLE``)
+owns nothing and is no superuser, so the policies bind it. System work that
+spans tenants (the outbox scan) sets ``udyog.all_tenants`` for its
+transaction only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from udyog.kernel import Kernel
+
+POLICY = "udyog_tenant_isolation"
+PREDICATE = (
+    "(tenant_id = NULLIF(current_setting('udyog.tenant_id', true), '')::uuid "
+    "OR current_setting('udyog.all_tenants', true) = 'on')"
+)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def apply_row_level_security(kernel: Kernel) -> list[str]:
+    """Create the app role if needed, grant it DML, and (re)create the policies."""
+    role = kernel.settings.app_db_role
+    report: list[str] = []
+    with kernel.db.engine.begin() as conn:
+        if role:
+            conn.exec_driver_sql("RESET ROLE")
+            exists = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(r)s", {"r": role}).scalar()
+            if not exists:
+                conn.exec_driver_sql(f"CREATE ROLE {_quote(role)} NOLOGIN NOSUPERUSER NOBYPASSRLS")
+                report.append(f"created database role {role}")
+            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {_quote(role)}")
+            conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {_quote(role)}")
+            conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {_quote(role)}")
+            conn.exec_driver_sql(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {_quote(role)}")
+        tables = [
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT c.table_name FROM information_schema.columns c "
+                "JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema "
+                "WHERE c.table_schema = current_schema() AND c.column_name = 'tenant_id' "
+                "AND t.table_type = 'BASE TABLE' ORDER BY 1"
+            )
+        ]
+        for table in tables:
+            q = _quote(table)
+            conn.exec_driver_sql(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY")
+            conn.exec_driver_sql(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY")
+            conn.exec_driver_sql(f"DROP POLICY IF EXISTS {POLICY} ON {q}")
+            conn.exec_driver_sql(f"CREATE POLICY {POLICY} ON {q} USING {PREDICATE} WITH CHECK {PREDICATE}")
+        report.append(f"row-level security on {len(tables)} tenant tables")
+    return report

@@ -1,0 +1,223 @@
+"""Tenant services: create tenants and branches, enable and disable plugins per tenant.
+
+Plain functions over the kernel, called alike from the CLI, the API and tests.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zoneinfo
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select, update
+
+from udyog.db import TenantSession
+from udyog.kernel import Kernel
+from udyog.models import DEFAULT_TIMEZONE, Branch, Tenant, TenantPlugin
+from udyog.registry import CORE_NAME
+from udyog_sdk import TenantContext, UdyogError
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+BRANCH_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
+STATE_CODE_RE = re.compile(r"^[0-9]{2}$")
+
+
+def validate_timezone(name: str) -> str:
+    """``name`` if it is an IANA timezone, else a field error."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UdyogError("invalid timezone", status=422, errors={"timezone": [f"unknown timezone {name!r}"]}) from None
+    return name
+
+
+def create_tenant(
+    kernel: Kernel,
+    slug: str,
+    name: str,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    plugins: Iterable[str] | None = None,
+) -> uuid.UUID:
+    """Create a tenant and enable ``plugins`` for it (default: none).
+
+    Returns the new tenant's id. Raises :class:`UdyogError` for a bad or taken
+    slug, an unknown timezone or a plugin that cannot be enabled; nothing is
+    written then.
+    """
+    if not SLUG_RE.match(slug):
+        raise UdyogError(
+            "invalid slug",
+            status=422,
+            errors={"slug": ["2-63 lower-case letters, digits and hyphens, not starting with a hyphen"]},
+        )
+    if not name.strip():
+        raise UdyogError("invalid name", status=422, errors={"name": ["must not be empty"]})
+    validate_timezone(timezone)
+    with kernel.db.session() as session:
+        if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+            raise UdyogError("slug taken", status=409, errors={"slug": [f"a tenant {slug!r} already exists"]})
+        tenant = Tenant(slug=slug, name=name.strip(), timezone=timezone, settings={}, plugins_rev=0)
+        session.add(tenant)
+        session.flush()
+        session.bind_tenant(tenant.id)
+        _enable(kernel, session, tenant, list(plugins or ()))
+        session.commit()
+        return tenant.id
+
+
+def create_branch(
+    session: TenantSession,
+    *,
+    code: str,
+    name: str,
+    address: str = "",
+    state_code: str | None = None,
+) -> Branch:
+    """Add a branch to the session's tenant (the caller commits)."""
+    errors: dict[str, list[str]] = {}
+    if not BRANCH_CODE_RE.match(code or ""):
+        errors["code"] = ["1-16 upper-case letters, digits, '-' or '_'"]
+    if not (name or "").strip():
+        errors["name"] = ["must not be empty"]
+    if state_code is not None and not STATE_CODE_RE.match(state_code):
+        errors["state_code"] = ["two digits, e.g. 27"]
+    if errors:
+        raise UdyogError("invalid branch", status=422, errors=errors)
+    if session.scalar(select(Branch.id).where(Branch.code == code)) is not None:
+        raise UdyogError("branch code taken", status=409, errors={"code": [f"branch {code!r} already exists"]})
+    branch = Branch(code=code, name=name.strip(), address=address, state_code=state_code)
+    session.add(branch)
+    session.flush()
+    return branch
+
+
+def _lock_tenant(session: TenantSession, tenant_id: uuid.UUID) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
+    if tenant is None:
+        raise UdyogError("no such tenant", status=404)
+    return tenant
+
+
+def enable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable[str]) -> list[str]:
+    """Enable plugins (and what they require) for a tenant; returns those newly enabled.
+
+    Each newly enabled plugin's ``udyog_tenant_setup`` runs, in dependency
+    order, in the same transaction. Takes effect in every process at once
+    (the tenant's plugin revision changes).
+    """
+    with kernel.db.session() as session:
+        found = kernel.find_tenant(session, tenant_ref)
+        if found is None:
+            raise UdyogError(f"no tenant {tenant_ref!r}", status=404)
+        session.bind_tenant(found.id)
+        tenant = _lock_tenant(session, found.id)
+        added = _enable(kernel, session, tenant, list(names))
+        session.commit()
+        return added
+
+
+def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[str]) -> list[str]:
+    loaded = kernel.registry.loaded_names()
+    for name in names:
+        if name not in loaded:
+            record = kernel.registry.get(name)
+            why = f"{record.state.value}: {record.error}" if record and record.error else (
+                record.state.value if record else "not installed"
+            )
+            raise UdyogError(
+                f"plugin {name!r} cannot be enabled ({why})",
+                status=409,
+                errors={"plugins": [f"{name}: {why}"]},
+            )
+    current = set(session.scalars(select(TenantPlugin.plugin)).all())
+    wanted = kernel.registry.dependency_closure(names)
+    added = [n for n in wanted if n not in current]
+    if not added:
+        return []
+    for name in added:
+        session.add(TenantPlugin(plugin=name))
+    session.flush()
+    enabled_after = frozenset(current | set(added)) & loaded
+    context = _context(tenant, enabled_after)
+    relay = kernel.bus.for_enabled(enabled_after)
+    for name in added:
+        relay.call_plugin(name, "udyog_tenant_setup", tenant=context, session=session)
+    session.execute(
+        update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1)
+    )
+    return added
+
+
+def disable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable[str]) -> list[str]:
+    """Disable plugins for a tenant; refused while an enabled plugin requires one of them.
+
+    Each plugin's ``udyog_tenant_teardown`` runs first; its data stays.
+    Returns the plugins that were disabled.
+    """
+    names = list(names)
+    with kernel.db.session() as session:
+        found = kernel.find_tenant(session, tenant_ref)
+        if found is None:
+            raise UdyogError(f"no tenant {tenant_ref!r}", status=404)
+        session.bind_tenant(found.id)
+        tenant = _lock_tenant(session, found.id)
+        current = set(session.scalars(select(TenantPlugin.plugin)).all())
+        removing = [n for n in names if n in current]
+        remaining = current - set(removing)
+        for name in removing:
+            blockers = kernel.registry.dependants(name, remaining)
+            if blockers:
+                raise UdyogError(
+                    f"plugin {name!r} is required by {', '.join(blockers)}; disable them first",
+                    status=409,
+                    errors={"plugins": [f"{name}: required by {', '.join(blockers)}"]},
+                )
+        if not removing:
+            return []
+        loaded = kernel.registry.loaded_names()
+        context = _context(tenant, frozenset(current) & loaded)
+        relay = kernel.bus.for_enabled(frozenset(current) & loaded)
+        # Dependants before what they depend on.
+        for name in reversed(kernel.registry.dependency_closure(removing)):
+            if name in removing and name in loaded:
+                relay.call_plugin(name, "udyog_tenant_teardown", tenant=context, session=session)
+        session.execute(delete(TenantPlugin).where(TenantPlugin.plugin.in_(removing)))
+        session.execute(
+            update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1)
+        )
+        session.commit()
+        return sorted(removing)
+
+
+def _context(tenant: Tenant, enabled: frozenset[str]) -> TenantContext:
+    return TenantContext(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        timezone=tenant.timezone,
+        enabled_plugins=enabled,
+        settings=dict(tenant.settings or {}),
+    )
+
+
+def tenant_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID) -> list[str]:
+    """Plugins enabled for a tenant (loaded or not), sorted."""
+    with kernel.db.session(write=False) as session:
+        found = kernel.find_tenant(session, tenant_ref)
+        if found is None:
+            raise UdyogError(f"no tenant {tenant_ref!r}", status=404)
+        session.bind_tenant(found.id)
+        return sorted(session.scalars(select(TenantPlugin.plugin)).all())
+
+
+__all__ = [
+    "CORE_NAME",
+    "create_branch",
+    "create_tenant",
+    "disable_plugins",
+    "enable_plugins",
+    "tenant_plugins",
+    "validate_timezone",
+]

@@ -1,0 +1,39 @@
+"""udyog_sdk — the public plugin API of Udyog.
+
+Everything a plugin needs from the platform is importable from here; plugins
+never import the core package ``udyog``. The API is versioned by
+:data:`SDK_VERSION`; a plugin's manifest states the range it targets
+(``Plugin.sdk``) and the core refuses to load a plugin whose range excludes
+the running SDK.
+"""
+
+from __future__ import annotations
+
+from udyog_sdk._version import SDK_VERSION
+from udyog_sdk.events import Event, Listener
+from udyog_sdk.manifest import Plugin
+from udyog_sdk.markers import PROJECT_NAME, hookimpl, hookspec
+from udyog_sdk.runtime import (
+    TenantContext,
+    UdyogError,
+    current_tenant,
+    db_session,
+    emit,
+    hooks,
+)
+
+__all__ = [
+    "PROJECT_NAME",
+    "SDK_VERSION",
+    "Event",
+    "Listener",
+    "Plugin",
+    "TenantContext",
+    "UdyogError",
+    "current_tenant",
+    "db_session",
+    "emit",
+    "hookimpl",
+    "hooks",
+    "hookspec",
+]

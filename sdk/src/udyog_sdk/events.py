@@ -1,0 +1,54 @@
+"""Domain events as seen by listeners."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed domain event delivered to a listener.
+
+    ``id`` is stable across redeliveries: listeners are called at least once
+    and should use it to stay idempotent.
+    """
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A listener returned from the ``udyog_event_listeners`` hook.
+
+    Attributes:
+        event: an event name (``sales.order.confirmed``) or a glob
+            (``sales.order.*``).
+        handler: called with the :class:`Event` inside a tenant scope whose
+            session (:func:`udyog_sdk.db_session`) it may write to; the scope
+            commits when the handler returns and rolls back if it raises.
+        name: stable identifier, used to record failures and to retry only
+            the listeners that failed (default: module and qualified name).
+    """
+
+    event: str
+    handler: Callable[[Event], None]
+    name: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            qual = getattr(self.handler, "__qualname__", repr(self.handler))
+            module = getattr(self.handler, "__module__", "")
+            object.__setattr__(self, "name", f"{module}.{qual}")
+
+    def matches(self, event_name: str) -> bool:
+        """Whether this listener wants events called ``event_name``."""
+        return fnmatchcase(event_name, self.event)

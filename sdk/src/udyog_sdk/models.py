@@ -1,0 +1,180 @@
+"""Model bases shared by the core and every plugin.
+
+Every table lives in one :class:`Base` metadata so that composite foreign keys
+between plugins resolve. Tenant-scoped models inherit :class:`TenantMixin`:
+they get ``tenant_id`` and ``id`` as a composite primary key, the core stamps
+``tenant_id`` on insert and scopes every ORM query to the current tenant.
+"""
+
+from __future__ import annotations
+
+import decimal
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import uuid6
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    MetaData,
+    Numeric,
+    String,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TENANT_TABLE = "core_tenant"
+
+
+def new_id() -> uuid.UUID:
+    """A new time-ordered identifier (UUIDv7): unique without a round trip,
+    sortable by creation time, usable as a keyset pagination key."""
+    return uuid6.uuid7()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC timestamp column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Udyog table (core and plugins)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, uuid.UUID: Uuid, datetime: UTCDateTime}
+
+
+class TenantMixin:
+    """Makes a model tenant-scoped.
+
+    Adds ``tenant_id`` (first column of the primary key, referencing the
+    tenant) and ``id`` (a UUIDv7). Reference other tenant-scoped tables with
+    :func:`tenant_fk` so a row can never point at another tenant's row.
+    """
+
+    __udyog_tenant_scoped__ = True
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(
+            Uuid,
+            ForeignKey(f"{TENANT_TABLE}.id", ondelete="RESTRICT"),
+            primary_key=True,
+            sort_order=-100,
+        )
+
+    @declared_attr
+    def id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
+        return mapped_column(Uuid, primary_key=True, default=new_id, sort_order=-99)
+
+
+def is_tenant_model(cls: type) -> bool:
+    """Whether ``cls`` is a tenant-scoped mapped class."""
+    return bool(getattr(cls, "__udyog_tenant_scoped__", False))
+
+
+def tenant_fk(
+    columns: str | list[str],
+    target_table: str,
+    target_columns: str | list[str] = "id",
+    *,
+    ondelete: str | None = None,
+    name: str | None = None,
+) -> ForeignKeyConstraint:
+    """A composite foreign key ``(tenant_id, *columns)`` → ``target(tenant_id, *target_columns)``.
+
+    Use it in ``__table_args__`` for every reference between tenant-scoped
+    tables, e.g. ``tenant_fk("branch_id", "core_branch")``.
+    """
+    local = [columns] if isinstance(columns, str) else list(columns)
+    remote = [target_columns] if isinstance(target_columns, str) else list(target_columns)
+    if len(local) != len(remote):
+        raise ValueError("tenant_fk: local and target columns differ in number")
+    return ForeignKeyConstraint(
+        ["tenant_id", *local],
+        [f"{target_table}.tenant_id", *(f"{target_table}.{c}" for c in remote)],
+        ondelete=ondelete,
+        name=name,
+    )
+
+
+class Money(TypeDecorator[decimal.Decimal]):
+    """An exact decimal: ``NUMERIC(p, s)`` on PostgreSQL, a string on SQLite.
+
+    SQLite has no decimal type (``Numeric`` goes through float there), so the
+    value is stored as its canonical string and read back as ``Decimal``.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 18, scale: int = 2) -> None:
+        super().__init__()
+        self.precision = precision
+        self.scale = scale
+        self._quantum = decimal.Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(self.precision + 2))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        quantized = decimal.Decimal(value).quantize(self._quantum)
+        return str(quantized) if dialect.name == "sqlite" else quantized
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> decimal.Decimal | None:
+        if value is None:
+            return None
+        return decimal.Decimal(value).quantize(self._quantum)
+
+
+__all__ = [
+    "UTCDateTime",
+    "utcnow",
+    "Base",
+    "Money",
+    "NAMING_CONVENTION",
+    "TENANT_TABLE",
+    "TenantMixin",
+    "is_tenant_model",
+    "new_id",
+    "tenant_fk",
+]

@@ -1,0 +1,137 @@
+"""Runtime accessors: the current tenant, its session, its hooks, events.
+
+The host (the core) binds a *scope* for each request, task or CLI command
+that acts for a tenant; these functions read it. Plugins call them and never
+reach into the core.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+class UdyogError(Exception):
+    """An error meant for the user: the API turns it into a 4xx response.
+
+    Attributes:
+        message: what went wrong, in words a user understands.
+        status: the HTTP status (400, 403, 404, 409, 422).
+        errors: field name → list of messages, when specific fields are at fault.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        errors: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.errors = dict(errors or {})
+
+
+class NoScopeError(RuntimeError):
+    """Raised when tenant data is reached outside any request, task or command scope."""
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """What code running for a tenant knows about it."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    timezone: str
+    enabled_plugins: frozenset[str] = field(default_factory=frozenset)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def is_enabled(self, plugin: str) -> bool:
+        """Whether ``plugin`` is enabled for this tenant."""
+        return plugin in self.enabled_plugins
+
+
+class Scope(Protocol):
+    """What the host binds for a unit of work (request, task, command)."""
+
+    @property
+    def tenant(self) -> TenantContext: ...
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def hooks(self) -> Any: ...
+
+    def emit(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID: ...
+
+
+_scope: ContextVar[Scope | None] = ContextVar("udyog_scope", default=None)
+
+
+def bind_scope(scope: Scope) -> Token[Scope | None]:
+    """Bind ``scope`` as current (host API: called by the core, not by plugins)."""
+    return _scope.set(scope)
+
+
+def unbind_scope(token: Token[Scope | None]) -> None:
+    """Restore the scope that was current before :func:`bind_scope`."""
+    _scope.reset(token)
+
+
+def current_scope() -> Scope:
+    """The bound scope, or :class:`NoScopeError`."""
+    scope = _scope.get()
+    if scope is None:
+        raise NoScopeError(
+            "no tenant scope is active: this runs outside a request, task or "
+            "command acting for a tenant"
+        )
+    return scope
+
+
+def active_tenant() -> TenantContext | None:
+    """The current tenant, or None where no tenant scope is bound."""
+    scope = _scope.get()
+    return scope.tenant if scope is not None else None
+
+
+def current_tenant() -> TenantContext:
+    """The tenant the current request, task or command acts for."""
+    return current_scope().tenant
+
+
+def db_session() -> Session:
+    """The tenant-scoped SQLAlchemy session of the current scope.
+
+    Every ORM select, update and delete through it is limited to the current
+    tenant, and new tenant-scoped rows are stamped with it.
+    """
+    return current_scope().session
+
+
+def hooks() -> Any:
+    """The hook relay for the current tenant: only plugins enabled for it fire.
+
+    Plugins that publish hook specifications call them through this, e.g.
+    ``hooks().sales_price_line(line=line)``.
+    """
+    return current_scope().hooks
+
+
+def emit(name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+    """Record domain event ``name`` in the outbox, in the current transaction.
+
+    Listeners run after the transaction commits; nothing is delivered if it
+    rolls back. ``payload`` must be JSON-serialisable plain data (ids, not
+    ORM objects). Returns the event id.
+    """
+    return current_scope().emit(name, payload)
