@@ -107,7 +107,11 @@ class Plugin:
         if explicit:
             return str(explicit)
         candidate = f"{self.package}.{kind}"
-        return candidate if find_spec(candidate) is not None else None
+        try:
+            found = find_spec(candidate)
+        except (ImportError, ValueError):  # the package is a plain module: no submodules
+            return None
+        return candidate if found is not None else None
 
     def migrations_dir(self) -> Path | None:
         """The directory of this plugin's alembic versions, or None."""
@@ -118,7 +122,10 @@ class Plugin:
 
 def package_migrations_dir(package: str) -> Path | None:
     """Find ``<package>/migrations`` without importing the package."""
-    spec = find_spec(package)
+    try:
+        spec = find_spec(package)
+    except (ImportError, ValueError):
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:

@@ -1,0 +1,3 @@
+"""Test plugin ``broken``: importing it fails."""
+
+raise RuntimeError("broken on purpose")

@@ -1,0 +1,1 @@
+"""Test plugins that are each wrong in one way."""

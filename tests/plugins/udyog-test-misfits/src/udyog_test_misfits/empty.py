@@ -1,0 +1,1 @@
+"""A package with no hooks, models or migrations."""

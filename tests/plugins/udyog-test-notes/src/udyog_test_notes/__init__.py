@@ -1,0 +1,11 @@
+"""Test plugin ``notes``."""
+
+from udyog_sdk import Plugin
+
+plugin = Plugin(
+    name="notes",
+    version="0.3.0",
+    title="Notes (test plugin)",
+    package=__name__,
+    description="Notebooks and notes; exercises every kernel contract.",
+)

@@ -1,0 +1,110 @@
+"""REST API of the notes plugin."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from sqlalchemy import select
+
+from udyog_sdk import UdyogError, db_session
+from udyog_sdk.api import Blueprint, envelope, ok
+
+from .models import Note, Notebook
+from .services import create_note
+
+
+class NotebookSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+
+
+class NoteSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    notebook_id = ma.fields.UUID(required=True)
+    branch_id = ma.fields.UUID(allow_none=True, load_default=None)
+    title = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
+    body = ma.fields.String(load_default="", validate=ma.validate.Length(max=10000))
+    words = ma.fields.Integer(dump_only=True)
+
+
+class NoteUpdateSchema(ma.Schema):
+    title = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    body = ma.fields.String(validate=ma.validate.Length(max=10000))
+    notebook_id = ma.fields.UUID()
+
+
+def _note(note_id: uuid.UUID) -> Note:
+    note = db_session().scalar(select(Note).where(Note.id == note_id))
+    if note is None:
+        raise UdyogError("note not found", status=404)
+    return note
+
+
+def create_blueprint() -> Blueprint:
+    bp = Blueprint("notes", __name__, url_prefix="/api/v1/notes", description="Notes (test plugin)")
+
+    @bp.route("/notebooks")
+    @bp.response(200, envelope(NotebookSchema, many=True))
+    def list_notebooks() -> dict[str, Any]:
+        rows = db_session().scalars(select(Notebook).order_by(Notebook.title)).all()
+        return ok(NotebookSchema(many=True).dump(rows))
+
+    @bp.route("/notebooks", methods=["POST"])
+    @bp.arguments(NotebookSchema)
+    @bp.response(201, envelope(NotebookSchema))
+    def create_notebook(data: dict[str, Any]) -> dict[str, Any]:
+        session = db_session()
+        book = Notebook(title=data["title"])
+        session.add(book)
+        session.commit()
+        return ok(NotebookSchema().dump(book))
+
+    @bp.route("/notebooks/<uuid:notebook_id>/notes")
+    @bp.response(200, envelope(NoteSchema, many=True))
+    def notebook_notes(notebook_id: uuid.UUID) -> dict[str, Any]:
+        book = db_session().scalar(select(Notebook).where(Notebook.id == notebook_id))
+        if book is None:
+            raise UdyogError("notebook not found", status=404)
+        return ok(NoteSchema(many=True).dump(book.notes))
+
+    @bp.route("/notes")
+    @bp.response(200, envelope(NoteSchema, many=True))
+    def list_notes() -> dict[str, Any]:
+        rows = db_session().scalars(select(Note).order_by(Note.title)).all()
+        return ok(NoteSchema(many=True).dump(rows))
+
+    @bp.route("/notes", methods=["POST"])
+    @bp.arguments(NoteSchema)
+    @bp.response(201, envelope(NoteSchema))
+    def post_note(data: dict[str, Any]) -> dict[str, Any]:
+        note = create_note(**data)
+        db_session().commit()
+        return ok(NoteSchema().dump(note))
+
+    @bp.route("/notes/<uuid:note_id>")
+    @bp.response(200, envelope(NoteSchema))
+    def get_note(note_id: uuid.UUID) -> dict[str, Any]:
+        return ok(NoteSchema().dump(_note(note_id)))
+
+    @bp.route("/notes/<uuid:note_id>", methods=["PATCH"])
+    @bp.arguments(NoteUpdateSchema)
+    @bp.response(200, envelope(NoteSchema))
+    def patch_note(data: dict[str, Any], note_id: uuid.UUID) -> dict[str, Any]:
+        note = _note(note_id)
+        for key, value in data.items():
+            setattr(note, key, value)
+        db_session().commit()
+        return ok(NoteSchema().dump(note))
+
+    @bp.route("/notes/<uuid:note_id>", methods=["DELETE"])
+    @bp.response(200, envelope(NoteSchema))
+    def delete_note(note_id: uuid.UUID) -> dict[str, Any]:
+        note = _note(note_id)
+        data = NoteSchema().dump(note)
+        db_session().delete(note)
+        db_session().commit()
+        return ok(data)
+
+    return bp

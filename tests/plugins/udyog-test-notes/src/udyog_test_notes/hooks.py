@@ -1,0 +1,72 @@
+"""Hook implementations of the notes plugin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from udyog_sdk import Event, Listener, TenantContext, hookimpl
+
+RECEIVED: list[tuple[str, str]] = []
+
+
+@hookimpl
+def udyog_blueprints() -> list[Any]:
+    from .api import create_blueprint
+
+    return [create_blueprint()]
+
+
+@hookimpl
+def udyog_tenant_setup(tenant: TenantContext, session: Any) -> None:
+    from sqlalchemy import select
+
+    from .models import Notebook
+    from .services import DEFAULT_NOTEBOOK
+
+    if session.scalar(select(Notebook.id).where(Notebook.title == DEFAULT_NOTEBOOK)) is None:
+        session.add(Notebook(title=DEFAULT_NOTEBOOK))
+        session.flush()
+
+
+def _remember(event: Event) -> None:
+    RECEIVED.append((str(event.tenant_id), event.name))
+
+
+@hookimpl
+def udyog_event_listeners() -> list[Listener]:
+    return [Listener("notes.*", _remember, name="notes.remember")]
+
+
+@hookimpl(trylast=True)
+def notes_word_count(body: str) -> int:
+    return len(body.split())
+
+
+@hookimpl
+def notes_title_rules(title: str) -> list[str]:
+    return [] if title.strip() else ["must not be blank"]
+
+
+@hookimpl
+def udyog_demo_data(tenant: TenantContext, session: Any, progress: Any) -> None:
+    from sqlalchemy import select
+
+    from .models import Note, Notebook
+    from .services import DEFAULT_NOTEBOOK
+
+    book = session.scalar(select(Notebook).where(Notebook.title == DEFAULT_NOTEBOOK))
+    if book is not None and session.scalar(select(Note.id).where(Note.title == "Welcome")) is None:
+        session.add(Note(notebook_id=book.id, title="Welcome", body="Hello from the notes plugin", words=5))
+        progress("notes: welcome note")
+
+
+@hookimpl
+def udyog_cli_commands() -> list[Any]:
+    import click
+
+    @click.command("notes-hello")
+    def hello() -> None:
+        """Say hello (a plugin-contributed command)."""
+        click.echo("hello from notes")
+
+    return [hello]
