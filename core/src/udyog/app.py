@@ -22,11 +22,18 @@ log = logging.getLogger("udyog.app")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, kernel: Kernel | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    kernel: Kernel | None = None,
+    dispatch_pending: bool | None = None,
+) -> Flask:
     """Build the Flask application: kernel, plugin blueprints, tenant scopes, errors.
 
     ``config`` overrides :class:`~udyog.config.Settings` fields; pass an
     existing ``kernel`` to share one between an app and other code.
+    ``dispatch_pending`` (default: the setting) delivers outbox events a
+    previous process left pending.
     """
     from flask_smorest import Api
 
@@ -78,7 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, kernel: Kernel | None
             session.close()
 
     _register_error_handlers(app)
-    if settings.dispatch_pending_on_start:
+    if settings.dispatch_pending_on_start if dispatch_pending is None else dispatch_pending:
         try:
             kernel.dispatcher.dispatch_pending()
         except Exception:  # noqa: BLE001 - an unmigrated database must not stop the app from reporting it

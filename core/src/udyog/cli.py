@@ -233,7 +233,11 @@ def plugins() -> None:
 @_udyog_errors
 def plugins_list(obj: _Obj, tenant_ref: str | None, as_json: bool) -> None:
     """Every discovered plugin: version, state, dependencies and load error."""
+    from udyog.app import create_app
+
     kernel = obj.kernel
+    # Build the app as the server would, so late registration failures show too.
+    create_app(kernel=kernel, dispatch_pending=False)
     enabled: set[str] | None = None
     if tenant_ref:
         from udyog.tenancy import tenant_plugins

@@ -45,8 +45,14 @@ def migration_plan(kernel: Kernel) -> MigrationPlan:
     """The plan for ``kernel``'s plugins: core first, then loaded plugins in dependency order."""
     locations: dict[str, Path] = {CORE_NAME: MIGRATIONS_DIR / "versions"}
     locations.update(kernel.registry.migration_dirs())
-    targets = [CORE_NAME] + [name for name in kernel.registry.order if name in locations]
+    targets = [CORE_NAME] + [
+        name for name in kernel.registry.order if name in locations and _has_revisions(locations[name])
+    ]
     return MigrationPlan(locations=locations, targets=targets)
+
+
+def _has_revisions(directory: Path) -> bool:
+    return any(p.name != "__init__.py" for p in directory.glob("*.py"))
 
 
 def table_owner(table_name: str, kernel: Kernel) -> str | None:
