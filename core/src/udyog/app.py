@@ -88,7 +88,7 @@ def create_app(
     if settings.dispatch_pending_on_start if dispatch_pending is None else dispatch_pending:
         try:
             kernel.dispatcher.dispatch_pending()
-        except Exception:  # noqa: BLE001 - an unmigrated database must not stop the app from reporting it
+        except Exception:
             log.exception("could not dispatch pending events at start")
     return app
 

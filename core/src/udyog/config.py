@@ -104,6 +104,7 @@ class Settings:
             redis_url=env.get("UDYOG_REDIS_URL") or None,
             log_level=env.get("UDYOG_LOG_LEVEL", "INFO"),
         )
+        settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         if settings.plugins.strict:
             settings = replace(settings, strict_plugins=True)
         if overrides:
@@ -118,12 +119,21 @@ class Settings:
             if unknown:
                 raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
             settings = replace(settings, **values)
+            settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         return settings
 
     @property
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+
+def normalize_database_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg2 (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
 
 
 def _default_sqlite_url(env: Mapping[str, str]) -> str:

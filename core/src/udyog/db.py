@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Delete, Select, Update
 
 from udyog_sdk.models import Base, TenantMixin, is_tenant_model
@@ -174,7 +175,10 @@ class Database:
         self.url = url
         self.orm_filter = orm_filter
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        self.app_role = app_role
+        self.echo = echo
         self.engine = self._create_engine(url, app_role=app_role, echo=echo)
+        self._owner_engine: Engine | None = None
         # Writing transactions begin IMMEDIATE on SQLite (see _sqlite_begin).
         self.write_engine = self.engine.execution_options(udyog_write=True)
         self._factory = sessionmaker(class_=TenantSession, expire_on_commit=False)
@@ -203,6 +207,18 @@ class Database:
             event.listen(engine, "connect", _set_role)
         return engine
 
+    @property
+    def owner_engine(self) -> Engine:
+        """The engine of the URL's own user (migrations, RLS setup): no SET ROLE.
+
+        Without an application role this is :attr:`engine`.
+        """
+        if self.app_role is None:
+            return self.engine
+        if self._owner_engine is None:
+            self._owner_engine = create_engine(self.url, echo=self.echo, poolclass=NullPool)
+        return self._owner_engine
+
     def session(
         self,
         tenant_id: uuid.UUID | None = None,
@@ -224,6 +240,8 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._owner_engine is not None:
+            self._owner_engine.dispose()
 
 
 def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:

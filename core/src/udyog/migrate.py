@@ -98,14 +98,11 @@ def script_directory(kernel: Kernel, connection: Connection | None = None) -> Sc
 
 @contextmanager
 def _migration_connection(kernel: Kernel) -> Iterator[Connection]:
-    engine = kernel.db.engine
-    with engine.connect() as conn:
+    with kernel.db.owner_engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             # Batch migrations recreate tables: with foreign keys on, a
             # cascade from another plugin's side table would delete its rows.
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        elif kernel.settings.app_db_role:
-            conn.exec_driver_sql("RESET ROLE")
         try:
             yield conn
         finally:
@@ -132,7 +129,7 @@ def applied_revisions(kernel: Kernel) -> set[str]:
     """Revision ids recorded in the database's ``alembic_version`` table."""
     from sqlalchemy import inspect
 
-    with kernel.db.engine.connect() as conn:
+    with kernel.db.owner_engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return set()
         return {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
@@ -140,7 +137,6 @@ def applied_revisions(kernel: Kernel) -> set[str]:
 
 def pending_branches(kernel: Kernel) -> list[str]:
     """Target branches whose head is not applied (empty: the database is current)."""
-    from alembic.script import ScriptDirectory
 
     applied = applied_revisions(kernel)
     script: ScriptDirectory = script_directory(kernel)

@@ -84,7 +84,7 @@ class Dispatcher:
         for event_id in ids:
             try:
                 self.deliver(tenant_id, event_id)
-            except Exception:  # noqa: BLE001 - a delivery problem must not fail the committed request
+            except Exception:
                 log.exception("delivery of event %s failed; it stays pending", event_id)
 
     def deliver(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
@@ -124,7 +124,7 @@ class Dispatcher:
                 with kernel.tenant_scope(tenant) as scope:
                     listener.handler(ev)
                     scope.session.commit()
-            except Exception as exc:  # noqa: BLE001 - recorded and retried later
+            except Exception as exc:
                 log.exception("listener %s failed on event %s (%s)", listener.name, ev.name, ev.id)
                 failed.append(listener.name)
                 errors.append(f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
@@ -165,6 +165,6 @@ class Dispatcher:
         for tenant_id, event_id in self.pending(limit):
             try:
                 delivered += bool(self.deliver(tenant_id, event_id))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("delivery of pending event %s failed", event_id)
         return delivered

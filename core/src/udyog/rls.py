@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from udyog.kernel import Kernel
 
 POLICY = "udyog_tenant_isolation"
@@ -26,17 +28,33 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def ensure_role(engine: Engine, role: str) -> bool:
+    """Create the application role if missing (safe against a concurrent creator)."""
+    from sqlalchemy.exc import DBAPIError
+
+    with engine.connect() as conn:
+        if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(r)s", {"r": role}).scalar():
+            return False
+        try:
+            conn.exec_driver_sql(f"CREATE ROLE {_quote(role)} NOLOGIN NOSUPERUSER NOBYPASSRLS")
+            conn.commit()
+        except DBAPIError:
+            conn.rollback()
+            if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(r)s", {"r": role}).scalar():
+                return False
+            raise
+        return True
+
+
 def apply_row_level_security(kernel: Kernel) -> list[str]:
     """Create the app role if needed, grant it DML, and (re)create the policies."""
     role = kernel.settings.app_db_role
     report: list[str] = []
-    with kernel.db.engine.begin() as conn:
+    engine = kernel.db.owner_engine
+    if role and ensure_role(engine, role):
+        report.append(f"created database role {role}")
+    with engine.begin() as conn:
         if role:
-            conn.exec_driver_sql("RESET ROLE")
-            exists = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(r)s", {"r": role}).scalar()
-            if not exists:
-                conn.exec_driver_sql(f"CREATE ROLE {_quote(role)} NOLOGIN NOSUPERUSER NOBYPASSRLS")
-                report.append(f"created database role {role}")
             conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {_quote(role)}")
             conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {_quote(role)}")
             conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {_quote(role)}")

@@ -167,14 +167,14 @@ class Money(TypeDecorator[decimal.Decimal]):
 
 
 __all__ = [
-    "UTCDateTime",
-    "utcnow",
-    "Base",
-    "Money",
     "NAMING_CONVENTION",
     "TENANT_TABLE",
+    "Base",
+    "Money",
     "TenantMixin",
+    "UTCDateTime",
     "is_tenant_model",
     "new_id",
     "tenant_fk",
+    "utcnow",
 ]

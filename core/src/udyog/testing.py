@@ -1,0 +1,84 @@
+"""Helpers for tests of the kernel and of plugins: databases and kernels.
+
+``UDYOG_TEST_DATABASE_URL`` names an administrative PostgreSQL URL (such as
+``postgresql://postgres@127.0.0.1:5432/test``); each test database is created
+beside it and dropped afterwards. The application role used for row-level
+security is :data:`TEST_APP_ROLE`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from udyog.config import PluginsFile, Settings, normalize_database_url
+from udyog.kernel import Kernel
+
+TEST_APP_ROLE = "udyog_test_app"
+
+
+def postgres_admin_url() -> str | None:
+    """The administrative PostgreSQL URL for tests, if configured."""
+    return os.environ.get("UDYOG_TEST_DATABASE_URL") or None
+
+
+def redis_test_url() -> str | None:
+    """The Redis URL for tests, if configured."""
+    return os.environ.get("UDYOG_TEST_REDIS_URL") or None
+
+
+@contextmanager
+def postgres_database(admin_url: str, prefix: str = "udyog_t") -> Iterator[str]:
+    """Create a fresh PostgreSQL database; yield its URL; drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin_url = normalize_database_url(admin_url)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def sqlite_url(directory: Path, name: str = "udyog.db") -> str:
+    """A SQLite URL for a file in ``directory``."""
+    return f"sqlite:///{directory / name}"
+
+
+def build_kernel(
+    database_url: str,
+    plugins: Iterable[str] = (),
+    *,
+    strict: bool = True,
+    migrate: bool = True,
+    **overrides: Any,
+) -> Kernel:
+    """A kernel on ``database_url`` with ``plugins`` enabled, migrated to head.
+
+    On PostgreSQL the application role :data:`TEST_APP_ROLE` is used (unless
+    ``app_db_role`` is overridden), so row-level security applies.
+    """
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "plugins": PluginsFile(enabled=tuple(plugins)),
+        "strict_plugins": strict,
+    }
+    if database_url.startswith("postgresql"):
+        values["app_db_role"] = TEST_APP_ROLE
+    values.update(overrides)
+    kernel = Kernel(Settings.from_env(values, environ={}))
+    if migrate:
+        from udyog.migrate import upgrade
+
+        upgrade(kernel, report=lambda line: None)
+    return kernel
