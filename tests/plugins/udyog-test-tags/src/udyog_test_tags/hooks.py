@@ -7,6 +7,8 @@ from typing import Any
 from udyog_sdk import Event, Listener, hookimpl
 
 SEEN: list[str] = []
+#: Titles whose listener call fails (tests of retried listeners).
+FAIL_TITLES: set[str] = set()
 
 
 @hookimpl
@@ -27,6 +29,8 @@ def _tag_new_note(event: Event) -> None:
 
     from .models import NoteTag
 
+    if event.payload["title"] in FAIL_TITLES:
+        raise RuntimeError("tags listener failed on purpose")
     SEEN.append(event.payload["title"])
     db_session().add(NoteTag(note_id=uuid.UUID(event.payload["note_id"]), label="new"))
 

@@ -1,0 +1,143 @@
+"""Domain events: outbox in the same transaction, delivery after commit, never lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from sqlalchemy import select
+
+from udyog.app import create_app
+from udyog.kernel import Kernel
+from udyog.models import OutboxEvent
+from udyog.tenancy import create_tenant
+from udyog_sdk import UdyogError, emit
+from udyog_test_notes import hooks as notes_hooks
+from udyog_test_notes.services import create_note, ensure_default_notebook
+from udyog_test_tags import hooks as tags_hooks
+
+
+@pytest.fixture
+def kernel(kernel_factory, backend):
+    kernel = kernel_factory(["notes", "tags"], backend=backend)
+    create_tenant(kernel, "acme", "Acme", plugins=["tags"])
+    notes_hooks.RECEIVED.clear()
+    tags_hooks.SEEN.clear()
+    tags_hooks.FAIL_TITLES.clear()
+    return kernel
+
+
+def outbox(kernel):
+    with kernel.db.session(all_tenants=True) as s:
+        return s.scalars(select(OutboxEvent).order_by(OutboxEvent.created_at)).all()
+
+
+def add_note(kernel, title, *, commit=True):
+    with kernel.tenant_scope("acme") as scope:
+        create_note(notebook_id=ensure_default_notebook().id, title=title)
+        if commit:
+            scope.session.commit()
+        else:
+            scope.session.rollback()
+
+
+def test_event_is_delivered_after_commit(kernel):
+    add_note(kernel, "hello")
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.created"]
+    assert tags_hooks.SEEN == ["hello"]
+    [row] = outbox(kernel)
+    assert row.dispatched_at is not None and row.pending_listeners is None and row.attempts == 1
+
+
+def test_a_rolled_back_change_emits_nothing(kernel):
+    add_note(kernel, "never", commit=False)
+    assert notes_hooks.RECEIVED == []
+    assert outbox(kernel) == []
+
+
+def test_events_left_pending_are_delivered_at_the_next_start(kernel):
+    kernel.dispatcher.enabled = False  # as if the process died right after the commit
+    add_note(kernel, "orphan")
+    assert notes_hooks.RECEIVED == [] and outbox(kernel)[0].dispatched_at is None
+    restarted = Kernel(kernel.settings)
+    try:
+        create_app(kernel=restarted)  # start-up delivers pending events
+    finally:
+        restarted.close()
+    assert tags_hooks.SEEN == ["orphan"]
+    assert outbox(kernel)[0].dispatched_at is not None
+
+
+def test_a_process_killed_during_delivery_loses_nothing(kernel, monkeypatch):
+    script = textwrap.dedent(
+        """
+        import sys
+        from udyog.kernel import Kernel
+        from udyog.config import Settings, PluginsFile
+        from udyog_test_notes.services import create_note, ensure_default_notebook
+        settings = Settings.from_env(
+            {"database_url": sys.argv[1], "plugins": PluginsFile(enabled=("notes", "tags")), "app_db_role": sys.argv[2] or None},
+            environ={},
+        )
+        kernel = Kernel(settings)
+        with kernel.tenant_scope("acme") as scope:
+            create_note(notebook_id=ensure_default_notebook().id, title="doomed")
+            scope.session.commit()   # the listener kills the process during delivery
+        print("not reached")
+        """
+    )
+    env = {**os.environ, "NOTES_DIE_ON_EVENT": "doomed"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, kernel.settings.database_url, kernel.settings.app_db_role or ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    [row] = outbox(kernel)
+    assert row.dispatched_at is None and row.claimed_at is not None  # committed, claimed, not delivered
+    assert kernel.dispatcher.pending() == []  # the claim holds while its lease runs
+    from udyog import outbox as outbox_module
+    from datetime import timedelta
+
+    monkeypatch.setattr(outbox_module, "CLAIM_LEASE", timedelta(seconds=0))
+    assert kernel.dispatcher.dispatch_pending() == 1
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.created"]
+    assert tags_hooks.SEEN == ["doomed"]
+    assert outbox(kernel)[0].dispatched_at is not None
+
+
+def test_only_the_failed_listener_is_retried(kernel):
+    tags_hooks.FAIL_TITLES.add("flaky")
+    add_note(kernel, "flaky")
+    [row] = outbox(kernel)
+    assert row.dispatched_at is None
+    assert row.pending_listeners == ["tags.tag_new_note"]
+    assert "tags listener failed on purpose" in row.last_error
+    assert len(notes_hooks.RECEIVED) == 1
+    tags_hooks.FAIL_TITLES.clear()
+    assert kernel.dispatcher.dispatch_pending() == 1
+    assert len(notes_hooks.RECEIVED) == 1  # not delivered twice to the listener that succeeded
+    assert tags_hooks.SEEN == ["flaky"]
+    [row] = outbox(kernel)
+    assert row.dispatched_at is not None and row.attempts == 2 and row.last_error is None
+
+
+def test_a_delivered_event_is_never_delivered_again(kernel):
+    add_note(kernel, "once")
+    [row] = outbox(kernel)
+    assert kernel.dispatcher.deliver(row.tenant_id, row.id) is False
+    assert kernel.dispatcher.dispatch_pending() == 0
+    assert len(notes_hooks.RECEIVED) == 1
+
+
+def test_event_names_and_payloads_are_checked(kernel):
+    with kernel.tenant_scope("acme"):
+        with pytest.raises(UdyogError, match="invalid event name"):
+            emit("Bad Name", {})
+        with pytest.raises(TypeError, match="not plain JSON"):
+            emit("notes.thing.happened", {"when": object()})
