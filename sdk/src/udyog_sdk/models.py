@@ -51,6 +51,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime]:
+        """Values are :class:`datetime.datetime`."""
+        return datetime
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
@@ -142,6 +147,11 @@ class Money(TypeDecorator[decimal.Decimal]):
 
     impl = Numeric
     cache_ok = True
+
+    @property
+    def python_type(self) -> type[decimal.Decimal]:
+        """Values are :class:`decimal.Decimal`."""
+        return decimal.Decimal
 
     def __init__(self, precision: int = 18, scale: int = 2) -> None:
         super().__init__()
