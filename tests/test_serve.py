@@ -1,0 +1,87 @@
+"""`make run` end to end over real HTTP: install, migrate, demo tenant, gunicorn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = free_port()
+    env = {**os.environ, "UDYOG_DATA_DIR": str(tmp_path / "var"), "PORT": str(port)}
+    for name in ("UDYOG_DATABASE_URL", "UDYOG_PLUGINS_FILE", "UDYOG_STRICT_PLUGINS"):
+        env.pop(name, None)
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"make run exited {proc.returncode}:\n{log.read_text()}")
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"make run did not serve within 180 s:\n{log.read_text()}")
+        yield base, log, tmp_path
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_api_with_the_demo_tenant(served):
+    base, log, tmp = served
+    output = log.read_text()
+    assert "Udyog is serving at http://localhost:" in output
+    assert "demo tenant ready: demo" in output
+    assert "database at head" in output
+    assert (tmp / "var" / "udyog.db").exists()
+    health = requests.get(f"{base}/api/v1/health", timeout=5).json()
+    assert health == {"success": True, "message": "OK", "data": {"status": "ok", "database": "ok", "version": "0.1.0"}, "meta": {}}
+    assert requests.get(f"{base}/api/v1/plugins", timeout=5).json()["success"] is True
+    spec = requests.get(f"{base}/api/openapi.json", timeout=5).json()
+    assert spec["openapi"].startswith("3.") and "/api/v1/core/branches" in spec["paths"]
+    demo = {"X-Udyog-Tenant": "demo"}
+    branches = requests.get(f"{base}/api/v1/core/branches", headers=demo, timeout=5).json()["data"]
+    assert [b["code"] for b in branches] == ["BLR", "PUNE"]
+    bad = requests.post(f"{base}/api/v1/core/branches", headers=demo, json={"code": "x", "state_code": 27}, timeout=5)
+    assert bad.status_code == 422
+    assert set(bad.json()["errors"]) == {"code", "name", "state_code"}
+    made = requests.post(
+        f"{base}/api/v1/core/branches", headers=demo, json={"code": "NGP", "name": "Nagpur", "state_code": "27"}, timeout=5
+    )
+    assert made.status_code == 201 and made.json()["data"]["code"] == "NGP"
+    again = requests.post(f"{base}/api/v1/core/branches", headers=demo, json={"code": "NGP", "name": "Dup"}, timeout=5)
+    assert again.status_code == 409 and again.json()["errors"] == {"code": ["branch 'NGP' already exists"]}
+    garbage = requests.post(
+        f"{base}/api/v1/core/branches", headers={**demo, "Content-Type": "application/json"}, data=b"{not json", timeout=5
+    )
+    assert garbage.status_code == 400 and garbage.json()["success"] is False
+    assert requests.get(f"{base}/api/v1/core/branches/not-a-uuid", headers=demo, timeout=5).status_code == 404
