@@ -58,7 +58,9 @@ def kernel_factory(database_url_factory: Callable[[str], str]) -> Iterator[Calla
     """Builds migrated kernels: ``kernel_factory(["notes"], backend="sqlite", url=None, **overrides)``."""
     kernels: list[Any] = []
 
-    def make(plugins: tuple[str, ...] | list[str] = (), *, backend: str = "sqlite", url: str | None = None, **kw: Any):
+    def make(
+        plugins: tuple[str, ...] | list[str] = (), *, backend: str = "sqlite", url: str | None = None, **kw: Any
+    ) -> Any:
         kernel = build_kernel(url or database_url_factory(backend), plugins, **kw)
         kernels.append(kernel)
         return kernel

@@ -106,7 +106,9 @@ class World:
                     if column.name in refs:
                         values[column.name] = self.rows[key][refs[column.name]].id
                     elif column.foreign_keys and next(iter(column.foreign_keys)).column.table.name == "core_user":
-                        user = User(email=f"leak-{key}-{uuid.uuid4().hex[:6]}@example.com", name=f"LEAK{key.upper()}USER")
+                        user = User(
+                            email=f"leak-{key}-{uuid.uuid4().hex[:6]}@example.com", name=f"LEAK{key.upper()}USER"
+                        )
                         session.add(user)
                         session.flush()
                         values[column.name] = user.id

@@ -30,7 +30,12 @@ def served(tmp_path):
     log = tmp_path / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            ["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -64,7 +69,12 @@ def test_make_run_serves_the_api_with_the_demo_tenant(served):
     assert "database at head" in output
     assert (tmp / "var" / "udyog.db").exists()
     health = requests.get(f"{base}/api/v1/health", timeout=5).json()
-    assert health == {"success": True, "message": "OK", "data": {"status": "ok", "database": "ok", "version": "0.1.0"}, "meta": {}}
+    assert health == {
+        "success": True,
+        "message": "OK",
+        "data": {"status": "ok", "database": "ok", "version": "0.1.0"},
+        "meta": {},
+    }
     assert requests.get(f"{base}/api/v1/plugins", timeout=5).json()["success"] is True
     spec = requests.get(f"{base}/api/openapi.json", timeout=5).json()
     assert spec["openapi"].startswith("3.") and "/api/v1/core/branches" in spec["paths"]
@@ -75,13 +85,19 @@ def test_make_run_serves_the_api_with_the_demo_tenant(served):
     assert bad.status_code == 422
     assert set(bad.json()["errors"]) == {"code", "name", "state_code"}
     made = requests.post(
-        f"{base}/api/v1/core/branches", headers=demo, json={"code": "NGP", "name": "Nagpur", "state_code": "27"}, timeout=5
+        f"{base}/api/v1/core/branches",
+        headers=demo,
+        json={"code": "NGP", "name": "Nagpur", "state_code": "27"},
+        timeout=5,
     )
     assert made.status_code == 201 and made.json()["data"]["code"] == "NGP"
     again = requests.post(f"{base}/api/v1/core/branches", headers=demo, json={"code": "NGP", "name": "Dup"}, timeout=5)
     assert again.status_code == 409 and again.json()["errors"] == {"code": ["branch 'NGP' already exists"]}
     garbage = requests.post(
-        f"{base}/api/v1/core/branches", headers={**demo, "Content-Type": "application/json"}, data=b"{not json", timeout=5
+        f"{base}/api/v1/core/branches",
+        headers={**demo, "Content-Type": "application/json"},
+        data=b"{not json",
+        timeout=5,
     )
     assert garbage.status_code == 400 and garbage.json()["success"] is False
     assert requests.get(f"{base}/api/v1/core/branches/not-a-uuid", headers=demo, timeout=5).status_code == 404

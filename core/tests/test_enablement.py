@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from udyog_test_notes import hooks as notes_hooks
 
 from udyog.app import create_app
 from udyog.kernel import Kernel
 from udyog.tenancy import create_tenant, disable_plugins, enable_plugins, tenant_plugins
 from udyog_sdk import UdyogError
-from udyog_test_notes import hooks as notes_hooks
 
 
 def client_for(app, tenant):

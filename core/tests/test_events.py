@@ -9,15 +9,15 @@ import textwrap
 
 import pytest
 from sqlalchemy import select
+from udyog_test_notes import hooks as notes_hooks
+from udyog_test_notes.services import create_note, ensure_default_notebook
+from udyog_test_tags import hooks as tags_hooks
 
 from udyog.app import create_app
 from udyog.kernel import Kernel
 from udyog.models import OutboxEvent
 from udyog.tenancy import create_tenant
 from udyog_sdk import UdyogError, emit
-from udyog_test_notes import hooks as notes_hooks
-from udyog_test_notes.services import create_note, ensure_default_notebook
-from udyog_test_tags import hooks as tags_hooks
 
 
 @pytest.fixture
@@ -79,7 +79,11 @@ def test_a_process_killed_during_delivery_loses_nothing(kernel, monkeypatch):
         from udyog.config import Settings, PluginsFile
         from udyog_test_notes.services import create_note, ensure_default_notebook
         settings = Settings.from_env(
-            {"database_url": sys.argv[1], "plugins": PluginsFile(enabled=("notes", "tags")), "app_db_role": sys.argv[2] or None},
+            {
+                "database_url": sys.argv[1],
+                "plugins": PluginsFile(enabled=("notes", "tags")),
+                "app_db_role": sys.argv[2] or None,
+            },
             environ={},
         )
         kernel = Kernel(settings)
@@ -101,8 +105,9 @@ def test_a_process_killed_during_delivery_loses_nothing(kernel, monkeypatch):
     [row] = outbox(kernel)
     assert row.dispatched_at is None and row.claimed_at is not None  # committed, claimed, not delivered
     assert kernel.dispatcher.pending() == []  # the claim holds while its lease runs
-    from udyog import outbox as outbox_module
     from datetime import timedelta
+
+    from udyog import outbox as outbox_module
 
     monkeypatch.setattr(outbox_module, "CLAIM_LEASE", timedelta(seconds=0))
     assert kernel.dispatcher.dispatch_pending() == 1

@@ -19,7 +19,9 @@ def kernel():
 
     # The reference covers the core and the plugins bundled in plugins/.
     bundled = sorted(p.name for p in (DOCS.parents[1] / "plugins").iterdir() if (p / "pyproject.toml").exists())
-    kernel = Kernel(Settings.from_env({"database_url": "sqlite://", "plugins": PluginsFile(enabled=tuple(bundled))}, environ={}))
+    kernel = Kernel(
+        Settings.from_env({"database_url": "sqlite://", "plugins": PluginsFile(enabled=tuple(bundled))}, environ={})
+    )
     yield kernel
     kernel.close()
 
@@ -41,7 +43,7 @@ def test_hook_reference_is_current(kernel):
     expected = render_hook_reference(kernel)
     assert DOCS.exists(), "docs/hooks.md is missing: run `make docs`"
     assert DOCS.read_text(encoding="utf-8") == expected, "docs/hooks.md is stale: run `make docs`"
-    for publisher, module in spec_modules(kernel):
+    for _publisher, module in spec_modules(kernel):
         for name, _ in hook_functions(module):
             assert f"### `{name}`" in expected
 
@@ -50,7 +52,9 @@ def test_the_reference_renders_plugin_published_hooks_too():
     from udyog.config import PluginsFile, Settings
     from udyog.kernel import Kernel
 
-    kernel = Kernel(Settings.from_env({"database_url": "sqlite://", "plugins": PluginsFile(enabled=("notes",))}, environ={}))
+    kernel = Kernel(
+        Settings.from_env({"database_url": "sqlite://", "plugins": PluginsFile(enabled=("notes",))}, environ={})
+    )
     try:
         text = render_hook_reference(kernel)
     finally:

@@ -33,7 +33,7 @@ def test_each_branch_has_exactly_one_head(kernel_factory):
     for branch in heads:
         assert len(script.get_revisions(f"{branch}@heads")) == 1
     # tags' first revision depends on the notes branch it requires.
-    tags_base = [r for r in script.walk_revisions() if "tags" in (r.branch_labels or ())][0]
+    tags_base = next(r for r in script.walk_revisions() if "tags" in (r.branch_labels or ()))
     assert heads["notes"] in tags_base.dependencies
 
 
@@ -123,13 +123,14 @@ def test_uninstall_downgrades_the_branch_and_leaves_no_trace(kernel_factory, bac
     downgrade_branch(kernel, "tags", report=lambda line: None)
     after = set(inspect(kernel.db.owner_engine).get_table_names())
     assert before - after == {"tags_note_tag"}
-    tags_revisions = {r.revision for r in script_directory(kernel).walk_revisions() if "tags" in (r.branch_labels or ())}
+    tags_revisions = {
+        r.revision for r in script_directory(kernel).walk_revisions() if "tags" in (r.branch_labels or ())
+    }
     assert not (applied_revisions(kernel) & tags_revisions)
     # notes still works for the tenant.
     assert enable_plugins(kernel, "acme", ["notes"]) == []
     with kernel.tenant_scope("acme") as scope:
         from sqlalchemy import select
-
         from udyog_test_notes.models import Notebook
 
         assert scope.session.scalars(select(Notebook.title)).all() == ["Inbox"]

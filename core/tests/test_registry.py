@@ -118,7 +118,10 @@ def test_a_registration_hook_failure_unloads_the_plugin_and_its_dependants(tmp_p
 
 def test_load_errors_are_shown_by_the_api(tmp_path):
     settings = Settings.from_env(
-        {"database_url": f"sqlite:///{tmp_path / 'x.db'}", "plugins": PluginsFile(enabled=("notes", "broken", "dependant"))},
+        {
+            "database_url": f"sqlite:///{tmp_path / 'x.db'}",
+            "plugins": PluginsFile(enabled=("notes", "broken", "dependant")),
+        },
         environ={},
     )
     app = create_app(kernel=Kernel(settings), dispatch_pending=False)

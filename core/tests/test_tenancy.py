@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, subqueryload
+from udyog_test_notes.models import Note, Notebook
 
-from udyog.db import TenantViolation
+from udyog.db import TenantBoundaryError
 from udyog.models import Branch
 from udyog.tenancy import create_branch, create_tenant
-from udyog_test_notes.models import Note, Notebook
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_new_rows_are_stamped_and_other_tenants_rows_refused(two_tenants):
         s.flush()
         assert book.tenant_id == ids["acme"]
         s.add(Notebook(title="intruder", tenant_id=ids["globex"]))
-        with pytest.raises(TenantViolation, match="another tenant"):
+        with pytest.raises(TenantBoundaryError, match="another tenant"):
             s.flush()
 
 
@@ -113,7 +113,7 @@ def test_tenant_id_cannot_change(two_tenants):
     with kernel.db.session(ids["acme"]) as s:
         book = s.scalars(select(Notebook)).first()
         book.tenant_id = ids["globex"]
-        with pytest.raises(TenantViolation):
+        with pytest.raises(TenantBoundaryError):
             s.flush()
 
 
@@ -136,11 +136,11 @@ def test_composite_keys_refuse_a_reference_to_another_tenants_row(two_tenants):
 def test_core_and_text_statements_against_tenant_tables_are_refused(two_tenants):
     kernel, ids = two_tenants
     with kernel.db.session(ids["acme"]) as s:
-        with pytest.raises(TenantViolation, match="Core statements"):
+        with pytest.raises(TenantBoundaryError, match="Core statements"):
             s.execute(select(Note.__table__))
-        with pytest.raises(TenantViolation, match="Core statements"):
+        with pytest.raises(TenantBoundaryError, match="Core statements"):
             s.execute(Note.__table__.delete())
-        with pytest.raises(TenantViolation, match="text"):
+        with pytest.raises(TenantBoundaryError, match="text"):
             s.execute(text("SELECT * FROM notes_note"))
 
 
@@ -148,13 +148,13 @@ def test_a_session_never_serves_two_tenants(two_tenants):
     kernel, ids = two_tenants
     with kernel.db.session(ids["acme"]) as s:
         s.bind_tenant(ids["acme"])  # idempotent
-        with pytest.raises(TenantViolation, match="never serves two tenants"):
+        with pytest.raises(TenantBoundaryError, match="never serves two tenants"):
             s.bind_tenant(ids["globex"])
-    with kernel.db.session() as s, pytest.raises(TenantViolation, match="bound to no tenant"):
+    with kernel.db.session() as s, pytest.raises(TenantBoundaryError, match="bound to no tenant"):
         s.scalars(select(Note)).all()
     with kernel.db.session(all_tenants=True) as s:
         assert len(s.scalars(select(Note)).all()) == 6
-        with pytest.raises(TenantViolation):
+        with pytest.raises(TenantBoundaryError):
             s.bind_tenant(ids["acme"])
 
 

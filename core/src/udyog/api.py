@@ -16,12 +16,16 @@ from udyog_sdk.runtime import active_tenant
 
 
 class HealthSchema(ma.Schema):
+    """Health check result."""
+
     status = ma.fields.String()
     database = ma.fields.String()
     version = ma.fields.String()
 
 
 class PluginSchema(ma.Schema):
+    """A discovered plugin and its load state."""
+
     name = ma.fields.String()
     version = ma.fields.String(allow_none=True)
     title = ma.fields.String(allow_none=True)
@@ -34,6 +38,8 @@ class PluginSchema(ma.Schema):
 
 
 class TenantSchema(ma.Schema):
+    """The tenant a request acts for."""
+
     id = ma.fields.UUID()
     slug = ma.fields.String()
     name = ma.fields.String()
@@ -42,17 +48,19 @@ class TenantSchema(ma.Schema):
 
 
 class BranchSchema(ma.Schema):
+    """A branch (site) of the tenant."""
+
     id = ma.fields.UUID(dump_only=True)
     code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[A-Z0-9][A-Z0-9_-]{0,15}$"))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     address = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
-    state_code = ma.fields.String(
-        allow_none=True, load_default=None, validate=ma.validate.Regexp(r"^[0-9]{2}$")
-    )
+    state_code = ma.fields.String(allow_none=True, load_default=None, validate=ma.validate.Regexp(r"^[0-9]{2}$"))
     is_active = ma.fields.Boolean(dump_only=True)
 
 
 class BranchUpdateSchema(ma.Schema):
+    """Changeable fields of a branch."""
+
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     address = ma.fields.String(validate=ma.validate.Length(max=2000))
     state_code = ma.fields.String(allow_none=True, validate=ma.validate.Regexp(r"^[0-9]{2}$"))

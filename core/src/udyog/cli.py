@@ -94,7 +94,9 @@ class _PluginCommands(click.Group):
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None, strict: bool | None) -> None:
     """Udyog — a plugin-based ERP for Indian manufacturers and distributors."""
-    logging.basicConfig(level=os.environ.get("UDYOG_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("UDYOG_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     overrides: dict[str, Any] = {}
     if database_url:
         overrides["database_url"] = database_url
@@ -362,7 +364,9 @@ def run_cmd(obj: _Obj, host: str, port: int, workers: int) -> None:
     app = create_app(kernel=kernel)
     kernel.db.engine.dispose()
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    click.secho(f"Udyog is serving at http://{shown}:{port}/  (API: /api/v1/health, OpenAPI: /api/openapi.json)", fg="green")
+    click.secho(
+        f"Udyog is serving at http://{shown}:{port}/  (API: /api/v1/health, OpenAPI: /api/openapi.json)", fg="green"
+    )
     serve(app, host=host, port=port, workers=workers)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.sql import Delete, Select, Update
 from udyog_sdk.models import Base, TenantMixin, is_tenant_model
 
 
-class TenantViolation(RuntimeError):
+class TenantBoundaryError(RuntimeError):
     """Code tried to cross a tenant boundary (a bug, never a user error)."""
 
 
@@ -55,10 +55,10 @@ class TenantSession(Session):
         current = self.info["tenant_id"]
         if current is not None:
             if current != tenant_id:
-                raise TenantViolation("a session never serves two tenants")
+                raise TenantBoundaryError("a session never serves two tenants")
             return
         if self.info["all_tenants"]:
-            raise TenantViolation("a system session cannot be bound to a tenant")
+            raise TenantBoundaryError("a system session cannot be bound to a tenant")
         self.info["tenant_id"] = tenant_id
         if self.in_transaction():
             _set_db_tenant(self.connection(), tenant_id, False)
@@ -96,7 +96,7 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         if info["tenant_id"] is not None and not state.is_insert:
-            raise TenantViolation(
+            raise TenantBoundaryError(
                 "text() statements are refused in a tenant session; use the ORM "
                 "(or execution_options(udyog_raw=True) for statements on global tables)"
             )
@@ -105,12 +105,12 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     if not state.is_orm_statement:
         scoped = tenant_tables()
         if any(t in scoped for t in _statement_tables(state.statement)):
-            raise TenantViolation("Core statements against tenant tables are refused; use the ORM")
+            raise TenantBoundaryError("Core statements against tenant tables are refused; use the ORM")
         return
     tenant_id = info["tenant_id"]
     if tenant_id is None:
         if touches_tenant:
-            raise TenantViolation("tenant data queried in a session bound to no tenant")
+            raise TenantBoundaryError("tenant data queried in a session bound to no tenant")
         return
     if not info["orm_filter"] or state.is_column_load or state.is_relationship_load:
         # Column and relationship loads inherit the criteria of the parent
@@ -135,12 +135,12 @@ def _stamp_and_guard(session: Session, flush_context: Any, instances: Any) -> No
             continue
         if obj.tenant_id is None:
             if tenant_id is None:
-                raise TenantViolation(f"new {type(obj).__name__} without a tenant")
+                raise TenantBoundaryError(f"new {type(obj).__name__} without a tenant")
             obj.tenant_id = tenant_id
         elif tenant_id is not None and obj.tenant_id != tenant_id:
-            raise TenantViolation(f"new {type(obj).__name__} for another tenant")
+            raise TenantBoundaryError(f"new {type(obj).__name__} for another tenant")
         elif tenant_id is None and not all_tenants:
-            raise TenantViolation(f"new {type(obj).__name__} in a session bound to no tenant")
+            raise TenantBoundaryError(f"new {type(obj).__name__} in a session bound to no tenant")
     for obj in list(session.dirty) + list(session.deleted):
         if not is_tenant_model(type(obj)):
             continue
@@ -148,9 +148,9 @@ def _stamp_and_guard(session: Session, flush_context: Any, instances: Any) -> No
 
         history = inspect(obj).attrs.tenant_id.history
         if history.has_changes() and history.deleted:
-            raise TenantViolation(f"tenant_id of a {type(obj).__name__} cannot change")
+            raise TenantBoundaryError(f"tenant_id of a {type(obj).__name__} cannot change")
         if tenant_id is not None and obj.tenant_id != tenant_id:
-            raise TenantViolation(f"{type(obj).__name__} of another tenant in this session")
+            raise TenantBoundaryError(f"{type(obj).__name__} of another tenant in this session")
 
 
 @event.listens_for(TenantSession, "after_begin")

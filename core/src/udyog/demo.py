@@ -34,11 +34,12 @@ def load_demo(kernel: Kernel, report: Callable[[str], None] = print) -> str:
                 create_branch(scope.session, code=code, name=name, address=address, state_code=state)
                 report(f"branch {code}: {name}")
         for plugin in kernel.registry.order:
-            if scope.tenant.is_enabled(plugin):
-                if scope.hooks.call_plugin(
-                    plugin, "udyog_demo_data", tenant=scope.tenant, session=scope.session, progress=report
-                ):
-                    scope.session.flush()
-                    report(f"demo data: {plugin}")
+            if not scope.tenant.is_enabled(plugin):
+                continue
+            if scope.hooks.call_plugin(
+                plugin, "udyog_demo_data", tenant=scope.tenant, session=scope.session, progress=report
+            ):
+                scope.session.flush()
+                report(f"demo data: {plugin}")
         scope.session.commit()
     return DEMO_SLUG

@@ -66,7 +66,9 @@ def table_owner(table_name: str, kernel: Kernel) -> str | None:
             if module.startswith("udyog."):
                 return CORE_NAME
             for record in kernel.registry.loaded():
-                if record.manifest and (module == record.manifest.package or module.startswith(record.manifest.package + ".")):
+                if record.manifest and (
+                    module == record.manifest.package or module.startswith(record.manifest.package + ".")
+                ):
                     return record.name
     return None
 
@@ -143,8 +145,7 @@ def pending_branches(kernel: Kernel) -> list[str]:
     pending = []
     for branch, head in branch_heads(kernel).items():
         covered = any(
-            head == rev or head in {r.revision for r in script.iterate_revisions(rev, "base")}
-            for rev in applied
+            head == rev or head in {r.revision for r in script.iterate_revisions(rev, "base")} for rev in applied
         )
         if not covered:
             pending.append(branch)
@@ -167,7 +168,9 @@ def upgrade(kernel: Kernel, report: Callable[[str], None] = print) -> list[str]:
         revision_id = step.up_revision_id if step.is_upgrade else (step.down_revision_ids or ("base",))[0]
         script = step.revision_map.get_revision(step.up_revision_id) if step.up_revision_id else None
         doc = script.doc if script is not None else ""
-        line = f"{'upgrade' if step.is_upgrade else 'downgrade'} {state['branch']}: {revision_id} {doc} ({elapsed:.0f} ms)"
+        line = (
+            f"{'upgrade' if step.is_upgrade else 'downgrade'} {state['branch']}: {revision_id} {doc} ({elapsed:.0f} ms)"
+        )
         steps.append(line)
         report(line)
         state["t"] = time.perf_counter()

@@ -392,11 +392,7 @@ class PluginRegistry:
     def dependants(self, name: str, among: Iterable[str]) -> list[str]:
         """Plugins in ``among`` that require ``name`` (directly or not)."""
         among_set = set(among)
-        return sorted(
-            other
-            for other in among_set
-            if other != name and name in self.dependency_closure([other])
-        )
+        return sorted(other for other in among_set if other != name and name in self.dependency_closure([other]))
 
     def migration_dirs(self) -> dict[str, Path]:
         """Migration directories of every *installed* plugin, loaded or not.

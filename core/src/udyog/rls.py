@@ -56,7 +56,9 @@ def apply_row_level_security(kernel: Kernel) -> list[str]:
     with engine.begin() as conn:
         if role:
             conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {_quote(role)}")
-            conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {_quote(role)}")
+            conn.exec_driver_sql(
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {_quote(role)}"
+            )
             conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {_quote(role)}")
             conn.exec_driver_sql(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {_quote(role)}")
         tables = [

@@ -17,11 +17,13 @@ class UdyogServer(BaseApplication):  # type: ignore[misc]
         super().__init__()
 
     def load_config(self) -> None:
+        """Apply our options to gunicorn's configuration."""
         for key, value in self.options.items():
             if key in self.cfg.settings and value is not None:
                 self.cfg.set(key.lower(), value)
 
     def load(self) -> Flask:
+        """The WSGI application (built before forking)."""
         return self.application
 
 

@@ -123,8 +123,10 @@ def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[
     for name in names:
         if name not in loaded:
             record = kernel.registry.get(name)
-            why = f"{record.state.value}: {record.error}" if record and record.error else (
-                record.state.value if record else "not installed"
+            why = (
+                f"{record.state.value}: {record.error}"
+                if record and record.error
+                else (record.state.value if record else "not installed")
             )
             raise UdyogError(
                 f"plugin {name!r} cannot be enabled ({why})",
@@ -144,9 +146,7 @@ def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[
     relay = kernel.bus.for_enabled(enabled_after)
     for name in added:
         relay.call_plugin(name, "udyog_tenant_setup", tenant=context, session=session)
-    session.execute(
-        update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1)
-    )
+    session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1))
     return added
 
 
@@ -184,9 +184,7 @@ def disable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable
             if name in removing and name in loaded:
                 relay.call_plugin(name, "udyog_tenant_teardown", tenant=context, session=session)
         session.execute(delete(TenantPlugin).where(TenantPlugin.plugin.in_(removing)))
-        session.execute(
-            update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1)
-        )
+        session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1))
         session.commit()
         return sorted(removing)
 

@@ -63,9 +63,7 @@ class Plugin:
     models: str | None = None
     migrations: str | None = None
     description: str = ""
-    _requirements: tuple[Requirement, ...] = field(
-        default=(), init=False, repr=False, compare=False
-    )
+    _requirements: tuple[Requirement, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -86,9 +84,7 @@ class Plugin:
             try:
                 reqs.append(Requirement(text))
             except InvalidRequirement as exc:
-                raise ManifestError(
-                    f"plugin {self.name}: invalid requirement {text!r}: {exc}"
-                ) from exc
+                raise ManifestError(f"plugin {self.name}: invalid requirement {text!r}: {exc}") from exc
         object.__setattr__(self, "_requirements", tuple(reqs))
 
     @property

@@ -57,6 +57,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return datetime
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """Refuse naive datetimes; store UTC (naive on SQLite)."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -65,6 +66,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -96,6 +98,7 @@ class TenantMixin:
 
     @declared_attr
     def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - declared_attr receives the class
+        """The owning tenant: first column of the primary key."""
         return mapped_column(
             Uuid,
             ForeignKey(f"{TENANT_TABLE}.id", ondelete="RESTRICT"),
@@ -105,6 +108,7 @@ class TenantMixin:
 
     @declared_attr
     def id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
+        """The row's UUIDv7, unique within (and across) tenants."""
         return mapped_column(Uuid, primary_key=True, default=new_id, sort_order=-99)
 
 
@@ -160,17 +164,20 @@ class Money(TypeDecorator[decimal.Decimal]):
         self._quantum = decimal.Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
+        """A string on SQLite, NUMERIC elsewhere."""
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(self.precision + 2))
         return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """Quantize to the scale (half-even) and store exactly."""
         if value is None:
             return None
         quantized = decimal.Decimal(value).quantize(self._quantum)
         return str(quantized) if dialect.name == "sqlite" else quantized
 
     def process_result_value(self, value: Any, dialect: Dialect) -> decimal.Decimal | None:
+        """Read back a Decimal of the column's scale."""
         if value is None:
             return None
         return decimal.Decimal(value).quantize(self._quantum)

@@ -63,15 +63,23 @@ class Scope(Protocol):
     """What the host binds for a unit of work (request, task, command)."""
 
     @property
-    def tenant(self) -> TenantContext: ...
+    def tenant(self) -> TenantContext:
+        """The tenant acted for."""
+        ...
 
     @property
-    def session(self) -> Session: ...
+    def session(self) -> Session:
+        """The tenant-bound session."""
+        ...
 
     @property
-    def hooks(self) -> Any: ...
+    def hooks(self) -> Any:
+        """The hook relay of the tenant's enabled plugins."""
+        ...
 
-    def emit(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID: ...
+    def emit(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+        """Record a domain event in the scope's transaction."""
+        ...
 
 
 _scope: ContextVar[Scope | None] = ContextVar("udyog_scope", default=None)
@@ -92,8 +100,7 @@ def current_scope() -> Scope:
     scope = _scope.get()
     if scope is None:
         raise NoScopeError(
-            "no tenant scope is active: this runs outside a request, task or "
-            "command acting for a tenant"
+            "no tenant scope is active: this runs outside a request, task or command acting for a tenant"
         )
     return scope
 
