@@ -12,7 +12,7 @@ def plugin_packages() -> set[str]:
     found = set()
     for parent in ("plugins", "tests/plugins"):
         for src in (ROOT / parent).glob("*/src"):
-            found |= {p.name for p in src.iterdir() if p.is_dir() and p.name.startswith("udyog_")}
+            found |= {p.name for p in src.iterdir() if (p / "__init__.py").exists() and p.name.startswith("udyog_")}
     return found
 
 
