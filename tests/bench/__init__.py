@@ -30,7 +30,7 @@ def fmt_time(seconds: float) -> str:
         return f"{seconds * 1e9:.0f} ns"
     if seconds < 1e-3:
         return f"{seconds * 1e6:.2f} us"
-    if seconds < 1.0:
+    if seconds < 10.0:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds:.3f} s"
 

@@ -32,8 +32,8 @@ from udyog_sdk import TenantContext, hookimpl, hookspec
 from udyog_sdk.markers import PROJECT_NAME
 from udyog_sdk.runtime import bind_scope, hooks, unbind_scope
 
-CALLS = 5000
-ROUNDS = 15
+CALLS = 2000
+ROUNDS = 31
 TARGET = 1.25
 
 
@@ -173,17 +173,37 @@ def run() -> list[Outcome]:
         ["case", "per call", "ratio", "vs"],
         [
             ["A  plain pluggy: pm.hook.bench_hook(x=1)", fmt_time(t["plain"]), "1.00", "baseline A"],
-            ["A  direct Python loop over the 10 functions", fmt_time(t["direct"]), ratio_text(t["direct"], t["plain"]),
-             "baseline A"],
-            [f"A  per-tenant relay, 2 non-implementers disabled ({relay_a_kind})", fmt_time(t["relay_a"]),
-             ratio_text(t["relay_a"], t["plain"]), "baseline A"],
-            ["A  udyog_sdk.hooks().bench_hook(x=1) in a bound scope", fmt_time(t["accessor"]),
-             ratio_text(t["accessor"], t["plain"]), "baseline A"],
-            ["A  bus.for_enabled(enabled), cached (once per scope)", fmt_time(t["for_enabled"]),
-             ratio_text(t["for_enabled"], t["plain"]), "baseline A"],
+            [
+                "A  direct Python loop over the 10 functions",
+                fmt_time(t["direct"]),
+                ratio_text(t["direct"], t["plain"]),
+                "baseline A",
+            ],
+            [
+                f"A  per-tenant relay, 2 non-implementers disabled ({relay_a_kind})",
+                fmt_time(t["relay_a"]),
+                ratio_text(t["relay_a"], t["plain"]),
+                "baseline A",
+            ],
+            [
+                "A  udyog_sdk.hooks().bench_hook(x=1) in a bound scope",
+                fmt_time(t["accessor"]),
+                ratio_text(t["accessor"], t["plain"]),
+                "baseline A",
+            ],
+            [
+                "A  bus.for_enabled(enabled), cached (once per scope)",
+                fmt_time(t["for_enabled"]),
+                ratio_text(t["for_enabled"], t["plain"]),
+                "baseline A",
+            ],
             ["B  plain pluggy with exactly the 10 that run", fmt_time(t["plain_ten"]), "1.00", "baseline B"],
-            [f"B  per-tenant relay, 12 registered, 2 disabled ({relay_b_kind})", fmt_time(t["relay_b"]),
-             ratio_text(t["relay_b"], t["plain_ten"]), "baseline B"],
+            [
+                f"B  per-tenant relay, 12 registered, 2 disabled ({relay_b_kind})",
+                fmt_time(t["relay_b"]),
+                ratio_text(t["relay_b"], t["plain_ten"]),
+                "baseline B",
+            ],
         ],
     )
     return [
