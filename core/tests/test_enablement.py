@@ -130,3 +130,21 @@ def test_per_tenant_hook_relays_are_cached(setup):
     assert relay.notes_title_rules is first
     assert relay.notes_title_rules(title="#x") == [[]]  # tags removed: only the notes rule ran
     assert sorted(kernel.bus.all.notes_title_rules(title="#x"), key=len) == [[], ["must not contain '#' (use tags)"]]
+
+
+def test_uninstall_disables_for_every_tenant_and_running_apps_follow(setup):
+    from sqlalchemy import inspect
+
+    from udyog.tenancy import uninstall_plugin
+
+    kernel, app = setup
+    c = client_for(app, "both")
+    assert c.get("/api/v1/tags/tags").status_code == 200
+    lines: list[str] = []
+    uninstall_plugin(kernel, "tags", report=lines.append)
+    assert tenant_plugins(kernel, "both") == ["notes"]
+    assert c.get("/api/v1/tags/tags").status_code == 404  # no restart needed
+    assert "tags_note_tag" not in inspect(kernel.db.owner_engine).get_table_names()
+    assert any("disabled tags" in line for line in lines)
+    with pytest.raises(UdyogError, match="required by tags"):
+        uninstall_plugin(Kernel(kernel.settings), "notes", report=lines.append)

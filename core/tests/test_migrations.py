@@ -142,3 +142,29 @@ def test_the_core_cannot_be_uninstalled(kernel_factory):
     kernel = kernel_factory([])
     with pytest.raises(MigrationError):
         downgrade_branch(kernel, "core")
+
+
+def test_sqlite_migrations_run_with_foreign_keys_off_and_check_them_after(kernel_factory):
+    from udyog.migrate import MigrationError, _migration_connection
+
+    kernel = kernel_factory([])
+    orphan = (
+        "INSERT INTO core_branch (tenant_id, id, code, name, address, is_active, created_at) "
+        "VALUES ('00000000000000000000000000000001', '00000000000000000000000000000002', 'X', 'x', '', 1, '2025-01-01')"
+    )
+    with pytest.raises(MigrationError, match="foreign key violations"), _migration_connection(kernel) as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+        conn.exec_driver_sql(orphan)  # accepted while foreign keys are off, reported when they come back
+        conn.commit()
+    with kernel.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        conn.exec_driver_sql("DELETE FROM core_branch WHERE code = 'X'")
+        conn.commit()
+
+
+def test_revisions_are_refused_for_plugins_that_are_not_loaded(kernel_factory):
+    from udyog.migrate import MigrationError, revision
+
+    kernel = kernel_factory(["notes"])
+    with pytest.raises(MigrationError, match="not loaded"):
+        revision(kernel, "tags", "would drop tags tables")

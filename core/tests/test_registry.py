@@ -169,3 +169,39 @@ def test_a_plugin_may_not_take_the_kernels_name():
     registry.load(["core"], entry_points_=[ep])
     assert registry.get("core").state is PluginState.FAILED
     assert "reserved" in registry.get("core").error
+
+
+def test_strict_mode_also_fails_on_a_late_registration_failure(tmp_path):
+    settings = Settings.from_env(
+        {
+            "database_url": f"sqlite:///{tmp_path / 'x.db'}",
+            "plugins": PluginsFile(enabled=("notes", "badroutes")),
+            "strict_plugins": True,
+        },
+        environ={},
+    )
+    kernel = Kernel(settings)
+    with pytest.raises(PluginLoadError, match="badroutes: udyog_blueprints failed"):
+        create_app(kernel=kernel, dispatch_pending=False)
+
+
+def test_a_plugin_name_provided_twice_loads_neither():
+    from importlib.metadata import EntryPoint
+
+    registry = PluginRegistry(new_plugin_manager())
+    eps = [
+        EntryPoint(name="notes", value="udyog_test_notes:plugin", group="udyog.plugins"),
+        EntryPoint(name="notes", value="udyog_test_tags:plugin", group="udyog.plugins"),
+    ]
+    registry.load(["notes"], entry_points_=eps)
+    assert registry.get("notes").state is PluginState.FAILED
+    assert "provided by several distributions" in registry.get("notes").error
+    assert registry.order == []
+
+
+def test_plugins_contribute_cli_commands(tmp_path):
+    plugins_file = tmp_path / "plugins.toml"
+    plugins_file.write_text('[deployment]\nenabled = ["notes"]\n')
+    env = {**os.environ, "UDYOG_PLUGINS_FILE": str(plugins_file), "UDYOG_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    assert _udyog(["notes-hello"], env).stdout.strip() == "hello from notes"
+    assert "notes-hello" in _udyog(["--help"], env).stdout

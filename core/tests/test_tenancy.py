@@ -11,6 +11,7 @@ from udyog_test_notes.models import Note, Notebook
 from udyog.db import TenantBoundaryError
 from udyog.models import Branch
 from udyog.tenancy import create_branch, create_tenant
+from udyog_sdk.models import new_id
 
 
 @pytest.fixture
@@ -191,3 +192,31 @@ def test_tenant_and_branch_validation(kernel_factory):
         with pytest.raises(UdyogError) as bad_branch:
             create_branch(scope.session, code="lower", name="", state_code="Maharashtra")
         assert set(bad_branch.value.errors) == {"code", "name", "state_code"}
+
+
+def test_bulk_inserts_are_stamped_and_foreign_rows_refused(two_tenants):
+    from sqlalchemy import insert
+
+    kernel, ids = two_tenants
+    with kernel.db.session(ids["acme"]) as s:
+        s.execute(insert(Notebook), [{"id": new_id(), "title": "bulk 1"}, {"id": new_id(), "title": "bulk 2"}])
+        s.commit()
+        assert {"bulk 1", "bulk 2"} <= set(s.scalars(select(Notebook.title)))
+        with pytest.raises(TenantBoundaryError, match="another tenant"):
+            s.execute(insert(Notebook), [{"id": new_id(), "title": "x", "tenant_id": ids["globex"]}])
+        with pytest.raises(TenantBoundaryError, match=r"session\.add"):
+            s.execute(insert(Notebook).values(id=new_id(), title="x", tenant_id=ids["globex"]))
+        with pytest.raises(TenantBoundaryError, match=r"session\.add"):
+            s.execute(Notebook.__table__.insert(), [{"id": new_id(), "title": "x", "tenant_id": ids["globex"]}])
+    with kernel.db.session(ids["globex"]) as s:
+        assert not {"bulk 1", "bulk 2", "x"} & set(s.scalars(select(Notebook.title)))
+
+
+def test_updates_cannot_move_rows_to_another_tenant(two_tenants):
+    kernel, ids = two_tenants
+    with kernel.db.session(ids["acme"]) as s:
+        with pytest.raises(TenantBoundaryError, match="cannot be changed"):
+            s.execute(update(Notebook).values(tenant_id=ids["globex"]))
+        book = s.scalars(select(Notebook)).first()
+        with pytest.raises(TenantBoundaryError, match="another tenant"):
+            s.execute(update(Notebook), [{"tenant_id": ids["globex"], "id": book.id, "title": "moved"}])

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from udyog.config import Settings
+from udyog.config import DEFAULT_SECRET_KEY, Settings
 from udyog.kernel import Kernel, TenantScope
 from udyog.registry import CORE_NAME, PluginState
 from udyog_sdk import UdyogError
@@ -40,6 +40,8 @@ def create_app(
     if kernel is None:
         kernel = Kernel(Settings.from_env(config))
     settings = kernel.settings
+    if settings.secret_key == DEFAULT_SECRET_KEY and settings.dialect != "sqlite":
+        log.warning("UDYOG_SECRET_KEY is not set: using an insecure development key")
     app = Flask("udyog")
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -60,7 +60,9 @@ class _PluginCommands(click.Group):
         found: dict[str, click.Command] = {}
         owners: dict[str, str] = {}
         try:
-            kernel = ctx.ensure_object(_Obj).kernel
+            if not isinstance(ctx.obj, _Obj):
+                ctx.obj = _Obj(_overrides(ctx.params.get("database_url"), ctx.params.get("strict")))
+            kernel = ctx.obj.kernel
             contributions = kernel.bus.collect_safely("udyog_cli_commands", on_error=kernel.registry.unload)
         except Exception:  # noqa: BLE001 - a broken configuration must not hide the core's commands
             contributions = []
@@ -97,14 +99,17 @@ def main(ctx: click.Context, database_url: str | None, strict: bool | None) -> N
     logging.basicConfig(
         level=os.environ.get("UDYOG_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
+    if not isinstance(ctx.obj, _Obj):  # looking up a plugin command may have built it already
+        ctx.obj = _Obj(_overrides(database_url, strict))
+
+
+def _overrides(database_url: str | None, strict: bool | None) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if database_url:
         overrides["database_url"] = database_url
-        if database_url.startswith("sqlite:///"):
-            os.makedirs(os.path.dirname(database_url.removeprefix("sqlite:///")) or ".", exist_ok=True)
     if strict is not None:
         overrides["strict_plugins"] = strict
-    ctx.obj = _Obj(overrides)
+    return overrides
 
 
 def _ensure_sqlite_dir(kernel: Any) -> None:
@@ -299,22 +304,17 @@ def plugins_disable(obj: _Obj, names: tuple[str, ...], tenant_ref: str) -> None:
 @_udyog_errors
 def plugins_uninstall(obj: _Obj, name: str, yes: bool) -> None:
     """Drop a plugin's tables (downgrade its branch to base); then pip uninstall it."""
-    from sqlalchemy import delete
-
-    from udyog.migrate import downgrade_branch
-    from udyog.models import TenantPlugin
+    from udyog.tenancy import uninstall_plugin
 
     kernel = obj.kernel
-    users = kernel.registry.dependants(name, kernel.registry.order)
-    if users:
-        _fail(f"{name} is required by {', '.join(users)}; uninstall them first")
+    record = kernel.registry.get(name)
+    if record is None:
+        _fail(f"no plugin {name!r} is installed")
     if not yes:
         _fail(f"uninstalling {name} drops its tables and data; repeat with --yes")
-    with kernel.db.session(all_tenants=True) as session:
-        session.execute(delete(TenantPlugin).where(TenantPlugin.plugin == name))
-        session.commit()
-    downgrade_branch(kernel, name, report=click.echo)
-    click.echo(f"now remove the package: pip uninstall udyog-{name.replace('_', '-')}; then drop it from plugins.toml")
+    uninstall_plugin(kernel, name, report=click.echo)
+    dist = record.distribution or f"udyog-{name}"
+    click.echo(f"now remove the package: pip uninstall {dist}; then drop {name} from plugins.toml and restart")
 
 
 # -- events ----------------------------------------------------------------------
@@ -352,7 +352,7 @@ def demo_cmd(obj: _Obj) -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.pass_obj
 def run_cmd(obj: _Obj, host: str, port: int, workers: int) -> None:
-    """Serve the web UI and the API with gunicorn."""
+    """Serve the API with gunicorn (a production WSGI server)."""
     from udyog.app import create_app
     from udyog.migrate import pending_branches
     from udyog.server import serve

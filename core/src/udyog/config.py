@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATABASE_FILE = "var/udyog.db"
+DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me"
 
 
 class ConfigError(ValueError):
@@ -77,8 +77,8 @@ class Settings:
     orm_tenant_filter: bool = True
     #: Dispatch outbox events left pending by a previous process at start.
     dispatch_pending_on_start: bool = True
+    #: Redis for background jobs (used from the jobs issue on).
     redis_url: str | None = None
-    log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -97,12 +97,11 @@ class Settings:
         database_url = env.get("UDYOG_DATABASE_URL") or _default_sqlite_url(env)
         settings = cls(
             database_url=database_url,
-            secret_key=env.get("UDYOG_SECRET_KEY", "dev-insecure-secret-change-me"),
+            secret_key=env.get("UDYOG_SECRET_KEY", DEFAULT_SECRET_KEY),
             plugins=PluginsFile.read(plugins_path),
             strict_plugins=_truthy(env.get("UDYOG_STRICT_PLUGINS")),
             app_db_role=env.get("UDYOG_APP_DB_ROLE") or None,
             redis_url=env.get("UDYOG_REDIS_URL") or None,
-            log_level=env.get("UDYOG_LOG_LEVEL", "INFO"),
         )
         settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         if settings.plugins.strict:

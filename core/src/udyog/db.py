@@ -94,8 +94,11 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     info = state.session.info
     if info["all_tenants"] or state.execution_options.get("udyog_raw"):
         return
+    if state.is_insert:
+        _guard_insert(state)
+        return
     if not (state.is_select or state.is_update or state.is_delete):
-        if info["tenant_id"] is not None and not state.is_insert:
+        if info["tenant_id"] is not None:
             raise TenantBoundaryError(
                 "text() statements are refused in a tenant session; use the ORM "
                 "(or execution_options(udyog_raw=True) for statements on global tables)"
@@ -107,6 +110,8 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if any(t in scoped for t in _statement_tables(state.statement)):
             raise TenantBoundaryError("Core statements against tenant tables are refused; use the ORM")
         return
+    if state.is_update and touches_tenant:
+        _guard_update(state)
     tenant_id = info["tenant_id"]
     if tenant_id is None:
         if touches_tenant:
@@ -123,6 +128,47 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+def _guard_insert(state: ORMExecuteState) -> None:
+    """ORM bulk inserts into tenant tables: stamp each parameter row, refuse others' rows.
+
+    ``session.execute(insert(Model), [{...}, ...])`` is allowed (rows are
+    stamped with the session's tenant); ``insert(...).values(...)`` and Core
+    inserts into tenant tables are refused, since their values cannot be
+    checked here.
+    """
+    statement: Any = state.statement
+    table = getattr(statement, "table", None)
+    if table is None or table not in tenant_tables():
+        return
+    tenant_id = state.session.info["tenant_id"]
+    if tenant_id is None:
+        raise TenantBoundaryError("insert into a tenant table in a session bound to no tenant")
+    if not state.is_orm_statement or statement._values or statement._multi_values:
+        raise TenantBoundaryError(
+            "insert into tenant tables with session.add() or session.execute(insert(Model), [rows])"
+        )
+    params = state.parameters
+    rows = [params] if isinstance(params, dict) else list(params or [])
+    for row in rows:
+        if row.get("tenant_id", tenant_id) != tenant_id:
+            raise TenantBoundaryError("insert of a row for another tenant")
+    stamped = [{**row, "tenant_id": tenant_id} for row in rows]
+    state.parameters = stamped[0] if isinstance(params, dict) else stamped  # type: ignore[misc]
+
+
+def _guard_update(state: ORMExecuteState) -> None:
+    """Refuse ORM updates that would move rows to another tenant."""
+    statement: Any = state.statement
+    values = getattr(statement, "_values", None) or {}
+    if any(getattr(key, "key", key) == "tenant_id" for key in values):
+        raise TenantBoundaryError("tenant_id cannot be changed by an update")
+    tenant_id = state.session.info["tenant_id"]
+    params = state.parameters
+    rows = [params] if isinstance(params, dict) else list(params or [])
+    if any("tenant_id" in row and row["tenant_id"] != tenant_id for row in rows):
+        raise TenantBoundaryError("bulk update of another tenant's rows")
 
 
 @event.listens_for(TenantSession, "before_flush")

@@ -131,14 +131,20 @@ class Kernel:
                 tenant = self.tenant_context(session, ref)
             if tenant is None:
                 raise LookupError(f"no active tenant {ref!r}")
-            scope = TenantScope(self, tenant, session)
-            token = bind_scope(scope)
-            try:
+            with self.bound(tenant, session) as scope:
                 yield scope
-            finally:
-                unbind_scope(token)
         finally:
             session.close()
+
+    @contextmanager
+    def bound(self, tenant: TenantContext, session: TenantSession) -> Iterator[TenantScope]:
+        """Bind a scope over an existing tenant session (the SDK accessors read it)."""
+        scope = TenantScope(self, tenant, session)
+        token = bind_scope(scope)
+        try:
+            yield scope
+        finally:
+            unbind_scope(token)
 
     def close(self) -> None:
         """Release database connections."""

@@ -101,16 +101,22 @@ def script_directory(kernel: Kernel, connection: Connection | None = None) -> Sc
 @contextmanager
 def _migration_connection(kernel: Kernel) -> Iterator[Connection]:
     with kernel.db.owner_engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
             # Batch migrations recreate tables: with foreign keys on, a
             # cascade from another plugin's side table would delete its rows.
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            # The pragma is a no-op inside a transaction, so it goes to the
+            # driver connection before SQLAlchemy begins one.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             yield conn
         finally:
-            if conn.dialect.name == "sqlite":
-                problems = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if sqlite:
+                if conn.in_transaction():
+                    conn.commit()
+                driver = conn.connection.driver_connection
+                problems = driver.execute("PRAGMA foreign_key_check").fetchall()
+                driver.execute("PRAGMA foreign_keys=ON")
                 if problems:
                     raise MigrationError(f"foreign key violations after migration: {problems[:5]}")
 
@@ -216,6 +222,9 @@ def revision(
     from alembic import command
 
     plan = migration_plan(kernel)
+    if plugin != CORE_NAME and plugin not in kernel.registry.order:
+        # Its models would be missing and autogenerate would drop its tables.
+        raise MigrationError(f"plugin {plugin!r} is not loaded: enable it in plugins.toml first")
     if plugin not in plan.locations:
         raise MigrationError(f"plugin {plugin!r} has no migrations directory")
     directory = plan.locations[plugin]

@@ -89,6 +89,7 @@ class PluginRegistry:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
+        self.strict = False
         self.records: dict[str, PluginRecord] = {}
         #: Loaded plugin names in dependency order (ties by name).
         self.order: list[str] = []
@@ -97,11 +98,12 @@ class PluginRegistry:
 
     @staticmethod
     def discover(group: str = ENTRY_POINT_GROUP) -> list[EntryPoint]:
-        """Installed entry points of ``group``, sorted by name (never filesystem order)."""
-        found: dict[str, EntryPoint] = {}
-        for ep in entry_points(group=group):
-            found.setdefault(ep.name, ep)
-        return [found[name] for name in sorted(found)]
+        """Installed entry points of ``group``, sorted by name (never filesystem order).
+
+        Two distributions providing the same plugin name both appear; the
+        registry refuses to load either.
+        """
+        return sorted(entry_points(group=group), key=lambda ep: (ep.name, ep.value))
 
     def load(
         self,
@@ -116,8 +118,15 @@ class PluginRegistry:
         others are recorded as not enabled and never imported.
         """
         eps = list(entry_points_) if entry_points_ is not None else self.discover()
+        self.strict = strict
         wanted = set(enabled or ())
+        providers: dict[str, list[str]] = {}
         for ep in eps:
+            dist = ep.dist
+            providers.setdefault(ep.name, []).append(dist.metadata["Name"] if dist else ep.value)
+        for ep in eps:
+            if ep.name in self.records:
+                continue
             dist = ep.dist
             record = PluginRecord(
                 name=ep.name,
@@ -127,7 +136,9 @@ class PluginRegistry:
                 package=ep.module.split(".", 1)[0],
             )
             self.records[ep.name] = record
-            if "*" in wanted or ep.name in wanted:
+            if len(providers[ep.name]) > 1:
+                self._fail(record, f"plugin name provided by several distributions: {', '.join(providers[ep.name])}")
+            elif "*" in wanted or ep.name in wanted:
                 self._load_manifest(record, ep)
         for name in sorted(wanted - {"*"} - set(self.records)):
             self.records[name] = PluginRecord(
@@ -356,6 +367,8 @@ class PluginRegistry:
         self.order = [n for n in self.order if n not in unloaded]
         for n in unloaded:
             log.error("plugin %s unloaded: %s", n, self.records[n].error)
+        if self.strict:
+            raise PluginLoadError(f"strict plugin loading: {name}: {message}")
         return unloaded
 
     # -- queries -----------------------------------------------------------

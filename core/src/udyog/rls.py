@@ -55,6 +55,8 @@ def apply_row_level_security(kernel: Kernel) -> list[str]:
         report.append(f"created database role {role}")
     with engine.begin() as conn:
         if role:
+            # The owner switches to the role with SET ROLE, so it must be a member.
+            conn.exec_driver_sql(f"GRANT {_quote(role)} TO CURRENT_USER")
             conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {_quote(role)}")
             conn.exec_driver_sql(
                 f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {_quote(role)}"

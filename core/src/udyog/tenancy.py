@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, select, update
 
@@ -143,9 +143,9 @@ def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[
     session.flush()
     enabled_after = frozenset(current | set(added)) & loaded
     context = _context(tenant, enabled_after)
-    relay = kernel.bus.for_enabled(enabled_after)
-    for name in added:
-        relay.call_plugin(name, "udyog_tenant_setup", tenant=context, session=session)
+    with kernel.bound(context, session) as scope:
+        for name in added:
+            scope.hooks.call_plugin(name, "udyog_tenant_setup", tenant=context, session=session)
     session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1))
     return added
 
@@ -178,11 +178,11 @@ def disable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable
             return []
         loaded = kernel.registry.loaded_names()
         context = _context(tenant, frozenset(current) & loaded)
-        relay = kernel.bus.for_enabled(frozenset(current) & loaded)
-        # Dependants before what they depend on.
-        for name in reversed(kernel.registry.dependency_closure(removing)):
-            if name in removing and name in loaded:
-                relay.call_plugin(name, "udyog_tenant_teardown", tenant=context, session=session)
+        with kernel.bound(context, session) as scope:
+            # Dependants before what they depend on.
+            for name in reversed(kernel.registry.dependency_closure(removing)):
+                if name in removing and name in loaded:
+                    scope.hooks.call_plugin(name, "udyog_tenant_teardown", tenant=context, session=session)
         session.execute(delete(TenantPlugin).where(TenantPlugin.plugin.in_(removing)))
         session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1))
         session.commit()
@@ -198,6 +198,25 @@ def _context(tenant: Tenant, enabled: frozenset[str]) -> TenantContext:
         enabled_plugins=enabled,
         settings=dict(tenant.settings or {}),
     )
+
+
+def uninstall_plugin(kernel: Kernel, name: str, report: Callable[[str], None] = print) -> None:
+    """Disable ``name`` for every tenant (teardown hooks run), then drop its tables.
+
+    Run it before ``pip uninstall``: the branch is downgraded to base while its
+    migrations are still installed. Refused while a loaded plugin requires it.
+    """
+    from udyog.migrate import downgrade_branch
+
+    users = kernel.registry.dependants(name, kernel.registry.order)
+    if users:
+        raise UdyogError(f"{name} is required by {', '.join(users)}; uninstall them first", status=409)
+    with kernel.db.session(all_tenants=True, write=False) as session:
+        tenant_ids = sorted(set(session.scalars(select(TenantPlugin.tenant_id).where(TenantPlugin.plugin == name))))
+    for tenant_id in tenant_ids:
+        disable_plugins(kernel, tenant_id, [name])
+        report(f"disabled {name} for tenant {tenant_id}")
+    downgrade_branch(kernel, name, report=report)
 
 
 def tenant_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID) -> list[str]:
@@ -217,5 +236,6 @@ __all__ = [
     "disable_plugins",
     "enable_plugins",
     "tenant_plugins",
+    "uninstall_plugin",
     "validate_timezone",
 ]

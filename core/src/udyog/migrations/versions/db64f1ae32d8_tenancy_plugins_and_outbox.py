@@ -82,7 +82,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_core_outbox'))
     )
     with op.batch_alter_table('core_outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_core_outbox_pending', ['dispatched_at', 'created_at'], unique=False)
+        batch_op.create_index(
+            'ix_core_outbox_pending',
+            ['tenant_id', 'created_at'],
+            unique=False,
+            sqlite_where=sa.text('dispatched_at IS NULL'),
+            postgresql_where=sa.text('dispatched_at IS NULL'),
+        )
 
     op.create_table('core_tenant_plugin',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),

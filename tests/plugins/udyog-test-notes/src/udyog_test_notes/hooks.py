@@ -18,14 +18,9 @@ def udyog_blueprints() -> list[Any]:
 
 @hookimpl
 def udyog_tenant_setup(tenant: TenantContext, session: Any) -> None:
-    from sqlalchemy import select
+    from .services import ensure_default_notebook
 
-    from .models import Notebook
-    from .services import DEFAULT_NOTEBOOK
-
-    if session.scalar(select(Notebook.id).where(Notebook.title == DEFAULT_NOTEBOOK)) is None:
-        session.add(Notebook(title=DEFAULT_NOTEBOOK))
-        session.flush()
+    ensure_default_notebook()  # through udyog_sdk.db_session(): the scope is bound during setup
 
 
 def _remember(event: Event) -> None:
