@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event, text
@@ -89,45 +90,49 @@ def _walk_tables(clause: Any) -> Iterable[Table]:
         yield from _walk_tables(child)
 
 
+@lru_cache(maxsize=4096)
+def _tenant_criteria(tenant_id: uuid.UUID) -> Any:
+    """The loader-criteria option for one tenant, built once and reused.
+
+    The id is a closure variable outside the lambda, so SQLAlchemy's lambda
+    caching turns it into a bound parameter: one cached SQL form serves all
+    tenants.
+    """
+    return with_loader_criteria(TenantMixin, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+
+
 @event.listens_for(TenantSession, "do_orm_execute")
 def _scope_to_tenant(state: ORMExecuteState) -> None:
     info = state.session.info
     if info["all_tenants"] or state.execution_options.get("udyog_raw"):
         return
+    if state.is_select or state.is_update or state.is_delete:
+        if not state.is_orm_statement:
+            scoped = tenant_tables()
+            if any(t in scoped for t in _statement_tables(state.statement)):
+                raise TenantBoundaryError("Core statements against tenant tables are refused; use the ORM")
+            return
+        tenant_id = info["tenant_id"]
+        if tenant_id is None:
+            if any(is_tenant_model(m.class_) for m in state.all_mappers):
+                raise TenantBoundaryError("tenant data queried in a session bound to no tenant")
+            return
+        if state.is_update:
+            _guard_update(state)
+        if not info["orm_filter"] or state.is_column_load or state.is_relationship_load:
+            # Column and relationship loads inherit the criteria of the parent
+            # statement's options; adding it again would be redundant.
+            return
+        state.statement = state.statement.options(_tenant_criteria(tenant_id))
+        return
     if state.is_insert:
         _guard_insert(state)
         return
-    if not (state.is_select or state.is_update or state.is_delete):
-        if info["tenant_id"] is not None:
-            raise TenantBoundaryError(
-                "text() statements are refused in a tenant session; use the ORM "
-                "(or execution_options(udyog_raw=True) for statements on global tables)"
-            )
-        return
-    touches_tenant = any(is_tenant_model(m.class_) for m in state.all_mappers)
-    if not state.is_orm_statement:
-        scoped = tenant_tables()
-        if any(t in scoped for t in _statement_tables(state.statement)):
-            raise TenantBoundaryError("Core statements against tenant tables are refused; use the ORM")
-        return
-    if state.is_update and touches_tenant:
-        _guard_update(state)
-    tenant_id = info["tenant_id"]
-    if tenant_id is None:
-        if touches_tenant:
-            raise TenantBoundaryError("tenant data queried in a session bound to no tenant")
-        return
-    if not info["orm_filter"] or state.is_column_load or state.is_relationship_load:
-        # Column and relationship loads inherit the criteria of the parent
-        # statement's options; adding it again would be redundant.
-        return
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantMixin,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
+    if info["tenant_id"] is not None:
+        raise TenantBoundaryError(
+            "text() statements are refused in a tenant session; use the ORM "
+            "(or execution_options(udyog_raw=True) for statements on global tables)"
         )
-    )
 
 
 def _guard_insert(state: ORMExecuteState) -> None:
