@@ -168,3 +168,27 @@ def test_revisions_are_refused_for_plugins_that_are_not_loaded(kernel_factory):
     kernel = kernel_factory(["notes"])
     with pytest.raises(MigrationError, match="not loaded"):
         revision(kernel, "tags", "would drop tags tables")
+
+
+def test_serving_knows_the_database_is_current_without_alembic(kernel_factory, backend, monkeypatch):
+    from udyog import migrate
+
+    kernel = kernel_factory(["notes"], backend=backend)
+    calls = []
+    monkeypatch.setattr(migrate, "pending_branches", lambda k: calls.append(k) or ["checked"])
+    assert migrate.branches_behind(kernel) == []  # the fingerprint recorded by upgrade matches
+    assert calls == []
+    # Another plugin enabled: the fingerprint differs and alembic decides.
+    from udyog.testing import build_kernel
+
+    wider = build_kernel(kernel.settings.database_url, ["notes", "tags"], migrate=False)
+    try:
+        assert migrate.branches_behind(wider) == ["checked"]
+    finally:
+        wider.close()
+    monkeypatch.undo()
+    wider = build_kernel(kernel.settings.database_url, ["notes", "tags"], migrate=False)
+    try:
+        assert migrate.branches_behind(wider) == ["tags"]
+    finally:
+        wider.close()

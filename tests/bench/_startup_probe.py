@@ -27,7 +27,7 @@ def main() -> None:
     from udyog.app import create_app
     from udyog.config import Settings
     from udyog.kernel import Kernel
-    from udyog.migrate import pending_branches
+    from udyog.migrate import branches_behind
 
     mark("import app, kernel, migrate (flask, sqlalchemy, pluggy)")
     import udyog.server  # noqa: F401 - gunicorn, imported by `udyog run`
@@ -35,8 +35,8 @@ def main() -> None:
     mark("import udyog.server (gunicorn)")
     kernel = Kernel(Settings.from_env())
     mark("Kernel(): discover and load plugins, engine")
-    pending = pending_branches(kernel)
-    mark("pending_branches() (alembic scripts, one query)")
+    pending = branches_behind(kernel)
+    mark("branches_behind() (migration fingerprint, one query)")
     app = create_app(kernel=kernel)
     mark("create_app() (blueprints, OpenAPI, pending events)")
     response = app.test_client().get("/api/v1/health")

@@ -354,11 +354,11 @@ def demo_cmd(obj: _Obj) -> None:
 def run_cmd(obj: _Obj, host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (a production WSGI server)."""
     from udyog.app import create_app
-    from udyog.migrate import pending_branches
+    from udyog.migrate import branches_behind
     from udyog.server import serve
 
     kernel = obj.kernel
-    pending = pending_branches(kernel)
+    pending = branches_behind(kernel)
     if pending:
         _fail(f"database not at head for: {', '.join(pending)} — run 'udyog db upgrade' first")
     app = create_app(kernel=kernel)

@@ -9,6 +9,7 @@ only the core and *enabled, loaded* plugins are upgraded.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,6 +144,56 @@ def applied_revisions(kernel: Kernel) -> set[str]:
         return {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
 
 
+FINGERPRINT_KEY = "migrations"
+
+
+def schema_fingerprint(kernel: Kernel) -> str:
+    """A digest of the upgrade targets and their revision files, computed without alembic.
+
+    ``udyog db upgrade`` records it once the database is at every head; while
+    neither the enabled plugins nor their migration files change, serving
+    needs no alembic import to know the database is current.
+    """
+    plan = migration_plan(kernel)
+    digest = hashlib.sha256()
+    for branch in plan.targets:
+        files = sorted(p.name for p in plan.locations[branch].glob("*.py") if p.name != "__init__.py")
+        digest.update(f"{branch}:{','.join(files)};".encode())
+    return digest.hexdigest()
+
+
+def _recorded_fingerprint(kernel: Kernel) -> str | None:
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from udyog.models import SchemaState
+
+    try:
+        with kernel.db.session(write=False) as session:
+            return session.scalar(select(SchemaState.value).where(SchemaState.key == FINGERPRINT_KEY))
+    except DBAPIError:  # no table yet: a new database
+        return None
+
+
+def _record_fingerprint(kernel: Kernel, value: str | None) -> None:
+    from sqlalchemy import delete
+
+    from udyog.models import SchemaState
+
+    with kernel.db.session() as session:
+        session.execute(delete(SchemaState).where(SchemaState.key == FINGERPRINT_KEY))
+        if value is not None:
+            session.add(SchemaState(key=FINGERPRINT_KEY, value=value))
+        session.commit()
+
+
+def branches_behind(kernel: Kernel) -> list[str]:
+    """Branches not at head; fast when the recorded fingerprint still matches."""
+    if _recorded_fingerprint(kernel) == schema_fingerprint(kernel):
+        return []
+    return pending_branches(kernel)
+
+
 def pending_branches(kernel: Kernel) -> list[str]:
     """Target branches whose head is not applied (empty: the database is current)."""
 
@@ -193,6 +244,7 @@ def upgrade(kernel: Kernel, report: Callable[[str], None] = print) -> list[str]:
 
         for line in apply_row_level_security(kernel):
             report(line)
+    _record_fingerprint(kernel, schema_fingerprint(kernel))
     return steps
 
 
@@ -204,6 +256,7 @@ def downgrade_branch(kernel: Kernel, branch: str, report: Callable[[str], None] 
         raise MigrationError("the core cannot be uninstalled")
     if branch not in migration_plan(kernel).locations:
         raise MigrationError(f"no migrations known for plugin {branch!r}")
+    _record_fingerprint(kernel, None)
     with _migration_connection(kernel) as conn:
         cfg = alembic_config(kernel, conn)
         command.downgrade(cfg, f"{branch}@base")

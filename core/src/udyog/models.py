@@ -31,6 +31,16 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SchemaState(Base):
+    """Facts about the schema the kernel keeps for itself (e.g. the migration fingerprint)."""
+
+    __tablename__ = "core_schema_state"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class User(Base):
     """A person who can log in; belongs to tenants through memberships."""
 

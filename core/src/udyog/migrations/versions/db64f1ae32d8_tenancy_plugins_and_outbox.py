@@ -34,6 +34,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_core_tenant')),
     sa.UniqueConstraint('slug', name=op.f('uq_core_tenant_slug'))
     )
+    op.create_table('core_schema_state',
+    sa.Column('key', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('updated_at', sdk_models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_core_schema_state'))
+    )
     op.create_table('core_user',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -112,5 +118,6 @@ def downgrade() -> None:
     op.drop_table('core_membership')
     op.drop_table('core_branch')
     op.drop_table('core_user')
+    op.drop_table('core_schema_state')
     op.drop_table('core_tenant')
     # ### end Alembic commands ###
