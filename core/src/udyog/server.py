@@ -19,7 +19,7 @@ class UdyogServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         """Apply our options to gunicorn's configuration."""
         for key, value in self.options.items():
-            if key in self.cfg.settings and value is not None:
+            if key in self.cfg.settings and value is not None:  # unknown to older gunicorn: skipped
                 self.cfg.set(key.lower(), value)
 
     def load(self) -> Flask:
@@ -48,5 +48,8 @@ def serve(app: Flask, *, host: str, port: int, workers: int, threads: int = 4) -
             "errorlog": "-",
             "timeout": 60,
             "graceful_timeout": 10,
+            # One control socket per user would be shared by every server a
+            # user starts (tests, several deployments on one host).
+            "control_socket_disable": True,
         },
     ).run()
