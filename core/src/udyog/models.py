@@ -112,5 +112,5 @@ class OutboxEvent(TenantMixin, Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: Listener names still to deliver to; NULL means all matching listeners.
-    pending_listeners: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    pending_listeners: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -55,14 +55,14 @@ def apply_row_level_security(kernel: Kernel) -> list[str]:
         report.append(f"created database role {role}")
     with engine.begin() as conn:
         if role:
+            schema = _quote(conn.exec_driver_sql("SELECT current_schema()").scalar() or "public")
+            r = _quote(role)
             # The owner switches to the role with SET ROLE, so it must be a member.
-            conn.exec_driver_sql(f"GRANT {_quote(role)} TO CURRENT_USER")
-            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {_quote(role)}")
-            conn.exec_driver_sql(
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {_quote(role)}"
-            )
-            conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {_quote(role)}")
-            conn.exec_driver_sql(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {_quote(role)}")
+            conn.exec_driver_sql(f"GRANT {r} TO CURRENT_USER")
+            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {r}")
+            conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {r}")
+            conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {r}")
+            conn.exec_driver_sql(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {r}")
         tables = [
             row[0]
             for row in conn.exec_driver_sql(
