@@ -14,7 +14,7 @@ from udyog_sdk import UdyogError
 
 
 class _Obj:
-    """Builds the kernel on first use, so ``--help`` stays instant."""
+    """Builds the kernel on first use (once per command)."""
 
     def __init__(self, overrides: dict[str, Any]) -> None:
         self.overrides = overrides
@@ -82,6 +82,16 @@ class _PluginCommands(click.Group):
         if not ctx.resilient_parsing and os.environ.get("UDYOG_CLI_NO_PLUGINS") != "1":
             names |= set(self._plugin_commands(ctx))
         return sorted(names)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Report the kernel's expected failures as ``error:`` lines (exit 2), not tracebacks."""
+        from udyog.migrate import MigrationError
+        from udyog.registry import PluginLoadError
+
+        try:
+            return super().invoke(ctx)
+        except (MigrationError, PluginLoadError) as exc:
+            _fail(str(exc))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)

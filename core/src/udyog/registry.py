@@ -136,8 +136,13 @@ class PluginRegistry:
                 package=ep.module.split(".", 1)[0],
             )
             self.records[ep.name] = record
-            if len(providers[ep.name]) > 1:
-                self._fail(record, f"plugin name provided by several distributions: {', '.join(providers[ep.name])}")
+            duplicate = len(providers[ep.name]) > 1
+            if duplicate:
+                message = f"plugin name provided by several distributions: {', '.join(providers[ep.name])}"
+                if "*" in wanted or ep.name in wanted:
+                    self._fail(record, message)
+                else:  # not asked for: reported, but not a load failure
+                    record.error = message
             elif "*" in wanted or ep.name in wanted:
                 self._load_manifest(record, ep)
         for name in sorted(wanted - {"*"} - set(self.records)):

@@ -206,17 +206,21 @@ def uninstall_plugin(kernel: Kernel, name: str, report: Callable[[str], None] = 
     Run it before ``pip uninstall``: the branch is downgraded to base while its
     migrations are still installed. Refused while a loaded plugin requires it.
     """
-    from udyog.migrate import downgrade_branch
+    from udyog.migrate import downgrade_branch, migration_plan
 
     users = kernel.registry.dependants(name, kernel.registry.order)
     if users:
         raise UdyogError(f"{name} is required by {', '.join(users)}; uninstall them first", status=409)
+    has_tables = name in migration_plan(kernel).locations
     with kernel.db.session(all_tenants=True, write=False) as session:
         tenant_ids = sorted(set(session.scalars(select(TenantPlugin.tenant_id).where(TenantPlugin.plugin == name))))
     for tenant_id in tenant_ids:
         disable_plugins(kernel, tenant_id, [name])
         report(f"disabled {name} for tenant {tenant_id}")
-    downgrade_branch(kernel, name, report=report)
+    if has_tables:
+        downgrade_branch(kernel, name, report=report)
+    else:
+        report(f"{name} has no migrations: no tables to drop")
 
 
 def tenant_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID) -> list[str]:
