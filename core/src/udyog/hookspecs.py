@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from flask import Blueprint, Request
     from sqlalchemy.orm import Session
 
-    from udyog_sdk import Listener, TenantContext
+    from udyog_sdk import Listener, Permission, RecordRule, RoleTemplate, TenantContext
+    from udyog_sdk.series import SeriesConstraint, SeriesDefinition
+    from udyog_sdk.ui import MenuEntry
 
 
 @hookspec
@@ -131,6 +133,93 @@ def udyog_demo_data(tenant: TenantContext, session: Session, progress: Any) -> N
     Must be idempotent: running the demo twice must not duplicate records.
 
     Returns: nothing.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_permissions() -> list[Permission]:
+    """Declare the permissions this plugin's routes and pages check.
+
+    Called once per application. Names are ``<plugin>.<resource>.<action>``
+    and must start with the declaring plugin's name (the core's with
+    ``core.``); a name declared twice is an error naming both plugins.
+
+    Returns: a list of :class:`udyog_sdk.Permission`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_roles() -> list[RoleTemplate]:
+    """Contribute default roles, seeded into a tenant when it enables the plugin.
+
+    Templates with the same name from several plugins are merged (their
+    permissions and record rules united), so a plugin extends the core's
+    ``Owner`` by returning ``RoleTemplate("Owner", ("notes.*",))``. Seeding
+    adds what is missing and never removes what an admin granted.
+
+    Returns: a list of :class:`udyog_sdk.RoleTemplate`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_record_rules() -> list[RecordRule]:
+    """Declare record rules: SQL predicates that narrow what a role's holders see.
+
+    Called once per application. Keys are unique (``<plugin>.<name>``); roles
+    refer to them by key. A rule applies to every select, update and delete
+    of its model in requests and tasks acting as a user whose every role
+    carries a rule on that model.
+
+    Returns: a list of :class:`udyog_sdk.RecordRule`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_series() -> list[SeriesDefinition]:
+    """Register number series keys with their default patterns.
+
+    Called once per application. Keys are ``<plugin>.<thing>``. A tenant that
+    enables the plugin gets the default pattern, which it may change.
+
+    Returns: a list of :class:`udyog_sdk.series.SeriesDefinition`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_series_constraints(key: str) -> list[SeriesConstraint]:
+    """Add constraints to a series (possibly another plugin's), checked when a pattern is saved.
+
+    Called with the series key whenever a tenant saves a pattern for it; only
+    plugins the tenant enabled take part. Return constraints for ``key`` (or
+    an empty list): maximum rendered length, allowed characters, allowed
+    reset periods, each with the reason shown when a pattern breaks it.
+
+    Returns: a list of :class:`udyog_sdk.series.SeriesConstraint`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_menu() -> list[MenuEntry]:
+    """Contribute entries to the web UI's menu.
+
+    Called when the shell renders a page; only plugins the tenant enabled
+    take part, and each entry is shown only to users holding its permission.
+    Order comes from the entries' ``weight`` (then label), never from
+    registration.
+
+    Returns: a list of :class:`udyog_sdk.ui.MenuEntry`. Broadcast.
 
     Since: SDK 1.0.
     """

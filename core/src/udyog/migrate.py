@@ -74,18 +74,22 @@ def table_owner(table_name: str, kernel: Kernel) -> str | None:
     return None
 
 
-def alembic_config(kernel: Kernel, connection: Connection, **attributes: Any) -> Config:
-    """An alembic Config for ``kernel``'s plan, bound to ``connection``."""
+def alembic_config(
+    kernel: Kernel, connection: Connection, *, targets_only: bool = False, **attributes: Any
+) -> Config:
+    """An alembic Config for ``kernel``'s plan, bound to ``connection``.
+
+    ``targets_only`` limits the version locations to the branches being
+    upgraded (new revisions are written against those alone).
+    """
     from alembic.config import Config
 
     plan = migration_plan(kernel)
+    locations = [plan.locations[t] for t in plan.targets] if targets_only else list(plan.locations.values())
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     cfg.set_main_option("path_separator", "newline")
-    cfg.set_main_option(
-        "version_locations",
-        "\n".join(str(p).replace("%", "%%") for p in plan.locations.values()),
-    )
+    cfg.set_main_option("version_locations", "\n".join(str(p).replace("%", "%%") for p in locations))
     cfg.attributes["connection"] = connection
     cfg.attributes["metadata"] = Base.metadata
     cfg.attributes.update(attributes)
@@ -299,7 +303,9 @@ def revision(
             created.append(Path(directory) / f"{directive.rev_id}.py")
 
     with _migration_connection(kernel) as conn:
-        cfg = alembic_config(kernel, conn, include_object=include_object, process_revision_directives=capture)
+        cfg = alembic_config(
+            kernel, conn, targets_only=True, include_object=include_object, process_revision_directives=capture
+        )
         kwargs: dict[str, Any] = {"message": message, "autogenerate": autogenerate, "version_path": str(directory)}
         if existing:
             kwargs["head"] = f"{plugin}@head"
@@ -313,7 +319,12 @@ def revision(
                     deps += list(record.manifest.required_names)
                 heads = branch_heads(kernel)
                 kwargs["depends_on"] = [heads[d] for d in deps if d in heads]
-        script_obj = command.revision(cfg, **kwargs)
+        try:
+            script_obj = command.revision(cfg, **kwargs)
+        except Exception as exc:
+            if type(exc).__name__ == "CommandError":  # alembic's, without importing alembic.util here
+                raise MigrationError(f"{exc} (run 'udyog db upgrade' first)") from exc
+            raise
     path = getattr(script_obj, "path", None)
     return Path(path) if path else created[0]
 

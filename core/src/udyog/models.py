@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from udyog_sdk.models import Base, TenantMixin, UTCDateTime, new_id, utcnow
+from udyog_sdk.models import Base, TenantMixin, UTCDateTime, VersionedMixin, new_id, tenant_fk, utcnow
 
 DEFAULT_TIMEZONE = "Asia/Kolkata"
 
@@ -51,20 +51,125 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: argon2id hash; None for a user who cannot log in with a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Membership(TenantMixin, Base):
     """A user's membership of a tenant."""
 
     __tablename__ = "core_membership"
-    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"), tenant_fk("branch_id", "core_branch"))
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The user's own branch in this tenant (for "own branch only" record rules).
+    branch_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
-class Branch(TenantMixin, Base):
+class AuthSession(Base):
+    """A login: the tokens it issued carry its id; revoking it revokes them at once.
+
+    Not tenant-scoped (it is checked before a request is bound to a tenant);
+    ``acting_tenant_id`` is the tenant the tokens act for.
+    """
+
+    __tablename__ = "core_auth_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    acting_tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_tenant.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginFailure(Base):
+    """Failed logins counted per key (an e-mail or an address) in a window."""
+
+    __tablename__ = "core_login_failure"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Role(VersionedMixin, TenantMixin, Base):
+    """A tenant's role: permissions (``*`` wildcards allowed) and record rules."""
+
+    __tablename__ = "core_role"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text, default="")
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    record_rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Seeded from plugins' role templates (still editable).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserRole(TenantMixin, Base):
+    """A role held by a user in a tenant."""
+
+    __tablename__ = "core_user_role"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_id", "role_id"),
+        tenant_fk("role_id", "core_role", ondelete="CASCADE"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    role_id: Mapped[uuid.UUID]
+
+
+class NumberSeries(VersionedMixin, TenantMixin, Base):
+    """A tenant's pattern for a registered series key (``sales.invoice``)."""
+
+    __tablename__ = "core_series"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    key: Mapped[str] = mapped_column(String(80))
+    pattern: Mapped[str] = mapped_column(String(120))
+    #: never, yearly, financial_year or monthly (in the tenant's timezone).
+    reset: Mapped[str] = mapped_column(String(16), default="never")
+    gap_free: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_length: Mapped[int | None] = mapped_column(Integer, default=None)
+    allowed_chars: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class SeriesCounter(TenantMixin, Base):
+    """The last number taken of a series in one period (and branch)."""
+
+    __tablename__ = "core_series_counter"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "series_id", "period", "branch"),
+        tenant_fk("series_id", "core_series", ondelete="CASCADE"),
+    )
+
+    series_id: Mapped[uuid.UUID]
+    period: Mapped[str] = mapped_column(String(16), default="")
+    branch: Mapped[str] = mapped_column(String(16), default="")
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AuditEntry(TenantMixin, Base):
+    """One insert, update or delete of tenant data; never edited."""
+
+    __tablename__ = "core_audit"
+    __table_args__ = (Index("ix_core_audit_record", "tenant_id", "entity", "record_id", "at"),)
+
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    action: Mapped[str] = mapped_column(String(10))
+    entity: Mapped[str] = mapped_column(String(80))
+    record_id: Mapped[str] = mapped_column(String(120))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Branch(VersionedMixin, TenantMixin, Base):
     """A site of a tenant: address and state (plugins attach registrations to it)."""
 
     __tablename__ = "core_branch"

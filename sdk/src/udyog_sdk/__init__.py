@@ -17,20 +17,27 @@ from udyog_sdk.runtime import (
     TenantContext,
     UdyogError,
     current_tenant,
+    current_user,
     db_session,
     emit,
     hooks,
 )
+from udyog_sdk.security import Permission, Principal, RecordRule, RoleTemplate
 
 __all__ = [
     "PROJECT_NAME",
     "SDK_VERSION",
     "Event",
     "Listener",
+    "Permission",
     "Plugin",
+    "Principal",
+    "RecordRule",
+    "RoleTemplate",
     "TenantContext",
     "UdyogError",
     "current_tenant",
+    "current_user",
     "db_session",
     "emit",
     "hookimpl",

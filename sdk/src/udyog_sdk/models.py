@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Integer,
     MetaData,
     Numeric,
     String,
@@ -112,6 +113,24 @@ class TenantMixin:
         return mapped_column(Uuid, primary_key=True, default=new_id, sort_order=-99)
 
 
+class VersionedMixin:
+    """Optimistic locking: a ``version`` column the ORM checks and bumps on every update.
+
+    An update or delete whose row changed since it was read raises
+    ``StaleDataError``; the API answers 409. Clients send the version they
+    read; :func:`udyog_sdk.api.check_version` compares it first.
+    """
+
+    @declared_attr
+    def version(cls) -> Mapped[int]:  # noqa: N805
+        """The row's version, starting at 1."""
+        return mapped_column(Integer, nullable=False, default=1, sort_order=90)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.version}
+
+
 def is_tenant_model(cls: type) -> bool:
     """Whether ``cls`` is a tenant-scoped mapped class."""
     return bool(getattr(cls, "__udyog_tenant_scoped__", False))
@@ -190,6 +209,7 @@ __all__ = [
     "Money",
     "TenantMixin",
     "UTCDateTime",
+    "VersionedMixin",
     "is_tenant_model",
     "new_id",
     "tenant_fk",

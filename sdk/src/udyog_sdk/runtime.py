@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from udyog_sdk.security import Principal
+
 
 class UdyogError(Exception):
     """An error meant for the user: the API turns it into a 4xx response.
@@ -77,6 +79,11 @@ class Scope(Protocol):
         """The hook relay of the tenant's enabled plugins."""
         ...
 
+    @property
+    def user(self) -> Principal | None:
+        """The user acted as (None for system work)."""
+        ...
+
     def emit(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
         """Record a domain event in the scope's transaction."""
         ...
@@ -114,6 +121,11 @@ def active_tenant() -> TenantContext | None:
 def current_tenant() -> TenantContext:
     """The tenant the current request, task or command acts for."""
     return current_scope().tenant
+
+
+def current_user() -> Principal | None:
+    """The user the current request or task acts as, or None for system work."""
+    return current_scope().user
 
 
 def db_session() -> Session:
