@@ -28,6 +28,9 @@ class Tenant(Base):
     #: Bumped whenever the tenant's set of enabled plugins changes; processes
     #: cache the set per (tenant, revision), so a change needs no restart.
     plugins_rev: Mapped[int] = mapped_column(Integer, default=0)
+    #: Bumped whenever roles or role assignments change; permission caches
+    #: are keyed on it, so an edit takes effect at once in every process.
+    security_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
