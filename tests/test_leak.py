@@ -27,6 +27,7 @@ from udyog.app import create_app
 from udyog.models import User
 from udyog.registry import PluginState
 from udyog.tenancy import create_tenant
+from udyog.testing import create_member, login
 from udyog_sdk.models import Base, is_tenant_model, new_id
 
 MARKER_MIN = 8  # markers shorter than this are not searched for in responses
@@ -92,6 +93,7 @@ class World:
         loaded = kernel.registry.order
         for key in ("a", "b"):
             self.tenants[key] = create_tenant(kernel, f"leak-{key}", f"Leak {key.upper()}", plugins=loaded)
+            create_member(kernel, f"leak-{key}", f"owner@leak-{key}.test", roles=("Owner",))
             self._populate(key)
 
     def _populate(self, key: str) -> None:
@@ -235,18 +237,21 @@ def test_no_route_reads_lists_changes_or_references_another_tenants_data(world):
     assert "notes" in loaded and "tags" in loaded
     before = world.snapshot("a")
     body = _json_body(world)
-    attacker = app.test_client()
-    attacker.environ_base["HTTP_X_UDYOG_TENANT"] = "leak-b"
-    owner = app.test_client()
-    owner.environ_base["HTTP_X_UDYOG_TENANT"] = "leak-a"
+    attacker = login(app, "owner@leak-b.test")  # tenant B's owner: every permission there
+    owner = login(app, "owner@leak-a.test")
     requests = 0
     seen_by_owner = set()
-    for rule in app.url_map.iter_rules():
+    # Routes that end the attacker's login (logout, password, tenant switch) run last,
+    # each with a fresh login, so every other route is probed while logged in.
+    rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.rule.startswith("/api/v1/auth/"), r.rule))
+    for rule in rules:
         if rule.endpoint == "static":
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             for url in _urls(rule, world):
                 kwargs = {"json": body} if method in ("POST", "PUT", "PATCH") else {}
+                if rule.rule.startswith("/api/v1/auth/"):
+                    attacker = login(app, "owner@leak-b.test")
                 resp = attacker.open(url, method=method, **kwargs)
                 requests += 1
                 assert resp.status_code < 500, f"{method} {url}: {resp.status_code} {resp.get_data(as_text=True)[:300]}"

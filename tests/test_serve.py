@@ -75,10 +75,16 @@ def test_make_run_serves_the_api_with_the_demo_tenant(served):
         "data": {"status": "ok", "database": "ok", "version": "0.1.0"},
         "meta": {},
     }
-    assert requests.get(f"{base}/api/v1/plugins", timeout=5).json()["success"] is True
+    assert "log in as owner@sunrise.example with password sunrise-demo-2026" in output
+    assert requests.get(f"{base}/api/v1/plugins", timeout=5).status_code == 401
     spec = requests.get(f"{base}/api/openapi.json", timeout=5).json()
     assert spec["openapi"].startswith("3.") and "/api/v1/core/branches" in spec["paths"]
-    demo = {"X-Udyog-Tenant": "demo"}
+    login = requests.post(
+        f"{base}/api/v1/auth/login", json={"email": "owner@sunrise.example", "password": "sunrise-demo-2026"}, timeout=10
+    )
+    assert login.status_code == 200, login.text
+    demo = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+    assert requests.get(f"{base}/api/v1/plugins", headers=demo, timeout=5).json()["success"] is True
     branches = requests.get(f"{base}/api/v1/core/branches", headers=demo, timeout=5).json()["data"]
     assert [b["code"] for b in branches] == ["BLR", "PUNE"]
     bad = requests.post(f"{base}/api/v1/core/branches", headers=demo, json={"code": "x", "state_code": 27}, timeout=5)

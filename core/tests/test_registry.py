@@ -124,14 +124,24 @@ def test_load_errors_are_shown_by_the_api(tmp_path):
         },
         environ={},
     )
-    app = create_app(kernel=Kernel(settings), dispatch_pending=False)
-    body = app.test_client().get("/api/v1/plugins").get_json()
+    kernel = Kernel(Settings.from_env({**settings.__dict__, "password_hash_profile": "fast"}, environ={}))
+    from udyog.migrate import upgrade
+    from udyog.tenancy import create_tenant
+    from udyog.testing import create_member, login
+
+    upgrade(kernel, report=lambda line: None)
+    create_tenant(kernel, "acme", "Acme", plugins=["notes"])
+    create_member(kernel, "acme", "owner@acme.test")
+    app = create_app(kernel=kernel, dispatch_pending=False)
+    assert app.test_client().get("/api/v1/plugins").status_code == 401
+    body = login(app, "owner@acme.test").get("/api/v1/plugins").get_json()
     rows = {row["name"]: row for row in body["data"]}
     assert rows["broken"]["state"] == "failed"
     assert "broken on purpose" in rows["broken"]["error"]
     assert rows["dependant"]["state"] == "skipped"
     assert rows["notes"]["state"] == "loaded"
     assert rows["tags"]["state"] == "not-enabled"
+    assert rows["notes"]["enabled_for_tenant"] is True
 
 
 def _udyog(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

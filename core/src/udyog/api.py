@@ -13,6 +13,7 @@ from udyog.models import Branch
 from udyog_sdk import UdyogError, current_tenant, db_session
 from udyog_sdk.api import Blueprint, envelope, ok
 from udyog_sdk.runtime import active_tenant
+from udyog_sdk.security import public, requires
 
 
 class HealthSchema(ma.Schema):
@@ -84,6 +85,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/health")
     @bp.response(200, envelope(HealthSchema))
+    @public
     def health() -> dict[str, Any]:
         """Liveness and database reachability."""
         from udyog import __version__
@@ -95,6 +97,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/plugins")
     @bp.response(200, envelope(PluginSchema, many=True))
+    @requires("core.plugin.read")
     def plugins() -> dict[str, Any]:
         """Every discovered plugin, its version, state, load error and dependencies.
 
@@ -112,6 +115,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/core/tenant")
     @bp.response(200, envelope(TenantSchema))
+    @requires("core.tenant.read")
     def tenant() -> dict[str, Any]:
         """The tenant this request acts for."""
         t = current_tenant()
@@ -127,6 +131,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/core/branches")
     @bp.response(200, envelope(BranchSchema, many=True))
+    @requires("core.branch.read")
     def list_branches() -> dict[str, Any]:
         """The tenant's branches, by code."""
         rows = db_session().scalars(select(Branch).order_by(Branch.code)).all()
@@ -135,6 +140,7 @@ def create_blueprint() -> Blueprint:
     @bp.route("/core/branches", methods=["POST"])
     @bp.arguments(BranchSchema)
     @bp.response(201, envelope(BranchSchema))
+    @requires("core.branch.manage")
     def create_branch(data: dict[str, Any]) -> dict[str, Any]:
         """Add a branch."""
         from udyog.tenancy import create_branch as create
@@ -146,6 +152,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/core/branches/<uuid:branch_id>")
     @bp.response(200, envelope(BranchSchema))
+    @requires("core.branch.read")
     def get_branch(branch_id: uuid.UUID) -> dict[str, Any]:
         """One branch."""
         return ok(_branch_data(_get_branch(branch_id)))
@@ -153,6 +160,7 @@ def create_blueprint() -> Blueprint:
     @bp.route("/core/branches/<uuid:branch_id>", methods=["PATCH"])
     @bp.arguments(BranchUpdateSchema)
     @bp.response(200, envelope(BranchSchema))
+    @requires("core.branch.manage")
     def update_branch(data: dict[str, Any], branch_id: uuid.UUID) -> dict[str, Any]:
         """Change a branch's name, address, state or active flag (not its code)."""
         session = db_session()
@@ -164,6 +172,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/core/branches/<uuid:branch_id>", methods=["DELETE"])
     @bp.response(200, envelope(BranchSchema))
+    @requires("core.branch.manage")
     def delete_branch(branch_id: uuid.UUID) -> dict[str, Any]:
         """Delete a branch nothing refers to (otherwise 409: deactivate it instead)."""
         session = db_session()

@@ -3,19 +3,64 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from udyog.config import DEFAULT_SECRET_KEY, Settings
 from udyog.kernel import Kernel, TenantScope
+from udyog.models import AuthSession, Membership, User
 from udyog.registry import CORE_NAME, PluginState
 from udyog_sdk import UdyogError
+from udyog_sdk.models import utcnow
 from udyog_sdk.runtime import NoScopeError, bind_scope, unbind_scope
+from udyog_sdk.security import ACCESS_ATTRIBUTE
+
+#: Endpoints of other libraries that anyone may call (the OpenAPI document).
+PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "static"})
+
+
+def access_of(app: Flask, endpoint: str) -> tuple[str, str | None]:
+    """How a route is protected: ("public"|"authenticated"|"permission"|"refresh"|"undeclared", permission)."""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return ("public", None)
+    view = app.view_functions.get(endpoint)
+    return getattr(view, ACCESS_ATTRIBUTE, ("undeclared", None))
+
+
+def _init_jwt(app: Flask, settings: Settings) -> None:
+    from datetime import timedelta
+
+    app.config.update(
+        JWT_SECRET_KEY=settings.secret_key,
+        JWT_TOKEN_LOCATION=["headers", "cookies"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=settings.access_token_minutes),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=14),
+        JWT_COOKIE_SECURE=settings.secure_cookies,
+        JWT_COOKIE_SAMESITE="Lax",
+        JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_SESSION_COOKIE=False,
+    )
+    jwt = JWTManager(app)
+
+    def unauthorized(message: str) -> ResponseReturnValue:
+        return _envelope_error(401, message)
+
+    jwt.unauthorized_loader(lambda reason: unauthorized(f"authentication required: {reason}"))
+    jwt.invalid_token_loader(lambda reason: unauthorized(f"invalid token: {reason}"))
+    jwt.expired_token_loader(lambda header, data: unauthorized("token expired: refresh it or log in again"))
+    jwt.revoked_token_loader(lambda header, data: unauthorized("token revoked"))
+    jwt.needs_fresh_token_loader(lambda header, data: unauthorized("a fresh login is required"))
+    jwt.token_verification_failed_loader(lambda header, data: unauthorized("token verification failed"))
+    jwt.user_lookup_error_loader(lambda header, data: unauthorized("unknown user"))
+
 
 log = logging.getLogger("udyog.app")
 
@@ -59,22 +104,55 @@ def create_app(
     _register_blueprints(app, api, kernel, owners)
     app.extensions["udyog.blueprint_owners"] = owners
 
+    _init_jwt(app, settings)
+
     @app.before_request
-    def _open_scope() -> ResponseReturnValue | None:
-        owner = owners.get(request.blueprint or "")
-        ref = kernel.bus.all.udyog_resolve_tenant(request=request)
-        if ref is None:
-            if owner not in (None, CORE_NAME):
-                raise NotFound()
+    def _authenticate_and_scope() -> ResponseReturnValue | None:
+        if request.endpoint is None:
+            return None  # 404 or 405 follows
+        kind, permission = access_of(app, request.endpoint)
+        if kind == "public":
             return None
+        verify_jwt_in_request(refresh=kind == "refresh")
+        claims = get_jwt()
+        try:
+            user_id, tenant_id, session_id = (uuid.UUID(claims[k]) for k in ("sub", "tid", "sid"))
+        except (KeyError, ValueError, TypeError):
+            raise UdyogError("invalid token", status=401) from None
         session = kernel.db.session(write=request.method not in SAFE_METHODS)
         g.udyog_session = session
-        tenant = kernel.tenant_context(session, ref)
+        tenant = kernel.tenant_context(session, tenant_id)
         if tenant is None:
-            raise UdyogError("unknown or inactive tenant", status=404)
+            raise UdyogError("the tenant of this token is inactive or gone", status=401)
+        row = session.execute(
+            select(
+                AuthSession.revoked_at,
+                AuthSession.expires_at,
+                User.is_active,
+                User.email,
+                User.name,
+                Membership.is_active,
+                Membership.branch_id,
+            )
+            .join(User, User.id == AuthSession.user_id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(AuthSession.id == session_id, User.id == user_id, AuthSession.acting_tenant_id == tenant_id)
+        ).one_or_none()
+        if row is None or row[0] is not None or row[1] <= utcnow():
+            raise UdyogError("this login was ended (logout, password change or expiry); log in again", status=401)
+        if not row[2] or not row[5]:
+            raise UdyogError("this user is disabled in this tenant", status=401)
+        principal = kernel.security.principal(
+            session, tenant, tenant.security_rev, user_id=user_id, email=row[3], name=row[4], branch_id=row[6]
+        )
+        owner = owners.get(request.blueprint or "")
         if owner not in (None, CORE_NAME) and not tenant.is_enabled(owner):
             raise NotFound()
-        g.udyog_scope_token = bind_scope(TenantScope(kernel, tenant, session))
+        if kind == "permission" and permission is not None and not principal.can(permission):
+            raise UdyogError(f"permission required: {permission}", status=403, errors={"permission": [permission]})
+        if kind not in ("permission", "authenticated", "refresh"):
+            raise UdyogError("this route declares no permission, so nobody may call it (deny by default)", status=403)
+        g.udyog_scope_token = bind_scope(TenantScope(kernel, tenant, session, principal))
         return None
 
     @app.teardown_request
@@ -142,7 +220,11 @@ def _flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(UdyogError)
     def _udyog_error(exc: UdyogError) -> ResponseReturnValue:
-        return _envelope_error(exc.status, exc.message, exc.errors)
+        body, status = _envelope_error(exc.status, exc.message, exc.errors)  # type: ignore[misc]
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            body.headers["Retry-After"] = str(retry_after)
+        return body, status
 
     @app.errorhandler(NoScopeError)
     def _no_tenant(exc: NoScopeError) -> ResponseReturnValue:

@@ -235,6 +235,81 @@ def branch_create(obj: _Obj, code: str, tenant_ref: str, name: str, state_code: 
         click.echo(f"branch {b.code} created for {scope.tenant.slug} ({b.id})")
 
 
+# -- users and roles -------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Users and their memberships."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--tenant", "tenant_ref", default=None, help="Make the user a member of this tenant.")
+@click.option("--role", "roles", multiple=True, help="Role in that tenant (repeatable).")
+@click.option("--password", default=None, help="Password (prompted when omitted).")
+@click.option("--no-password", is_flag=True, help="Create the user without a password (cannot log in yet).")
+@click.pass_obj
+@_udyog_errors
+def user_create(
+    obj: _Obj,
+    email: str,
+    name: str,
+    tenant_ref: str | None,
+    roles: tuple[str, ...],
+    password: str | None,
+    no_password: bool,
+) -> None:
+    """Create a user, optionally a member of a tenant with roles."""
+    from udyog.auth import create_user
+
+    if password is None and not no_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if roles and not tenant_ref:
+        _fail("--role needs --tenant")
+    user_id = create_user(obj.kernel, email, name, password, tenant=tenant_ref, roles=roles)
+    click.echo(f"user {email} created ({user_id})" + (f", member of {tenant_ref}" if tenant_ref else ""))
+
+
+@main.group()
+def role() -> None:
+    """Roles of a tenant."""
+
+
+@role.command("assign")
+@click.argument("email")
+@click.argument("roles", nargs=-1, required=True)
+@click.option("--tenant", "tenant_ref", required=True)
+@click.pass_obj
+@_udyog_errors
+def role_assign(obj: _Obj, email: str, roles: tuple[str, ...], tenant_ref: str) -> None:
+    """Give a user roles in a tenant (making them a member if needed)."""
+    from udyog.auth import add_membership, user_by_email
+
+    found = user_by_email(obj.kernel, email)
+    if found is None:
+        _fail(f"no user {email}")
+    add_membership(obj.kernel, tenant_ref, found.id, roles)
+    click.echo(f"{email} now holds {', '.join(roles)} in {tenant_ref}")
+
+
+@role.command("list")
+@click.option("--tenant", "tenant_ref", required=True)
+@click.pass_obj
+@_udyog_errors
+def role_list(obj: _Obj, tenant_ref: str) -> None:
+    """List a tenant's roles with their permissions and record rules."""
+    from sqlalchemy import select
+
+    from udyog.models import Role
+
+    with obj.kernel.tenant_scope(tenant_ref, write=False) as scope:
+        for r in scope.session.scalars(select(Role).order_by(Role.name)):
+            rules = f"  rules: {', '.join(r.record_rules)}" if r.record_rules else ""
+            click.echo(f"{r.name:20} {', '.join(r.permissions)}{rules}")
+
+
 # -- plugins -------------------------------------------------------------------
 
 
@@ -350,10 +425,12 @@ def events_dispatch(obj: _Obj) -> None:
 @click.pass_obj
 def demo_cmd(obj: _Obj) -> None:
     """Create the demo tenant with every loaded plugin enabled (idempotent)."""
-    from udyog.demo import load_demo
+    from udyog.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
 
     slug = load_demo(obj.kernel, report=lambda line: click.echo(f"  {line}"))
     click.echo(f"demo tenant ready: {slug}")
+    password = os.environ.get("UDYOG_DEMO_PASSWORD", DEMO_PASSWORD)
+    click.secho(f"log in as {DEMO_EMAIL} with password {password}", fg="green")
 
 
 @main.command("run")

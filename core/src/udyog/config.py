@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me"
+DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me-before-deploying"
 
 
 class ConfigError(ValueError):
@@ -77,6 +77,12 @@ class Settings:
     orm_tenant_filter: bool = True
     #: Dispatch outbox events left pending by a previous process at start.
     dispatch_pending_on_start: bool = True
+    #: argon2 cost: "default" (RFC 9106 low-memory profile) or "fast" (tests only).
+    password_hash_profile: str = "default"
+    #: Send auth cookies only over HTTPS (set on any deployment served over TLS).
+    secure_cookies: bool = False
+    #: Lifetime of access tokens in minutes (refresh tokens live with the login session).
+    access_token_minutes: int = 15
     #: Redis for background jobs (used from the jobs issue on).
     redis_url: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -102,6 +108,7 @@ class Settings:
             strict_plugins=_truthy(env.get("UDYOG_STRICT_PLUGINS")),
             app_db_role=env.get("UDYOG_APP_DB_ROLE") or None,
             redis_url=env.get("UDYOG_REDIS_URL") or None,
+            secure_cookies=_truthy(env.get("UDYOG_SECURE_COOKIES")),
         )
         settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         if settings.plugins.strict:

@@ -119,11 +119,20 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             return
         if state.is_update:
             _guard_update(state)
-        if not info["orm_filter"] or state.is_column_load or state.is_relationship_load:
+        if state.is_column_load or state.is_relationship_load:
             # Column and relationship loads inherit the criteria of the parent
             # statement's options; adding it again would be redundant.
             return
-        state.statement = state.statement.options(_tenant_criteria(tenant_id))
+        if not info["orm_filter"]:  # tests only: proves RLS alone isolates tenants
+            rules = info.get("udyog_record_criteria")
+            if rules:
+                state.statement = state.statement.options(*rules)
+            return
+        rules = info.get("udyog_record_criteria")
+        if rules:
+            state.statement = state.statement.options(_tenant_criteria(tenant_id), *rules)
+        else:
+            state.statement = state.statement.options(_tenant_criteria(tenant_id))
         return
     if state.is_insert:
         _guard_insert(state)

@@ -7,24 +7,52 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from udyog_sdk import hookimpl
+from udyog_sdk import Permission, RoleTemplate, hookimpl
 
 if TYPE_CHECKING:
-    from flask import Blueprint, Request
+    from flask import Blueprint
 
-TENANT_HEADER = "X-Udyog-Tenant"
+CORE_PERMISSIONS = (
+    Permission("core.tenant.read", "See the tenant's profile and enabled plugins"),
+    Permission("core.tenant.manage", "Change tenant settings and enable or disable plugins"),
+    Permission("core.branch.read", "See branches"),
+    Permission("core.branch.manage", "Create, change and delete branches"),
+    Permission("core.plugin.read", "See installed plugins and their state"),
+    Permission("core.user.read", "See the tenant's users and their roles"),
+    Permission("core.user.manage", "Invite users, assign roles, disable users"),
+    Permission("core.role.read", "See roles, permissions and record rules"),
+    Permission("core.role.manage", "Create, change and delete roles"),
+    Permission("core.audit.read", "Read the audit log"),
+    Permission("core.series.read", "See number series"),
+    Permission("core.series.manage", "Change number-series patterns"),
+)
 
 
 @hookimpl
 def udyog_blueprints() -> list[Blueprint]:
-    """The core's API: health, plugins, tenant and branches."""
+    """The core's API: health, plugins, tenant, branches, users and roles, and authentication."""
+    from udyog.admin_api import create_admin_blueprint
     from udyog.api import create_blueprint
+    from udyog.auth_api import create_auth_blueprint
 
-    return [create_blueprint()]
+    return [create_blueprint(), create_auth_blueprint(), create_admin_blueprint()]
 
 
-@hookimpl(trylast=True)
-def udyog_resolve_tenant(request: Request) -> str | None:
-    """Default tenant resolution: the ``X-Udyog-Tenant`` header (id or slug)."""
-    value = request.headers.get(TENANT_HEADER, "").strip()
-    return value or None
+@hookimpl
+def udyog_permissions() -> list[Permission]:
+    """The core's permissions."""
+    return list(CORE_PERMISSIONS)
+
+
+@hookimpl
+def udyog_roles() -> list[RoleTemplate]:
+    """The core's default roles: Owner holds everything; Administrator the kernel; Member reads."""
+    return [
+        RoleTemplate("Owner", ("*",), description="Everything, in every enabled plugin"),
+        RoleTemplate("Administrator", ("core.*",), description="Users, roles, branches, settings and plugins"),
+        RoleTemplate(
+            "Member",
+            ("core.tenant.read", "core.branch.read"),
+            description="Any member: sees the tenant and its branches",
+        ),
+    ]

@@ -19,7 +19,7 @@ from udyog_sdk import hookspec
 
 if TYPE_CHECKING:
     import click
-    from flask import Blueprint, Request
+    from flask import Blueprint
     from sqlalchemy.orm import Session
 
     from udyog_sdk import Listener, Permission, RecordRule, RoleTemplate, TenantContext
@@ -89,21 +89,6 @@ def udyog_tenant_teardown(tenant: TenantContext, session: Session) -> None:
     would mislead while disabled (scheduled reminders, for instance).
 
     Returns: nothing.
-
-    Since: SDK 1.0.
-    """
-
-
-@hookspec(firstresult=True)
-def udyog_resolve_tenant(request: Request) -> str | None:
-    """Tell which tenant an HTTP request acts for.
-
-    Called once per request before its route runs. Return the tenant's id or
-    slug, or ``None`` to let the next implementation decide. The core's
-    default (``trylast``) reads the ``X-Udyog-Tenant`` header.
-
-    Returns: a tenant id or slug, or None. ``firstresult``: the first
-    non-None answer wins.
 
     Since: SDK 1.0.
     """

@@ -21,7 +21,7 @@ from udyog.db import Database, TenantSession
 from udyog.hookbus import HookBus, HookRelay
 from udyog.models import Tenant, TenantPlugin
 from udyog.registry import CORE_NAME, PluginRegistry, new_plugin_manager
-from udyog_sdk import TenantContext
+from udyog_sdk import Principal, TenantContext
 from udyog_sdk.runtime import bind_scope, unbind_scope
 
 log = logging.getLogger("udyog")
@@ -34,10 +34,16 @@ class TenantScope:
     kernel: Kernel
     tenant: TenantContext
     session: TenantSession
+    #: The user acted as; None for system work (CLI, listeners of system events).
+    user: Principal | None = None
     hooks: HookRelay = field(init=False)
 
     def __post_init__(self) -> None:
         self.hooks = self.kernel.bus.for_enabled(self.tenant.enabled_plugins)
+        if self.user is not None:
+            self.session.info["udyog_record_criteria"] = self.kernel.security.criteria(
+                self.user, self.tenant.enabled_plugins
+            )
 
     def emit(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
         """Record a domain event in this scope's transaction."""
@@ -59,6 +65,9 @@ class Kernel:
         self.registry = PluginRegistry(self.pm)
         self.registry.load(settings.plugins.enabled, strict=settings.strict_plugins)
         self.bus = HookBus(self.pm, self.registry.order)
+        from udyog.rbac import Security
+
+        self.security = Security(self)
         self.db = Database(
             settings.database_url,
             app_role=settings.app_db_role,
@@ -98,6 +107,7 @@ class Kernel:
             timezone=tenant.timezone,
             enabled_plugins=self.enabled_plugins(session, tenant),
             settings=dict(tenant.settings or {}),
+            security_rev=tenant.security_rev,
         )
 
     def enabled_plugins(self, session: TenantSession, tenant: Tenant) -> frozenset[str]:
@@ -137,9 +147,11 @@ class Kernel:
             session.close()
 
     @contextmanager
-    def bound(self, tenant: TenantContext, session: TenantSession) -> Iterator[TenantScope]:
+    def bound(
+        self, tenant: TenantContext, session: TenantSession, user: Principal | None = None
+    ) -> Iterator[TenantScope]:
         """Bind a scope over an existing tenant session (the SDK accessors read it)."""
-        scope = TenantScope(self, tenant, session)
+        scope = TenantScope(self, tenant, session, user)
         token = bind_scope(scope)
         try:
             yield scope

@@ -74,9 +74,7 @@ def table_owner(table_name: str, kernel: Kernel) -> str | None:
     return None
 
 
-def alembic_config(
-    kernel: Kernel, connection: Connection, *, targets_only: bool = False, **attributes: Any
-) -> Config:
+def alembic_config(kernel: Kernel, connection: Connection, *, targets_only: bool = False, **attributes: Any) -> Config:
     """An alembic Config for ``kernel``'s plan, bound to ``connection``.
 
     ``targets_only`` limits the version locations to the branches being

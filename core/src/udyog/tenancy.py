@@ -58,10 +58,11 @@ def create_tenant(
     with kernel.db.session() as session:
         if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
             raise UdyogError("slug taken", status=409, errors={"slug": [f"a tenant {slug!r} already exists"]})
-        tenant = Tenant(slug=slug, name=name.strip(), timezone=timezone, settings={}, plugins_rev=0)
+        tenant = Tenant(slug=slug, name=name.strip(), timezone=timezone, settings={}, plugins_rev=0, security_rev=0)
         session.add(tenant)
         session.flush()
         session.bind_tenant(tenant.id)
+        kernel.security.seed_roles(session, [CORE_NAME])
         _enable(kernel, session, tenant, list(plugins or ()))
         session.commit()
         return tenant.id
@@ -143,6 +144,7 @@ def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[
     session.flush()
     enabled_after = frozenset(current | set(added)) & loaded
     context = _context(tenant, enabled_after)
+    kernel.security.seed_roles(session, added)
     with kernel.bound(context, session) as scope:
         for name in added:
             scope.hooks.call_plugin(name, "udyog_tenant_setup", tenant=context, session=session)

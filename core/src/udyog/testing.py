@@ -22,6 +22,7 @@ from udyog.config import PluginsFile, Settings, normalize_database_url
 from udyog.kernel import Kernel
 
 TEST_APP_ROLE = "udyog_test_app"
+TEST_PASSWORD = "correct horse battery staple"
 
 
 def postgres_admin_url() -> str | None:
@@ -75,6 +76,7 @@ def build_kernel(
     }
     if database_url.startswith("postgresql"):
         values["app_db_role"] = TEST_APP_ROLE
+    values["password_hash_profile"] = "fast"
     values.update(overrides)
     kernel = Kernel(Settings.from_env(values, environ={}))
     if migrate:
@@ -82,3 +84,37 @@ def build_kernel(
 
         upgrade(kernel, report=lambda line: None)
     return kernel
+
+
+def create_member(
+    kernel: Kernel,
+    tenant: str | uuid.UUID,
+    email: str,
+    roles: Iterable[str] = ("Owner",),
+    *,
+    password: str = TEST_PASSWORD,
+    name: str | None = None,
+) -> uuid.UUID:
+    """A user who is a member of ``tenant`` with ``roles`` (creating the user if needed)."""
+    from udyog.auth import add_membership, create_user, user_by_email
+
+    existing = user_by_email(kernel, email)
+    if existing is not None:
+        add_membership(kernel, tenant, existing.id, roles)
+        return existing.id
+    return create_user(kernel, email, name or email.split("@")[0], password, tenant=tenant, roles=roles)
+
+
+def login(app: Any, email: str, password: str = TEST_PASSWORD, tenant: str | None = None) -> Any:
+    """A Flask test client carrying a bearer token for ``email`` (acting for ``tenant``)."""
+    client = app.test_client()
+    body: dict[str, Any] = {"email": email, "password": password}
+    if tenant is not None:
+        body["tenant"] = tenant
+    response = client.post("/api/v1/auth/login", json=body)
+    if response.status_code != 200:
+        raise AssertionError(f"login of {email} failed: {response.status_code} {response.get_json()}")
+    token = response.get_json()["data"]["access_token"]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    client.udyog_tokens = response.get_json()["data"]
+    return client

@@ -55,6 +55,8 @@ class TenantContext:
     timezone: str
     enabled_plugins: frozenset[str] = field(default_factory=frozenset)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Revision of the tenant's roles and assignments (permission caches key on it).
+    security_rev: int = 0
 
     def is_enabled(self, plugin: str) -> bool:
         """Whether ``plugin`` is enabled for this tenant."""

@@ -13,7 +13,41 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Attribute the core reads on a view function to decide who may call it.
+ACCESS_ATTRIBUTE = "_udyog_access"
+
+
+def requires(permission: str) -> Callable[[F], F]:
+    """Declare the permission a route needs (put it below ``@bp.route``).
+
+    Routes are denied by default: a route with no declaration answers 403.
+    A user without the permission gets 403 naming it.
+    """
+    if not PERMISSION_RE.match(permission):
+        raise ValueError(f"permission {permission!r} must look like plugin.resource.action")
+
+    def mark(view: F) -> F:
+        setattr(view, ACCESS_ATTRIBUTE, ("permission", permission))
+        return view
+
+    return mark
+
+
+def authenticated(view: F) -> F:
+    """Declare that any logged-in member of the tenant may call a route."""
+    setattr(view, ACCESS_ATTRIBUTE, ("authenticated", None))
+    return view
+
+
+def public(view: F) -> F:
+    """Declare that a route needs no login at all (health checks, login itself)."""
+    setattr(view, ACCESS_ATTRIBUTE, ("public", None))
+    return view
+
 
 PERMISSION_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 

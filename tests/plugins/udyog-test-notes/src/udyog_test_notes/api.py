@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from udyog_sdk import UdyogError, db_session
 from udyog_sdk.api import Blueprint, envelope, ok
+from udyog_sdk.security import requires
 
 from .models import Note, Notebook
 from .services import create_note
@@ -47,6 +48,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/notebooks")
     @bp.response(200, envelope(NotebookSchema, many=True))
+    @requires("notes.notebook.read")
     def list_notebooks() -> dict[str, Any]:
         rows = db_session().scalars(select(Notebook).order_by(Notebook.title)).all()
         return ok(NotebookSchema(many=True).dump(rows))
@@ -54,6 +56,7 @@ def create_blueprint() -> Blueprint:
     @bp.route("/notebooks", methods=["POST"])
     @bp.arguments(NotebookSchema)
     @bp.response(201, envelope(NotebookSchema))
+    @requires("notes.notebook.manage")
     def create_notebook(data: dict[str, Any]) -> dict[str, Any]:
         session = db_session()
         book = Notebook(title=data["title"])
@@ -63,6 +66,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/notebooks/<uuid:notebook_id>/notes")
     @bp.response(200, envelope(NoteSchema, many=True))
+    @requires("notes.note.read")
     def notebook_notes(notebook_id: uuid.UUID) -> dict[str, Any]:
         book = db_session().scalar(select(Notebook).where(Notebook.id == notebook_id))
         if book is None:
@@ -71,6 +75,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/notes")
     @bp.response(200, envelope(NoteSchema, many=True))
+    @requires("notes.note.read")
     def list_notes() -> dict[str, Any]:
         rows = db_session().scalars(select(Note).order_by(Note.title)).all()
         return ok(NoteSchema(many=True).dump(rows))
@@ -78,6 +83,7 @@ def create_blueprint() -> Blueprint:
     @bp.route("/notes", methods=["POST"])
     @bp.arguments(NoteSchema)
     @bp.response(201, envelope(NoteSchema))
+    @requires("notes.note.write")
     def post_note(data: dict[str, Any]) -> dict[str, Any]:
         note = create_note(**data)
         db_session().commit()
@@ -85,12 +91,14 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/notes/<uuid:note_id>")
     @bp.response(200, envelope(NoteSchema))
+    @requires("notes.note.read")
     def get_note(note_id: uuid.UUID) -> dict[str, Any]:
         return ok(NoteSchema().dump(_note(note_id)))
 
     @bp.route("/notes/<uuid:note_id>", methods=["PATCH"])
     @bp.arguments(NoteUpdateSchema)
     @bp.response(200, envelope(NoteSchema))
+    @requires("notes.note.write")
     def patch_note(data: dict[str, Any], note_id: uuid.UUID) -> dict[str, Any]:
         note = _note(note_id)
         for key, value in data.items():
@@ -100,6 +108,7 @@ def create_blueprint() -> Blueprint:
 
     @bp.route("/notes/<uuid:note_id>", methods=["DELETE"])
     @bp.response(200, envelope(NoteSchema))
+    @requires("notes.note.write")
     def delete_note(note_id: uuid.UUID) -> dict[str, Any]:
         note = _note(note_id)
         data = NoteSchema().dump(note)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from udyog_sdk import Event, Listener, TenantContext, hookimpl
+from udyog_sdk import Event, Listener, Permission, RecordRule, RoleTemplate, TenantContext, hookimpl
 
 RECEIVED: list[tuple[str, str]] = []
 
@@ -14,6 +14,45 @@ def udyog_blueprints() -> list[Any]:
     from .api import create_blueprint
 
     return [create_blueprint()]
+
+
+@hookimpl
+def udyog_permissions() -> list[Permission]:
+    return [
+        Permission("notes.notebook.read", "See notebooks"),
+        Permission("notes.notebook.manage", "Create notebooks"),
+        Permission("notes.note.read", "Read notes"),
+        Permission("notes.note.write", "Write and delete notes"),
+    ]
+
+
+@hookimpl
+def udyog_roles() -> list[RoleTemplate]:
+    return [
+        RoleTemplate("Owner", ("notes.*",)),
+        RoleTemplate(
+            "Branch Writer",
+            ("notes.note.*", "notes.notebook.read"),
+            record_rules=("notes.own_branch",),
+            description="Reads and writes the notes of their own branch only",
+        ),
+        RoleTemplate("Reader", ("notes.note.read", "notes.notebook.read")),
+    ]
+
+
+@hookimpl
+def udyog_record_rules() -> list[RecordRule]:
+    from .models import Note
+
+    return [
+        RecordRule(
+            "notes.own_branch",
+            Note,
+            lambda principal: Note.branch_id == principal.branch_id,
+            "Only notes of the user's own branch",
+        ),
+        RecordRule("notes.short_notes", Note, lambda principal: Note.words < 5, "Only notes under five words"),
+    ]
 
 
 @hookimpl

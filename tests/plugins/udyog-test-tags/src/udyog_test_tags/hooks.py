@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from udyog_sdk import Event, Listener, hookimpl
+from udyog_sdk import Event, Listener, Permission, RoleTemplate, hookimpl
 
 SEEN: list[str] = []
 #: Titles whose listener call fails (tests of retried listeners).
@@ -41,12 +41,23 @@ def udyog_event_listeners() -> list[Listener]:
 
 
 @hookimpl
+def udyog_permissions() -> list[Permission]:
+    return [Permission("tags.tag.read", "See tags"), Permission("tags.tag.manage", "Tag notes")]
+
+
+@hookimpl
+def udyog_roles() -> list[RoleTemplate]:
+    return [RoleTemplate("Owner", ("tags.*",)), RoleTemplate("Reader", ("tags.tag.read",))]
+
+
+@hookimpl
 def udyog_blueprints() -> list[Any]:
     import marshmallow as ma
     from sqlalchemy import select
 
     from udyog_sdk import db_session
     from udyog_sdk.api import Blueprint, envelope, ok
+    from udyog_sdk.security import requires
 
     from .models import NoteTag
 
@@ -59,12 +70,14 @@ def udyog_blueprints() -> list[Any]:
 
     @bp.route("/tags")
     @bp.response(200, envelope(TagSchema, many=True))
+    @requires("tags.tag.read")
     def list_tags() -> dict[str, Any]:
         return ok(TagSchema(many=True).dump(db_session().scalars(select(NoteTag).order_by(NoteTag.label)).all()))
 
     @bp.route("/tags", methods=["POST"])
     @bp.arguments(TagSchema)
     @bp.response(201, envelope(TagSchema))
+    @requires("tags.tag.manage")
     def add_tag(data: dict[str, Any]) -> dict[str, Any]:
         tag = NoteTag(**data)
         db_session().add(tag)

@@ -1,0 +1,320 @@
+"""Administration API: permissions, record rules, roles and the tenant's users."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from sqlalchemy import delete, select
+
+from udyog.models import Branch, Membership, Role, User, UserRole
+from udyog.rbac import bump_security
+from udyog.registry import CORE_NAME
+from udyog_sdk import UdyogError, current_tenant, current_user, db_session
+from udyog_sdk.api import Blueprint, envelope, ok
+from udyog_sdk.security import requires
+
+
+class PermissionSchema(ma.Schema):
+    """A declared permission."""
+
+    name = ma.fields.String()
+    description = ma.fields.String()
+    plugin = ma.fields.String()
+
+
+class RecordRuleSchema(ma.Schema):
+    """A declared record rule."""
+
+    key = ma.fields.String()
+    model = ma.fields.String()
+    description = ma.fields.String()
+    plugin = ma.fields.String()
+
+
+class RoleSchema(ma.Schema):
+    """A role of the tenant."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    id = ma.fields.UUID(dump_only=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+    permissions = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=120)), load_default=list)
+    record_rules = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=120)), load_default=list)
+    is_default = ma.fields.Boolean(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
+
+
+class RoleUpdateSchema(ma.Schema):
+    """Changes to a role; ``version`` is the one the client read."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    version = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=80))
+    description = ma.fields.String(validate=ma.validate.Length(max=2000))
+    permissions = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=120)))
+    record_rules = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=120)))
+
+
+class MemberSchema(ma.Schema):
+    """A member of the tenant with their roles."""
+
+    id = ma.fields.UUID()
+    email = ma.fields.String()
+    name = ma.fields.String()
+    is_active = ma.fields.Boolean()
+    user_active = ma.fields.Boolean()
+    branch_id = ma.fields.UUID(allow_none=True)
+    roles = ma.fields.List(ma.fields.String())
+
+
+class MemberCreateSchema(ma.Schema):
+    """A user to add to the tenant (created when the e-mail is new)."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    email = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=254))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    password = ma.fields.String(load_default=None, load_only=True, validate=ma.validate.Length(max=1024))
+    roles = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=80)), load_default=list)
+    branch_id = ma.fields.UUID(load_default=None, allow_none=True)
+
+
+class MemberUpdateSchema(ma.Schema):
+    """Changes to a membership: roles (replacing), branch, active."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    roles = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=80)))
+    branch_id = ma.fields.UUID(allow_none=True)
+    is_active = ma.fields.Boolean()
+
+
+def _role(role_id: uuid.UUID) -> Role:
+    role = db_session().scalar(select(Role).where(Role.id == role_id))
+    if role is None:
+        raise UdyogError("role not found", status=404)
+    return role
+
+
+def _validate_role(permissions: list[str], record_rules: list[str]) -> None:
+    errors = current_app.extensions["udyog"].security.validate_role(permissions, record_rules)
+    if errors:
+        raise UdyogError("invalid role", status=422, errors=errors)
+
+
+def _members(user_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    session = db_session()
+    query = select(Membership, User).join(User, User.id == Membership.user_id).order_by(User.email)
+    if user_id is not None:
+        query = query.where(User.id == user_id)
+    rows = session.execute(query).all()
+    roles: dict[uuid.UUID, list[str]] = {}
+    for uid, name in session.execute(select(UserRole.user_id, Role.name).join(Role, Role.id == UserRole.role_id)):
+        roles.setdefault(uid, []).append(name)
+    return [
+        {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "is_active": membership.is_active,
+            "user_active": user.is_active,
+            "branch_id": membership.branch_id,
+            "roles": sorted(roles.get(user.id, [])),
+        }
+        for membership, user in rows
+    ]
+
+
+def _set_roles(user_id: uuid.UUID, names: list[str]) -> None:
+    session = db_session()
+    found = {r.name: r.id for r in session.scalars(select(Role).where(Role.name.in_(names)))}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise UdyogError("unknown role", status=422, errors={"roles": [f"no role {m!r}" for m in missing]})
+    session.execute(delete(UserRole).where(UserRole.user_id == user_id))
+    for name in dict.fromkeys(names):
+        session.add(UserRole(user_id=user_id, role_id=found[name]))
+
+
+def _check_branch(branch_id: uuid.UUID | None) -> None:
+    if branch_id is not None and db_session().scalar(select(Branch.id).where(Branch.id == branch_id)) is None:
+        raise UdyogError("invalid branch", status=422, errors={"branch_id": ["no such branch"]})
+
+
+def create_admin_blueprint() -> Blueprint:
+    """A fresh blueprint with the administration routes."""
+    bp = Blueprint("core_admin", __name__, url_prefix="/api/v1/core", description="Roles, permissions and users")
+
+    @bp.route("/permissions")
+    @bp.response(200, envelope(PermissionSchema, many=True))
+    @requires("core.role.read")
+    def permissions() -> dict[str, Any]:
+        """Permissions declared by the core and the plugins the tenant enabled."""
+        enabled = current_tenant().enabled_plugins | {CORE_NAME}
+        security = current_app.extensions["udyog"].security
+        rows = [
+            {"name": name, "description": perm.description, "plugin": plugin}
+            for name, (plugin, perm) in sorted(security.permissions.items())
+            if plugin in enabled
+        ]
+        return ok(rows)
+
+    @bp.route("/record-rules")
+    @bp.response(200, envelope(RecordRuleSchema, many=True))
+    @requires("core.role.read")
+    def record_rules() -> dict[str, Any]:
+        """Record rules declared by the core and the plugins the tenant enabled."""
+        enabled = current_tenant().enabled_plugins | {CORE_NAME}
+        security = current_app.extensions["udyog"].security
+        rows = [
+            {"key": key, "model": rule.model.__name__, "description": rule.description, "plugin": plugin}
+            for key, (plugin, rule) in sorted(security.rules.items())
+            if plugin in enabled
+        ]
+        return ok(rows)
+
+    @bp.route("/roles")
+    @bp.response(200, envelope(RoleSchema, many=True))
+    @requires("core.role.read")
+    def list_roles() -> dict[str, Any]:
+        """The tenant's roles."""
+        return ok(RoleSchema(many=True).dump(db_session().scalars(select(Role).order_by(Role.name)).all()))
+
+    @bp.route("/roles", methods=["POST"])
+    @bp.arguments(RoleSchema)
+    @bp.response(201, envelope(RoleSchema))
+    @requires("core.role.manage")
+    def create_role(data: dict[str, Any]) -> dict[str, Any]:
+        """Create a role."""
+        session = db_session()
+        _validate_role(data["permissions"], data["record_rules"])
+        if session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
+            raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
+        role = Role(**data, is_default=False)
+        session.add(role)
+        session.flush()
+        bump_security(session)
+        session.commit()
+        return ok(RoleSchema().dump(role), message="role created")
+
+    @bp.route("/roles/<uuid:role_id>")
+    @bp.response(200, envelope(RoleSchema))
+    @requires("core.role.read")
+    def get_role(role_id: uuid.UUID) -> dict[str, Any]:
+        """One role."""
+        return ok(RoleSchema().dump(_role(role_id)))
+
+    @bp.route("/roles/<uuid:role_id>", methods=["PATCH"])
+    @bp.arguments(RoleUpdateSchema)
+    @bp.response(200, envelope(RoleSchema))
+    @requires("core.role.manage")
+    def update_role(data: dict[str, Any], role_id: uuid.UUID) -> dict[str, Any]:
+        """Change a role; takes effect for its holders on their next request."""
+        session = db_session()
+        role = _role(role_id)
+        if data.pop("version") != role.version:
+            raise UdyogError(
+                "the role was changed by someone else; reload it", status=409, errors={"version": ["stale"]}
+            )
+        _validate_role(data.get("permissions", role.permissions), data.get("record_rules", role.record_rules))
+        renamed = "name" in data and data["name"] != role.name
+        if renamed and session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
+            raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
+        for key, value in data.items():
+            setattr(role, key, value)
+        session.flush()
+        bump_security(session)
+        session.commit()
+        return ok(RoleSchema().dump(role), message="role updated")
+
+    @bp.route("/roles/<uuid:role_id>", methods=["DELETE"])
+    @bp.response(200, envelope(RoleSchema))
+    @requires("core.role.manage")
+    def delete_role(role_id: uuid.UUID) -> dict[str, Any]:
+        """Delete a role; its holders lose it at once."""
+        session = db_session()
+        role = _role(role_id)
+        data = RoleSchema().dump(role)
+        session.execute(delete(UserRole).where(UserRole.role_id == role.id))
+        session.delete(role)
+        session.flush()
+        bump_security(session)
+        session.commit()
+        return ok(data, message="role deleted")
+
+    @bp.route("/users")
+    @bp.response(200, envelope(MemberSchema, many=True))
+    @requires("core.user.read")
+    def list_users() -> dict[str, Any]:
+        """The tenant's members and their roles."""
+        return ok(MemberSchema(many=True).dump(_members()))
+
+    @bp.route("/users", methods=["POST"])
+    @bp.arguments(MemberCreateSchema)
+    @bp.response(201, envelope(MemberSchema))
+    @requires("core.user.manage")
+    def add_user(data: dict[str, Any]) -> dict[str, Any]:
+        """Add a member: a new user (with a password) or an existing user by e-mail."""
+        from udyog.auth import hash_password, normalize_email, validate_password
+
+        kernel = current_app.extensions["udyog"]
+        session = db_session()
+        email = normalize_email(data["email"])
+        _check_branch(data["branch_id"])
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            if data["password"] is not None:
+                validate_password(data["password"], email=email)
+            user = User(
+                email=email,
+                name=data["name"].strip(),
+                password_hash=hash_password(kernel, data["password"]) if data["password"] else None,
+            )
+            session.add(user)
+            session.flush()
+        elif session.scalar(select(Membership.id).where(Membership.user_id == user.id)) is not None:
+            raise UdyogError("already a member", status=409, errors={"email": [f"{email} is already a member"]})
+        session.add(Membership(user_id=user.id, branch_id=data["branch_id"]))
+        _set_roles(user.id, data["roles"])
+        session.flush()
+        bump_security(session)
+        session.commit()
+        return ok(MemberSchema().dump(_members(user.id)[0]), message="member added")
+
+    @bp.route("/users/<uuid:user_id>", methods=["PATCH"])
+    @bp.arguments(MemberUpdateSchema)
+    @bp.response(200, envelope(MemberSchema))
+    @requires("core.user.manage")
+    def update_user(data: dict[str, Any], user_id: uuid.UUID) -> dict[str, Any]:
+        """Replace a member's roles, set their branch, or deactivate them (takes effect at once)."""
+        session = db_session()
+        membership = session.scalar(select(Membership).where(Membership.user_id == user_id))
+        if membership is None:
+            raise UdyogError("member not found", status=404)
+        me = current_user()
+        if me is not None and me.user_id == user_id and data.get("is_active") is False:
+            raise UdyogError(
+                "you cannot deactivate yourself", status=409, errors={"is_active": ["your own membership"]}
+            )
+        if "branch_id" in data:
+            _check_branch(data["branch_id"])
+            membership.branch_id = data["branch_id"]
+        if "is_active" in data:
+            membership.is_active = data["is_active"]
+        if "roles" in data:
+            _set_roles(user_id, data["roles"])
+        session.flush()
+        bump_security(session)
+        session.commit()
+        return ok(MemberSchema().dump(_members(user_id)[0]), message="member updated")
+
+    return bp
