@@ -100,6 +100,10 @@ class Kernel:
         if tenant is None or not tenant.is_active:
             return None
         session.bind_tenant(tenant.id)
+        return self.context_for(session, tenant)
+
+    def context_for(self, session: TenantSession, tenant: Tenant) -> TenantContext:
+        """The context of a loaded tenant row (``session`` already bound to it)."""
         return TenantContext(
             id=tenant.id,
             slug=tenant.slug,
