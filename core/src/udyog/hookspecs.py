@@ -171,8 +171,24 @@ def udyog_record_rules() -> list[RecordRule]:
 def udyog_series() -> list[SeriesDefinition]:
     """Register number series keys with their default patterns.
 
-    Called once per application. Keys are ``<plugin>.<thing>``. A tenant that
-    enables the plugin gets the default pattern, which it may change.
+    Called once per kernel, the first time series are needed. Keys are
+    ``<plugin>.<thing>`` and must start with the registering plugin's name;
+    a key registered twice is an error naming both plugins. The default
+    pattern must parse (exactly one ``{seq:0N}``), name the period its reset
+    restarts in (``{FY}`` for ``financial_year``), and keep the definition's
+    own ``max_length`` and ``allowed_chars``, which hold for every tenant. A
+    plugin with a refused registration keeps none of its series: enabling it
+    fails, naming the problem; other plugins are unaffected.
+
+    A tenant that enables the plugin gets each series with the default
+    pattern and reset (seeded once; enabling again keeps the tenant's own);
+    it may change them. Take numbers with
+    ``udyog_sdk.series.next_number(key)``. Example::
+
+        @hookimpl
+        def udyog_series():
+            return [SeriesDefinition("sales.invoice", "Tax invoice", "INV/{FY_SHORT}/{seq:05}",
+                                     reset="financial_year", gap_free=True)]
 
     Returns: a list of :class:`udyog_sdk.series.SeriesDefinition`. Broadcast.
 
@@ -182,12 +198,27 @@ def udyog_series() -> list[SeriesDefinition]:
 
 @hookspec
 def udyog_series_constraints(key: str) -> list[SeriesConstraint]:
-    """Add constraints to a series (possibly another plugin's), checked when a pattern is saved.
+    """Add constraints to a series (possibly another plugin's), checked on saving settings and on every number.
 
-    Called with the series key whenever a tenant saves a pattern for it; only
-    plugins the tenant enabled take part. Return constraints for ``key`` (or
-    an empty list): maximum rendered length, allowed characters, allowed
-    reset periods, each with the reason shown when a pattern breaks it.
+    Called with the series key, on the tenant's relay (only plugins the
+    tenant enabled take part), when a tenant saves or previews settings of
+    the series, when its series are listed, and for every number taken (the
+    rendered number must keep every constraint, or it is refused and not
+    taken). Keep it cheap and a pure function of ``key``. Return constraints
+    for ``key`` (an empty list for other keys; constraints naming another key
+    are ignored): maximum rendered length, allowed characters (ranges such
+    as ``A-Za-z0-9/-``), allowed reset periods, each with the ``reason``
+    shown when settings break it. Constraints combine with the series' own
+    limits: all must hold, so the tightest wins. Example (GST on invoices)::
+
+        @hookimpl
+        def udyog_series_constraints(key):
+            if key != "sales.invoice":
+                return []
+            return [SeriesConstraint(key, "GST rule 46: at most 16 characters", max_length=16,
+                                     allowed_chars="A-Za-z0-9/-"),
+                    SeriesConstraint(key, "GST rule 46: unique per financial year",
+                                     resets=("financial_year", "monthly"))]
 
     Returns: a list of :class:`udyog_sdk.series.SeriesConstraint`. Broadcast.
 

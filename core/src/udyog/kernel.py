@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -50,6 +51,12 @@ class TenantScope:
         from udyog.outbox import record
 
         return record(self.session, name, payload)
+
+    def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
+        """Take the next number of series ``key`` in this scope's transaction (see :mod:`udyog.series`)."""
+        from udyog.series import next_number
+
+        return next_number(self, key, branch=branch, on=on)
 
 
 class Kernel:

@@ -16,6 +16,7 @@ from udyog.db import TenantSession
 from udyog.kernel import Kernel
 from udyog.models import DEFAULT_TIMEZONE, Branch, Tenant, TenantPlugin
 from udyog.registry import CORE_NAME
+from udyog.series import seed_series
 from udyog_sdk import TenantContext, UdyogError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -148,6 +149,7 @@ def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[
     with kernel.bound(context, session) as scope:
         for name in added:
             scope.hooks.call_plugin(name, "udyog_tenant_setup", tenant=context, session=session)
+    seed_series(kernel, session, context, added)
     session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1))
     return added
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from sqlalchemy.orm import Session
 
     from udyog_sdk.security import Principal
@@ -88,6 +90,10 @@ class Scope(Protocol):
 
     def emit(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
         """Record a domain event in the scope's transaction."""
+        ...
+
+    def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
+        """Take the next number of series ``key`` in the scope's transaction."""
         ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from udyog_sdk import Event, Listener, Permission, RecordRule, RoleTemplate, TenantContext, hookimpl
+from udyog_sdk.series import SeriesDefinition
 
 RECEIVED: list[tuple[str, str]] = []
 
@@ -108,3 +109,11 @@ def udyog_cli_commands() -> list[Any]:
         click.echo("hello from notes")
 
     return [hello]
+
+
+@hookimpl
+def udyog_series() -> list[SeriesDefinition]:
+    return [
+        SeriesDefinition("notes.note", "Note", "NOTE/{FY}/{seq:04}", reset="financial_year", gap_free=True),
+        SeriesDefinition("notes.notebook", "Notebook", "NB-{seq:03}"),
+    ]

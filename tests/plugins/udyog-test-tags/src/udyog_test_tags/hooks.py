@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from udyog_sdk import Event, Listener, Permission, RoleTemplate, hookimpl
+from udyog_sdk.series import SeriesConstraint
 
 SEEN: list[str] = []
 #: Titles whose listener call fails (tests of retried listeners).
@@ -85,3 +86,14 @@ def udyog_blueprints() -> list[Any]:
         return ok(TagSchema().dump(tag))
 
     return [bp]
+
+
+@hookimpl
+def udyog_series_constraints(key: str) -> list[SeriesConstraint]:
+    # A rule on another plugin's series, as GST puts one on sales invoices.
+    if key != "notes.note":
+        return []
+    return [
+        SeriesConstraint(key, "tags: at most 16 characters", max_length=16),
+        SeriesConstraint(key, "tags: restart at least every financial year", resets=("financial_year", "monthly")),
+    ]
