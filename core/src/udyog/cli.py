@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from udyog_sdk import UdyogError
+from udyog_sdk.series import RESETS
 
 
 class _Obj:
@@ -400,6 +401,74 @@ def plugins_uninstall(obj: _Obj, name: str, yes: bool) -> None:
     uninstall_plugin(kernel, name, report=click.echo)
     dist = record.distribution or f"udyog-{name}"
     click.echo(f"now remove the package: pip uninstall {dist}; then drop {name} from plugins.toml and restart")
+
+
+# -- number series ------------------------------------------------------------------
+
+
+@main.group()
+def series() -> None:
+    """Number series of a tenant (patterns, reset periods, limits)."""
+
+
+@series.command("list")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@click.pass_obj
+@_udyog_errors
+def series_list(obj: _Obj, tenant_ref: str) -> None:
+    """Each series: key, pattern, reset period and the next number (not taken); problems below it."""
+    from udyog.series import catalog_problems, list_series
+
+    with obj.kernel.tenant_scope(tenant_ref, write=False) as scope:
+        items = list_series(scope)
+    for item in items:
+        gap_free = " gap-free" if item["gap_free"] else ""
+        click.echo(
+            f"{item['key']:24} {item['pattern']:28} {item['reset']:15} next {item['next_number'] or '-'}{gap_free}"
+        )
+        for field_name, problems in item["compliance"]["errors"].items():
+            for problem in problems:
+                click.secho(f"    ! {field_name}: {problem}", fg="yellow")
+    for plugin, problems in sorted(catalog_problems(obj.kernel).items()):
+        for problem in problems:
+            click.secho(f"error: plugin {plugin}: {problem}", fg="red", err=True)
+
+
+@series.command("set")
+@click.argument("key")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@click.option("--pattern", default=None, help="e.g. 'INV/{FY}/{seq:04}'.")
+@click.option("--reset", type=click.Choice(RESETS), default=None)
+@click.option("--gap-free/--no-gap-free", default=None)
+@click.option("--max-length", type=int, default=None, help="The series' own length limit (0: none).")
+@click.option("--allowed-chars", default=None, help="Allowed characters, e.g. 'A-Za-z0-9/-' ('': no limit).")
+@click.pass_obj
+@_udyog_errors
+def series_set(
+    obj: _Obj,
+    key: str,
+    tenant_ref: str,
+    pattern: str | None,
+    reset: str | None,
+    gap_free: bool | None,
+    max_length: int | None,
+    allowed_chars: str | None,
+) -> None:
+    """Change a series' settings; they are checked against every limit in force first."""
+    from udyog.series import KEEP, set_series
+
+    changes: dict[str, Any] = {
+        "pattern": KEEP if pattern is None else pattern,
+        "reset": KEEP if reset is None else reset,
+        "gap_free": KEEP if gap_free is None else gap_free,
+        "max_length": KEEP if max_length is None else (max_length or None),
+        "allowed_chars": KEEP if allowed_chars is None else (allowed_chars or None),
+    }
+    with obj.kernel.tenant_scope(tenant_ref) as scope:
+        item = set_series(scope, key, **changes)
+        scope.session.commit()
+        slug = scope.tenant.slug
+    click.echo(f"series {key} of {slug}: {item['pattern']} ({item['reset']}), next {item['next_number'] or '-'}")
 
 
 # -- events ----------------------------------------------------------------------

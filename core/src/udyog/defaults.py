@@ -30,12 +30,13 @@ CORE_PERMISSIONS = (
 
 @hookimpl
 def udyog_blueprints() -> list[Blueprint]:
-    """The core's API: health, plugins, tenant, branches, users and roles, and authentication."""
+    """The core's API: health, plugins, tenant, branches, users and roles, authentication, number series."""
     from udyog.admin_api import create_admin_blueprint
     from udyog.api import create_blueprint
     from udyog.auth_api import create_auth_blueprint
+    from udyog.series_api import create_series_blueprint
 
-    return [create_blueprint(), create_auth_blueprint(), create_admin_blueprint()]
+    return [create_blueprint(), create_auth_blueprint(), create_admin_blueprint(), create_series_blueprint()]
 
 
 @hookimpl
