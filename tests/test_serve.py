@@ -107,3 +107,34 @@ def test_make_run_serves_the_api_with_the_demo_tenant(served):
     )
     assert garbage.status_code == 400 and garbage.json()["success"] is False
     assert requests.get(f"{base}/api/v1/core/branches/not-a-uuid", headers=demo, timeout=5).status_code == 404
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_web_ui_login_and_shell(served):
+    import re
+
+    base, log, tmp = served
+    browser = requests.Session()
+    page = browser.get(f"{base}/", timeout=10)  # follows the redirect to the login page
+    assert [r.status_code for r in page.history] == [302]
+    assert page.url == f"{base}/login?next=/" and page.status_code == 200
+    assert 'name="password"' in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    shell = browser.post(
+        f"{base}/login",
+        data={"email": "owner@sunrise.example", "password": "sunrise-demo-2026", "csrf_token": token, "next": "/"},
+        timeout=10,
+    )
+    assert shell.status_code == 200 and shell.url == f"{base}/", shell.text
+    assert "Sunrise Foods Pvt Ltd" in shell.text and "Asha Deshmukh" in shell.text
+    menu = re.findall(r'data-menu-key="([^"]+)"', shell.text)
+    assert {"core.home", "core.branches", "core.users", "core.roles", "core.plugins"} <= set(menu)
+    assert browser.cookies.get("csrf_access_token")
+    # Every asset comes from this server, without a login.
+    assets = re.findall(r'(?:href|src)="(/bootstrap/static/[^"]+)"', shell.text)
+    assert len(assets) >= 3 and not re.search(r"https?://(?!127\.0\.0\.1|localhost)", shell.text)
+    for path in assets:
+        assert requests.get(f"{base}{path}", timeout=10).status_code == 200, path
+    assert "Pune factory" in browser.get(f"{base}/core/branches", timeout=10).text
+    out = browser.post(f"{base}/logout", data={"csrf_token": browser.cookies["csrf_access_token"]}, timeout=10)
+    assert out.url == f"{base}/login" and browser.get(f"{base}/", timeout=10).url == f"{base}/login?next=/"

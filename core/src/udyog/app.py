@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
 from sqlalchemy import select
@@ -23,8 +23,8 @@ from udyog_sdk.models import utcnow
 from udyog_sdk.runtime import NoScopeError, bind_scope, unbind_scope
 from udyog_sdk.security import ACCESS_ATTRIBUTE
 
-#: Endpoints of other libraries that anyone may call (the OpenAPI document).
-PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "static"})
+#: Endpoints of other libraries that anyone may call (the OpenAPI document, static assets).
+PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "static", "bootstrap.static"})
 
 
 def access_of(app: Flask, endpoint: str) -> tuple[str, str | None]:
@@ -46,6 +46,7 @@ def _init_jwt(app: Flask, settings: Settings) -> None:
         JWT_COOKIE_SECURE=settings.secure_cookies,
         JWT_COOKIE_SAMESITE="Lax",
         JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_CSRF_CHECK_FORM=True,  # HTML forms send the double-submit value as the field csrf_token
         JWT_SESSION_COOKIE=False,
     )
     jwt = JWTManager(app)
@@ -195,6 +196,9 @@ def _register_blueprints(app: Flask, api: Any, kernel: Kernel, owners: dict[str,
 
 
 def _envelope_error(status: int, message: str, errors: Mapping[str, Any] | None = None) -> ResponseReturnValue:
+    page = current_app.extensions.get("udyog.error_page")  # the web UI answers its own paths with pages
+    if page is not None and (answer := page(status, message)) is not None:
+        return answer
     body: dict[str, Any] = {"success": False, "message": message, "errors": dict(errors or {})}
     return jsonify(body), status
 

@@ -108,9 +108,8 @@ def _pick_tenant(tenants: list[Tenant], wanted: str | None) -> Tenant:
     raise UdyogError("not a member of that tenant", status=403, errors={"tenant": [f"no membership in {wanted!r}"]})
 
 
-def issue_tokens(session: Session, user: User, tenant: Tenant, tenants: list[Tenant], *, use_cookies: bool) -> Response:
-    """Open a login session for ``user`` acting for ``tenant`` (committed) and answer with its tokens."""
-    kernel = current_app.extensions["udyog"]
+def login_tokens(session: Session, user: User, tenant: Tenant) -> tuple[str, str]:
+    """Open a login session for ``user`` acting for ``tenant`` (committed); its access and refresh tokens."""
     session_id = auth.open_session(
         session,
         user.id,
@@ -122,6 +121,13 @@ def issue_tokens(session: Session, user: User, tenant: Tenant, tenants: list[Ten
     claims = {"tid": str(tenant.id), "sid": str(session_id)}
     access = create_access_token(identity=str(user.id), additional_claims=claims)
     refresh = create_refresh_token(identity=str(user.id), additional_claims=claims)
+    return access, refresh
+
+
+def issue_tokens(session: Session, user: User, tenant: Tenant, tenants: list[Tenant], *, use_cookies: bool) -> Response:
+    """Open a login session for ``user`` acting for ``tenant`` (committed) and answer with its tokens."""
+    kernel = current_app.extensions["udyog"]
+    access, refresh = login_tokens(session, user, tenant)
     data = {
         "access_token": access,
         "refresh_token": refresh,

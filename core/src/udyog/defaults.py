@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from udyog_sdk import Permission, RoleTemplate, hookimpl
+from udyog_sdk.ui import MenuEntry
 
 if TYPE_CHECKING:
     from flask import Blueprint
@@ -30,13 +31,20 @@ CORE_PERMISSIONS = (
 
 @hookimpl
 def udyog_blueprints() -> list[Blueprint]:
-    """The core's API: health, plugins, tenant, branches, users and roles, authentication, number series."""
+    """The core's API (health, plugins, tenant, branches, users and roles, authentication, number series) and web UI."""
     from udyog.admin_api import create_admin_blueprint
     from udyog.api import create_blueprint
     from udyog.auth_api import create_auth_blueprint
     from udyog.series_api import create_series_blueprint
+    from udyog.web import create_web_blueprint
 
-    return [create_blueprint(), create_auth_blueprint(), create_admin_blueprint(), create_series_blueprint()]
+    return [
+        create_blueprint(),
+        create_auth_blueprint(),
+        create_admin_blueprint(),
+        create_series_blueprint(),
+        create_web_blueprint(),
+    ]
 
 
 @hookimpl
@@ -56,4 +64,17 @@ def udyog_roles() -> list[RoleTemplate]:
             ("core.tenant.read", "core.branch.read"),
             description="Any member: sees the tenant and its branches",
         ),
+    ]
+
+
+@hookimpl
+def udyog_menu() -> list[MenuEntry]:
+    """The core's menu: Home, Branches, and Administration (users, roles, plugins)."""
+    return [
+        MenuEntry("core.home", "Home", "/", None, weight=0, icon="house"),
+        MenuEntry("core.branches", "Branches", "/core/branches", "core.branch.read", weight=10, icon="shop"),
+        MenuEntry("core.admin", "Administration", "", None, weight=900, icon="gear"),
+        MenuEntry("core.users", "Users", "/core/users", "core.user.read", 10, "core.admin", "people"),
+        MenuEntry("core.roles", "Roles", "/core/roles", "core.role.read", 20, "core.admin", "shield-lock"),
+        MenuEntry("core.plugins", "Plugins", "/core/plugins", "core.plugin.read", 30, "core.admin", "puzzle"),
     ]

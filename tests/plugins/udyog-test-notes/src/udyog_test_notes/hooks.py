@@ -6,6 +6,7 @@ from typing import Any
 
 from udyog_sdk import Event, Listener, Permission, RecordRule, RoleTemplate, TenantContext, hookimpl
 from udyog_sdk.series import SeriesDefinition
+from udyog_sdk.ui import MenuEntry
 
 RECEIVED: list[tuple[str, str]] = []
 
@@ -117,3 +118,8 @@ def udyog_series() -> list[SeriesDefinition]:
         SeriesDefinition("notes.note", "Note", "NOTE/{FY}/{seq:04}", reset="financial_year", gap_free=True),
         SeriesDefinition("notes.notebook", "Notebook", "NB-{seq:03}"),
     ]
+
+
+@hookimpl
+def udyog_menu() -> list[MenuEntry]:
+    return [MenuEntry("notes.notes", "Notes", "/api/v1/notes/notes", "notes.note.read", weight=50, icon="journal")]

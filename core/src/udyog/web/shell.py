@@ -1,0 +1,313 @@
+"""The pieces of the web shell: the menu, the per-request shell context, error pages.
+
+Every path outside ``/api/`` belongs to the web UI. There, errors are pages in
+the shell's style instead of JSON envelopes: a missing or dead login (401)
+redirects to the login page (through a silent token refresh when a refresh
+cookie is present), other statuses render ``udyog/error.html``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, make_response, redirect, render_template, request, url_for
+from flask_jwt_extended import get_jwt
+
+from udyog_sdk import Principal, TenantContext
+from udyog_sdk.runtime import NoScopeError, current_scope
+from udyog_sdk.ui import MenuEntry
+
+log = logging.getLogger("udyog.web")
+
+#: Paths under this prefix are the JSON API; everything else is the web UI.
+API_PREFIX = "/api"
+
+#: Headers of every HTML page: nothing is loaded from elsewhere, nothing frames us.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+ERROR_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed here",
+    409: "Conflict",
+    422: "Invalid input",
+    429: "Too many attempts",
+    500: "Something went wrong",
+}
+
+
+def is_page_request() -> bool:
+    """Whether the current request is for the web UI (any path outside ``/api/``)."""
+    path = request.path
+    return not (path == API_PREFIX or path.startswith(API_PREFIX + "/"))
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """``target`` if it is a path of this site (``/x?y``), else ``default`` (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return default
+    return target
+
+
+def is_local_path(url: str) -> bool:
+    """Whether a menu URL is a path of this site (not another host, not ``javascript:``)."""
+    return safe_next(url, default="") == url
+
+
+# -- the menu ------------------------------------------------------------------
+
+
+@dataclass
+class MenuNode:
+    """A visible menu entry with its visible children, in display order."""
+
+    entry: MenuEntry
+    plugin: str
+    children: list[MenuNode] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The entry's key."""
+        return self.entry.key
+
+    @property
+    def label(self) -> str:
+        """The entry's label."""
+        return self.entry.label
+
+    @property
+    def url(self) -> str:
+        """The entry's path ("" for a group without a page of its own)."""
+        return self.entry.url
+
+    @property
+    def icon(self) -> str | None:
+        """A Bootstrap Icons name (``house``), if any."""
+        return self.entry.icon
+
+    def contains(self, path: str) -> bool:
+        """Whether this entry or one of its children is the page at ``path``."""
+        return self.url == path or any(child.contains(path) for child in self.children)
+
+
+def collect_menu(relay: Any) -> list[tuple[str, MenuEntry]]:
+    """Call ``udyog_menu`` on every plugin of ``relay``, one at a time.
+
+    A plugin whose implementation raises, or returns something other than
+    :class:`MenuEntry` objects or a URL that is no path of this site, loses
+    those entries (logged); the rest of the menu still renders.
+    """
+    out: list[tuple[str, MenuEntry]] = []
+    for impl in relay.udyog_menu.get_hookimpls():
+        try:
+            entries = impl.function()
+        except Exception:
+            log.exception("plugin %s: udyog_menu failed", impl.plugin_name)
+            continue
+        for entry in entries or ():
+            if not isinstance(entry, MenuEntry):
+                log.warning("plugin %s: udyog_menu returned %r, not a MenuEntry", impl.plugin_name, entry)
+            elif entry.url and not is_local_path(entry.url):
+                log.warning(
+                    "plugin %s: menu entry %r links outside the site: %r", impl.plugin_name, entry.key, entry.url
+                )
+            else:
+                out.append((impl.plugin_name, entry))
+    return out
+
+
+def build_menu(entries: Iterable[tuple[str, MenuEntry]], principal: Principal) -> list[MenuNode]:
+    """The menu tree ``principal`` sees.
+
+    Entries are kept when the principal holds their permission (``None``: any
+    logged-in user), sorted by weight then label, and nested under their
+    ``parent``. An entry whose parent is not visible (no permission, plugin
+    disabled, unknown key, a cycle) is shown at the top level; a group with no
+    page of its own (``url=""``) and no visible children is dropped. A key
+    seen twice keeps its first entry in display order.
+    """
+    visible = [(p, e) for p, e in entries if e.permission is None or principal.can(e.permission)]
+    visible.sort(key=lambda pe: (pe[1].weight, pe[1].label.casefold(), pe[1].key))
+    nodes: dict[str, MenuNode] = {}
+    for plugin, entry in visible:
+        if entry.key in nodes:
+            log.warning("menu key %r is contributed twice (%s and %s)", entry.key, nodes[entry.key].plugin, plugin)
+            continue
+        nodes[entry.key] = MenuNode(entry, plugin)
+
+    def parent_of(node: MenuNode) -> MenuNode | None:
+        parent = nodes.get(node.entry.parent) if node.entry.parent else None
+        seen = {node.key}
+        ancestor = parent
+        while ancestor is not None:  # attaching must not close a cycle
+            if ancestor.key in seen:
+                return None
+            seen.add(ancestor.key)
+            ancestor = nodes.get(ancestor.entry.parent) if ancestor.entry.parent else None
+        return parent
+
+    roots: list[MenuNode] = []
+    for node in nodes.values():
+        parent = parent_of(node)
+        (parent.children if parent is not None else roots).append(node)
+
+    def prune(level: list[MenuNode]) -> list[MenuNode]:
+        kept = []
+        for node in level:
+            node.children = prune(node.children)
+            if node.url or node.children:
+                kept.append(node)
+        return kept
+
+    return prune(roots)
+
+
+# -- the shell context -----------------------------------------------------------
+
+
+class Shell:
+    """What every page's layout shows, computed lazily once per request.
+
+    Outside a tenant scope (the login page, errors before authentication)
+    ``user`` and ``tenant`` are None and the menu is empty.
+    """
+
+    @cached_property
+    def _scope(self) -> Any:
+        try:
+            return current_scope()
+        except NoScopeError:
+            return None
+
+    @cached_property
+    def tenant(self) -> TenantContext | None:
+        """The tenant the user acts for."""
+        return self._scope.tenant if self._scope is not None else None
+
+    @cached_property
+    def user(self) -> Principal | None:
+        """The logged-in user."""
+        return self._scope.user if self._scope is not None else None
+
+    @cached_property
+    def menu(self) -> list[MenuNode]:
+        """The menu of the tenant's enabled plugins, filtered by the user's permissions."""
+        if self._scope is None or self.user is None:
+            return []
+        return build_menu(collect_menu(self._scope.hooks), self.user)
+
+    @cached_property
+    def tenants(self) -> list[dict[str, Any]]:
+        """The tenants the user may switch to (``id``, ``slug``, ``name``, ``current``)."""
+        from udyog import auth
+
+        if self.user is None:
+            return []
+        kernel = current_app.extensions["udyog"]
+        return [
+            {"id": t.id, "slug": t.slug, "name": t.name, "current": t.id == self.user.tenant_id}
+            for t in auth.tenants_of(kernel, self.user.user_id)
+        ]
+
+    @cached_property
+    def csrf_token(self) -> str:
+        """The CSRF double-submit value forms send back as ``csrf_token``."""
+        try:
+            value = get_jwt().get("csrf")
+        except RuntimeError:  # no token was verified in this request
+            value = None
+        return str(value or request.cookies.get(current_app.config["JWT_ACCESS_CSRF_COOKIE_NAME"], ""))
+
+
+def shell() -> Shell:
+    """The shell context of the current request."""
+    if "udyog_shell" not in g:
+        g.udyog_shell = Shell()
+    return g.udyog_shell
+
+
+# -- errors as pages -------------------------------------------------------------------
+
+
+def _back_here() -> str:
+    """Where to return after logging in: this page for GET, the home page otherwise."""
+    if request.method not in ("GET", "HEAD"):
+        return "/"
+    if request.endpoint == "web.refresh":
+        return safe_next(request.args.get("next"))
+    query = request.query_string.decode("latin-1")
+    return safe_next(f"{request.path}?{query}" if query else request.path)
+
+
+def login_redirect() -> Response:
+    """Send the browser to log in (or first to refresh its access token) and back here."""
+    target = _back_here()
+    refresh_cookie = current_app.config["JWT_REFRESH_COOKIE_NAME"]
+    if request.method in ("GET", "HEAD") and request.endpoint != "web.refresh" and request.cookies.get(refresh_cookie):
+        return redirect(url_for("web.refresh", next=target))
+    return redirect(url_for("web.login", next=target))
+
+
+def render_error(status: int, message: str) -> Response:
+    """An error page in the shell's style."""
+    html = render_template(
+        "udyog/error.html",
+        status=status,
+        title=ERROR_TITLES.get(status, "Error"),
+        message=message,
+    )
+    return make_response(html, status)
+
+
+def error_page(status: int, message: str) -> tuple[Response, int] | None:
+    """The web UI's answer to an error, or None for API requests (which get JSON).
+
+    Installed as ``app.extensions["udyog.error_page"]``; the app's error
+    handlers consult it before building a JSON envelope.
+    """
+    if not is_page_request():
+        return None
+    try:
+        if status == 401:
+            return login_redirect(), 302
+        return render_error(status, message), status
+    except Exception:  # an error page must never fail: fall back to JSON
+        log.exception("could not render the error page for %s %s", status, request.path)
+        return None
+
+
+def add_page_headers(response: Response) -> Response:
+    """Security and caching headers for HTML pages of the web UI."""
+    if is_page_request() and response.mimetype == "text/html":
+        for name, value in PAGE_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def install(app: Flask) -> None:
+    """Wire the shell into ``app``: local Bootstrap assets, error pages, page headers, context."""
+    from flask_bootstrap import Bootstrap5
+
+    app.config["BOOTSTRAP_SERVE_LOCAL"] = True  # never a CDN: LAN and offline deployments
+    Bootstrap5(app)
+    app.extensions["udyog.error_page"] = error_page
+    app.after_request(add_page_headers)
+    app.context_processor(lambda: {"shell": shell()})
