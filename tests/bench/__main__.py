@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "hooks": ("tests.bench.hook_dispatch", "hook dispatch"),
     "scoping": ("tests.bench.tenant_scoping", "tenant scoping"),
     "startup": ("tests.bench.startup", "start-up and memory"),
+    "auth_get": ("tests.bench.auth_get", "authenticated GET"),
 }
 
 
