@@ -24,10 +24,12 @@ from sqlalchemy import ForeignKeyConstraint, Table, inspect, select, update
 from sqlalchemy.exc import DBAPIError
 
 from udyog.app import create_app
-from udyog.models import User
+from udyog.audit import AuditLogImmutableError, is_deletable
+from udyog.models import AuditEntry, User
 from udyog.registry import PluginState
 from udyog.tenancy import create_tenant
 from udyog.testing import create_member, login
+from udyog_sdk import UdyogError
 from udyog_sdk.models import Base, is_tenant_model, new_id
 
 MARKER_MIN = 8  # markers shorter than this are not searched for in responses
@@ -171,13 +173,23 @@ def test_orm_cannot_read_list_update_delete_across_tenants(world):
             assert str(world.rows["b"][cls.__tablename__].id) in listed, f"{cls.__name__}: own row not listed"
             assert session.get(cls, (world.tenants["a"], victim.id)) is None, f"{cls.__name__}: read across tenants"
             assert session.scalar(select(cls).where(cls.id == victim.id)) is None
-            changed = session.execute(
-                update(cls).where(cls.id == victim.id).values(id=victim.id).execution_options(synchronize_session=False)
-            ).rowcount
-            assert changed == 0, f"{cls.__name__}: updated across tenants"
             from sqlalchemy import delete
 
-            assert session.execute(delete(cls).where(cls.id == victim.id)).rowcount == 0
+            change = update(cls).where(cls.id == victim.id).values(id=victim.id)
+            remove = delete(cls).where(cls.id == victim.id)
+            if cls is AuditEntry:  # never edited: refused before any SQL (and the database role may not either)
+                with pytest.raises(AuditLogImmutableError):
+                    session.execute(change.execution_options(synchronize_session=False))
+                with pytest.raises(AuditLogImmutableError):
+                    session.execute(remove)
+                continue
+            changed = session.execute(change.execution_options(synchronize_session=False)).rowcount
+            assert changed == 0, f"{cls.__name__}: updated across tenants"
+            if not is_deletable(cls):  # legal documents: deletes are refused outright
+                with pytest.raises(UdyogError):
+                    session.execute(remove)
+                continue
+            assert session.execute(remove).rowcount == 0
         session.commit()
     assert world.snapshot("a") == before
 

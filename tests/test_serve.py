@@ -77,13 +77,20 @@ def test_make_run_serves_the_api_with_the_demo_tenant(served):
     }
     assert "log in as owner@sunrise.example with password sunrise-demo-2026" in output
     assert requests.get(f"{base}/api/v1/plugins", timeout=5).status_code == 401
-    spec = requests.get(f"{base}/api/openapi.json", timeout=5).json()
-    assert spec["openapi"].startswith("3.") and "/api/v1/core/branches" in spec["paths"]
+    spec = requests.get(f"{base}/api/openapi.json", timeout=5).json()  # anonymous: the public paths only
+    assert spec["openapi"].startswith("3.") and "/api/v1/auth/login" in spec["paths"]
+    assert "/api/v1/core/branches" not in spec["paths"]
     login = requests.post(
-        f"{base}/api/v1/auth/login", json={"email": "owner@sunrise.example", "password": "sunrise-demo-2026"}, timeout=10
+        f"{base}/api/v1/auth/login",
+        json={"email": "owner@sunrise.example", "password": "sunrise-demo-2026"},
+        timeout=10,
     )
     assert login.status_code == 200, login.text
     demo = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+    spec = requests.get(f"{base}/api/openapi.json", headers=demo, timeout=5).json()  # the demo tenant's document
+    assert "/api/v1/core/branches" in spec["paths"]
+    assert "swagger-ui-bundle.js" in requests.get(f"{base}/api/docs", timeout=5).text  # served offline
+    assert requests.get(f"{base}/api/docs/swagger-ui-bundle.js", timeout=5).status_code == 200
     assert requests.get(f"{base}/api/v1/plugins", headers=demo, timeout=5).json()["success"] is True
     branches = requests.get(f"{base}/api/v1/core/branches", headers=demo, timeout=5).json()["data"]
     assert [b["code"] for b in branches] == ["BLR", "PUNE"]

@@ -137,6 +137,8 @@ def test_disabling_a_user_or_a_membership_takes_effect_at_once(world):
     assert owner.patch(f"/api/v1/core/users/{ravi_id}", json={"is_active": False}).status_code == 200
     assert ravi.get("/api/v1/core/branches").status_code == 401
     assert owner.patch(f"/api/v1/core/users/{ravi_id}", json={"is_active": True}).status_code == 200
+    assert ravi.get("/api/v1/core/branches").status_code == 401  # reactivation does not revive old logins
+    ravi = login(app, "ravi@example.com")
     assert ravi.get("/api/v1/core/branches").status_code == 200
     from udyog.auth import set_user_active
 
@@ -196,3 +198,39 @@ def test_garbage_tokens_are_401_not_500(world):
         resp = c.get("/api/v1/core/branches", headers={"Authorization": value})
         assert resp.status_code == 401, value
         assert resp.get_json()["success"] is False
+
+
+def test_concurrent_failed_logins_are_all_counted(world):
+    import threading
+
+    kernel, app = world
+    statuses: list[int] = []
+
+    def attempt() -> None:
+        c = app.test_client()
+        for _ in range(3):
+            statuses.append(
+                c.post("/api/v1/auth/login", json={"email": "ravi@example.com", "password": "x" * 12}).status_code
+            )
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(statuses) <= {401, 429} and statuses.count(401) <= MAX_FAILURES_PER_EMAIL + 6
+    from udyog.models import LoginFailure
+
+    with kernel.db.session(write=False) as s:
+        counted = s.get(LoginFailure, "email:ravi@example.com").count
+    assert counted == statuses.count(401)  # every refused attempt counted, none lost to a race
+
+
+def test_guessing_the_current_password_is_limited(world):
+    kernel, app = world
+    client = login(app, "asha@example.com")
+    for _ in range(MAX_FAILURES_PER_EMAIL):
+        wrong = {"current_password": "guess-guess", "new_password": "a much better one"}
+        assert client.post("/api/v1/auth/password", json=wrong).status_code == 422
+    blocked = client.post("/api/v1/auth/password", json={"current_password": TEST_PASSWORD, "new_password": "x" * 12})
+    assert blocked.status_code == 429

@@ -92,7 +92,10 @@ def test_record_rules_narrow_lists_and_lookups_in_sql(world):
     assert titles == ["PUNE long", "PUNE short"]
     assert pune.get(f"/api/v1/notes/notes/{notes['BLR short']}").status_code == 404
     assert pune.get(f"/api/v1/notes/notes/{notes['PUNE short']}").status_code == 200
-    assert pune.patch(f"/api/v1/notes/notes/{notes['BLR long']}", json={"title": "mine now"}).status_code == 404
+    assert (
+        pune.patch(f"/api/v1/notes/notes/{notes['BLR long']}", json={"title": "mine now", "version": 1}).status_code
+        == 404
+    )
     assert pune.delete(f"/api/v1/notes/notes/{notes['BLR long']}").status_code == 404
     owner = login(app, "owner@acme.test")
     assert len(owner.get("/api/v1/notes/notes").get_json()["data"]) == 4
@@ -156,3 +159,61 @@ def test_declarations_are_validated_naming_the_plugins(kernel_factory):
     assert security.validate_role(["notes.*", "core.branch.read"], ["notes.own_branch"]) == {}
     errors = security.validate_role(["ghost.*"], ["ghost.rule"])
     assert set(errors) == {"permissions", "record_rules"}
+
+
+def test_a_role_unrelated_to_the_plugin_does_not_lift_its_rules(world):
+    kernel, app, notes = world
+    owner = login(app, "owner@acme.test")
+    users = {u["email"]: u["id"] for u in owner.get("/api/v1/core/users").get_json()["data"]}
+    owner.patch(f"/api/v1/core/users/{users['pune@acme.test']}", json={"roles": ["Branch Writer", "Member"]})
+    pune = login(app, "pune@acme.test")
+    assert sorted(n["title"] for n in pune.get("/api/v1/notes/notes").get_json()["data"]) == ["PUNE long", "PUNE short"]
+
+
+def test_nobody_grants_more_than_they_hold_and_an_owner_always_remains(world):
+    kernel, app, notes = world
+    owner = login(app, "owner@acme.test")
+    users = {u["email"]: u["id"] for u in owner.get("/api/v1/core/users").get_json()["data"]}
+    assert (
+        owner.patch(f"/api/v1/core/users/{users['member@acme.test']}", json={"roles": ["Administrator"]}).status_code
+        == 200
+    )
+    admin = login(app, "member@acme.test")
+    escalate = admin.patch(
+        f"/api/v1/core/users/{users['member@acme.test']}", json={"roles": ["Administrator", "Owner"]}
+    )
+    assert escalate.status_code == 403 and "roles" in escalate.get_json()["errors"]
+    sneaky = admin.post("/api/v1/core/roles", json={"name": "Sneaky", "permissions": ["notes.*"]})
+    assert sneaky.status_code == 403 and "permissions" in sneaky.get_json()["errors"]
+    assert (
+        admin.post("/api/v1/core/roles", json={"name": "Clerk", "permissions": ["core.branch.read"]}).status_code == 201
+    )
+    roles = {r["name"]: r for r in owner.get("/api/v1/core/roles").get_json()["data"]}
+    gone = owner.delete(f"/api/v1/core/roles/{roles['Owner']['id']}")
+    assert gone.status_code == 409 and "Owner" in gone.get_json()["message"]
+    self_demote = owner.patch(f"/api/v1/core/users/{users['owner@acme.test']}", json={"roles": ["Member"]})
+    assert self_demote.status_code == 409
+    assert owner.get("/api/v1/core/roles").status_code == 200  # nothing was changed by the refused requests
+
+
+def test_a_plugin_with_invalid_declarations_is_unloaded_alone(kernel_factory, monkeypatch):
+    from udyog_test_tags import hooks as tags_hooks
+
+    from udyog_sdk import RoleTemplate, hookimpl
+
+    @hookimpl
+    def udyog_roles() -> list[RoleTemplate]:
+        return [RoleTemplate("Owner", ("tags.nonexistent",))]
+
+    monkeypatch.setattr(tags_hooks, "udyog_roles", udyog_roles)
+    kernel = kernel_factory(["notes"], migrate=True)
+    from udyog.testing import build_kernel
+
+    broken = build_kernel(kernel.settings.database_url, ["notes", "tags"], strict=False, migrate=False)
+    try:
+        record = broken.registry.get("tags")
+        assert record.state.value == "failed" and "matches no declared permission" in record.error
+        assert "tags" not in broken.bus.loaded and "notes" in broken.bus.loaded
+        assert not any(p.startswith("tags.") for p in broken.security.permissions)
+    finally:
+        broken.close()

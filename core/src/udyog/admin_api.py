@@ -7,14 +7,15 @@ from typing import Any
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
-from udyog.models import Branch, Membership, Role, User, UserRole
+from udyog.models import AuthSession, Branch, Membership, Role, User, UserRole
 from udyog.rbac import bump_security
 from udyog.registry import CORE_NAME
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session
 from udyog_sdk.api import Blueprint, envelope, ok
-from udyog_sdk.security import requires
+from udyog_sdk.models import utcnow
+from udyog_sdk.security import permission_granted, requires
 
 
 class PermissionSchema(ma.Schema):
@@ -134,15 +135,58 @@ def _members(user_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def _assert_can_grant(permissions: list[str], field: str) -> None:
+    """Nobody grants what they do not hold (an Administrator cannot make anyone Owner)."""
+    me = current_user()
+    security = current_app.extensions["udyog"].security
+    if me is None:
+        return
+    beyond = [
+        pattern
+        for pattern in permissions
+        if (pattern == "*" and not me.can("*"))
+        or any(not me.can(name) for name in security.permissions if permission_granted({pattern}, name))
+    ]
+    if beyond:
+        raise UdyogError(
+            "you cannot grant permissions you do not hold",
+            status=403,
+            errors={field: [f"{p!r} goes beyond your own permissions" for p in beyond]},
+        )
+
+
+def _assert_an_owner_remains() -> None:
+    """Refuse a change that leaves no active member holding every permission (``*``)."""
+    session = db_session()
+    session.flush()
+    full = [r.id for r in session.scalars(select(Role)) if "*" in r.permissions]
+    holder = session.scalar(
+        select(UserRole.id)
+        .join(Membership, Membership.user_id == UserRole.user_id)
+        .where(UserRole.role_id.in_(full), Membership.is_active)
+        .limit(1)
+    )
+    if holder is None:
+        raise UdyogError(
+            "at least one active member must keep a role granting everything (*), e.g. Owner",
+            status=409,
+            errors={"roles": ["this change would leave the tenant without an owner"]},
+        )
+
+
 def _set_roles(user_id: uuid.UUID, names: list[str]) -> None:
     session = db_session()
-    found = {r.name: r.id for r in session.scalars(select(Role).where(Role.name.in_(names)))}
+    found = {r.name: r for r in session.scalars(select(Role).where(Role.name.in_(names)))}
     missing = [n for n in names if n not in found]
     if missing:
         raise UdyogError("unknown role", status=422, errors={"roles": [f"no role {m!r}" for m in missing]})
+    held = set(session.scalars(select(UserRole.role_id).where(UserRole.user_id == user_id)))
+    for name in names:
+        if found[name].id not in held:
+            _assert_can_grant(found[name].permissions, "roles")
     session.execute(delete(UserRole).where(UserRole.user_id == user_id))
     for name in dict.fromkeys(names):
-        session.add(UserRole(user_id=user_id, role_id=found[name]))
+        session.add(UserRole(user_id=user_id, role_id=found[name].id))
 
 
 def _check_branch(branch_id: uuid.UUID | None) -> None:
@@ -197,6 +241,7 @@ def create_admin_blueprint() -> Blueprint:
         """Create a role."""
         session = db_session()
         _validate_role(data["permissions"], data["record_rules"])
+        _assert_can_grant(data["permissions"], "permissions")
         if session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
             raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
         role = Role(**data, is_default=False)
@@ -226,12 +271,14 @@ def create_admin_blueprint() -> Blueprint:
                 "the role was changed by someone else; reload it", status=409, errors={"version": ["stale"]}
             )
         _validate_role(data.get("permissions", role.permissions), data.get("record_rules", role.record_rules))
+        if "permissions" in data:
+            _assert_can_grant([p for p in data["permissions"] if p not in role.permissions], "permissions")
         renamed = "name" in data and data["name"] != role.name
         if renamed and session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
             raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
         for key, value in data.items():
             setattr(role, key, value)
-        session.flush()
+        _assert_an_owner_remains()
         bump_security(session)
         session.commit()
         return ok(RoleSchema().dump(role), message="role updated")
@@ -246,7 +293,7 @@ def create_admin_blueprint() -> Blueprint:
         data = RoleSchema().dump(role)
         session.execute(delete(UserRole).where(UserRole.role_id == role.id))
         session.delete(role)
-        session.flush()
+        _assert_an_owner_remains()
         bump_security(session)
         session.commit()
         return ok(data, message="role deleted")
@@ -310,9 +357,20 @@ def create_admin_blueprint() -> Blueprint:
             membership.branch_id = data["branch_id"]
         if "is_active" in data:
             membership.is_active = data["is_active"]
+            if not data["is_active"]:  # end their logins here; reactivating does not revive them
+                session.execute(
+                    update(AuthSession)
+                    .where(
+                        AuthSession.user_id == user_id,
+                        AuthSession.acting_tenant_id == current_tenant().id,
+                        AuthSession.revoked_at.is_(None),
+                    )
+                    .values(revoked_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
         if "roles" in data:
             _set_roles(user_id, data["roles"])
-        session.flush()
+        _assert_an_owner_remains()
         bump_security(session)
         session.commit()
         return ok(MemberSchema().dump(_members(user_id)[0]), message="member updated")

@@ -1,4 +1,4 @@
-"""The core's REST API: health, the plugin list, the current tenant, branches."""
+"""The core's REST API: health, the plugin list, the current tenant, branches, the audit log."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import marshmallow as ma
 from flask import current_app
 from sqlalchemy import select
 
-from udyog.models import Branch
+from udyog.models import AuditEntry, Branch
 from udyog_sdk import UdyogError, current_tenant, db_session
-from udyog_sdk.api import Blueprint, envelope, ok
+from udyog_sdk.api import Blueprint, Filter, Listing, check_version, envelope, ok, version_field
 from udyog_sdk.runtime import active_tenant
 from udyog_sdk.security import public, requires
 
@@ -57,15 +57,61 @@ class BranchSchema(ma.Schema):
     address = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
     state_code = ma.fields.String(allow_none=True, load_default=None, validate=ma.validate.Regexp(r"^[0-9]{2}$"))
     is_active = ma.fields.Boolean(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
 
 
 class BranchUpdateSchema(ma.Schema):
-    """Changeable fields of a branch."""
+    """Changeable fields of a branch, with the version the client read."""
 
+    version = version_field()
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     address = ma.fields.String(validate=ma.validate.Length(max=2000))
     state_code = ma.fields.String(allow_none=True, validate=ma.validate.Regexp(r"^[0-9]{2}$"))
     is_active = ma.fields.Boolean()
+
+
+#: Branches list by code or name, filtered by code, state and active flag.
+BRANCHES = Listing(
+    Branch,
+    filters={"code": ("eq", "in"), "state_code": ("eq", "in"), "is_active": ("eq",)},
+    sort=("code", "name"),
+    default_sort="code",
+)
+
+
+class AuditEntrySchema(ma.Schema):
+    """One recorded change: who, when, which record, and the values before and after."""
+
+    id = ma.fields.UUID()
+    at = ma.fields.AwareDateTime()
+    user_id = ma.fields.UUID(allow_none=True, metadata={"description": "None for system work"})
+    action = ma.fields.String(metadata={"description": "insert, update or delete"})
+    entity = ma.fields.String(metadata={"description": "the table, e.g. core_branch"})
+    record_id = ma.fields.String()
+    changes = ma.fields.Dict(
+        metadata={
+            "description": 'insert: {"after": {...}}; update: {field: {"before", "after"}}; delete: {"before": {...}}'
+        }
+    )
+
+
+#: The audit log, newest first.
+AUDIT = Listing(
+    AuditEntry,
+    filters={
+        "entity": ("eq", "in"),
+        "record_id": ("eq",),
+        "user_id": ("eq",),
+        "action": Filter(
+            AuditEntry.action, field=ma.fields.String(validate=ma.validate.OneOf(("insert", "update", "delete")))
+        ),
+        "since": Filter(AuditEntry.at, "gte"),
+        "until": Filter(AuditEntry.at, "lte"),
+    },
+    sort=("at",),
+    default_sort="-at",
+    name="Audit",
+)
 
 
 def _branch_data(branch: Branch) -> dict[str, Any]:
@@ -81,7 +127,9 @@ def _get_branch(branch_id: uuid.UUID) -> Branch:
 
 def create_blueprint() -> Blueprint:
     """A fresh blueprint with the core's routes."""
-    bp = Blueprint("core", __name__, url_prefix="/api/v1", description="Kernel: health, plugins, tenant, branches")
+    bp = Blueprint(
+        "core", __name__, url_prefix="/api/v1", description="Kernel: health, plugins, tenant, branches, audit log"
+    )
 
     @bp.route("/health")
     @bp.response(200, envelope(HealthSchema))
@@ -130,12 +178,13 @@ def create_blueprint() -> Blueprint:
         )
 
     @bp.route("/core/branches")
-    @bp.response(200, envelope(BranchSchema, many=True))
+    @bp.arguments(BRANCHES.schema, location="query")
+    @bp.response(200, envelope(BranchSchema, many=True, paginated=True))
     @requires("core.branch.read")
-    def list_branches() -> dict[str, Any]:
-        """The tenant's branches, by code."""
-        rows = db_session().scalars(select(Branch).order_by(Branch.code)).all()
-        return ok([_branch_data(b) for b in rows])
+    def list_branches(args: dict[str, Any]) -> dict[str, Any]:
+        """The tenant's branches, a page at a time (by code unless sorted otherwise)."""
+        rows, meta = BRANCHES.page(select(Branch), args)
+        return ok(rows, meta=meta)
 
     @bp.route("/core/branches", methods=["POST"])
     @bp.arguments(BranchSchema)
@@ -162,9 +211,13 @@ def create_blueprint() -> Blueprint:
     @bp.response(200, envelope(BranchSchema))
     @requires("core.branch.manage")
     def update_branch(data: dict[str, Any], branch_id: uuid.UUID) -> dict[str, Any]:
-        """Change a branch's name, address, state or active flag (not its code)."""
+        """Change a branch's name, address, state or active flag (not its code).
+
+        ``version`` is the version you read; a stale one answers 409.
+        """
         session = db_session()
         branch = _get_branch(branch_id)
+        check_version(branch, data.pop("version"))
         for key, value in data.items():
             setattr(branch, key, value)
         session.commit()
@@ -181,5 +234,14 @@ def create_blueprint() -> Blueprint:
         session.delete(branch)
         session.commit()
         return ok(data, message="branch deleted")
+
+    @bp.route("/core/audit")
+    @bp.arguments(AUDIT.schema, location="query")
+    @bp.response(200, envelope(AuditEntrySchema, many=True, paginated=True))
+    @requires("core.audit.read")
+    def audit_log(args: dict[str, Any]) -> dict[str, Any]:
+        """The audit log, newest first: every insert, update and delete of the tenant's data."""
+        rows, meta = AUDIT.page(select(AuditEntry), args)
+        return ok(rows, meta=meta)
 
     return bp

@@ -11,7 +11,8 @@ from flask import Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from udyog.config import DEFAULT_SECRET_KEY, Settings
@@ -81,7 +82,7 @@ def create_app(
     ``dispatch_pending`` (default: the setting) delivers outbox events a
     previous process left pending.
     """
-    from flask_smorest import Api
+    from udyog.openapi import UdyogApi, install_openapi
 
     if kernel is None:
         kernel = Kernel(Settings.from_env(config))
@@ -99,11 +100,12 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.url_map.strict_slashes = False
-    api = Api(app)
+    api = UdyogApi(app)
     app.extensions["udyog"] = kernel
     owners: dict[str, str] = {}
     _register_blueprints(app, api, kernel, owners)
     app.extensions["udyog.blueprint_owners"] = owners
+    install_openapi(app, api, owners)
 
     _init_jwt(app, settings)
 
@@ -239,13 +241,35 @@ def _register_error_handlers(app: Flask) -> None:
         log.info("integrity error: %s", exc.orig)
         return _envelope_error(409, "the change conflicts with existing data (a duplicate, or a record still in use)")
 
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError) -> ResponseReturnValue:
+        log.info("stale data: %s", exc)
+        return _envelope_error(
+            409,
+            "changed by someone else since you read it: reload it and apply your change again",
+            {"version": ["the record changed meanwhile"]},
+        )
+
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError) -> ResponseReturnValue:
+        # A value the schema let through but the column cannot hold (too long,
+        # out of range): the input is at fault, and the schema should be tightened.
+        log.warning("data error on %s %s: %s", request.method, request.path, exc.orig)
+        return _envelope_error(422, "a value does not fit its field")
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages") if isinstance(data, dict) else None
         errors = _flatten_errors(messages) if messages else {}
         status = exc.code or 500
-        message = {404: "not found", 405: "method not allowed", 422: "invalid input"}.get(status, exc.name)
+        message = {
+            400: "invalid request",
+            404: "not found",
+            405: "method not allowed",
+            415: "unsupported media type: send JSON",
+            422: "invalid input",
+        }.get(status, exc.name)
         if status == 400 and not errors:
             message = exc.description or exc.name
         return _envelope_error(status, message, errors)

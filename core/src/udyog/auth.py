@@ -182,36 +182,77 @@ def _check_rate(session: Session, keys: list[tuple[str, int]], now: datetime) ->
             raise TooManyAttemptsError(wait)
 
 
-def _record_failure(session: Session, keys: list[str], now: datetime) -> None:
+def _count_failures(session: Session, keys: list[str], now: datetime) -> None:
+    """Add one failure per key in ``session``'s transaction (atomic increments)."""
+    from sqlalchemy import delete
+
+    cutoff = now - FAILURE_WINDOW
     for key in keys:
+        counted = session.execute(
+            update(LoginFailure)
+            .where(LoginFailure.key == key, LoginFailure.window_start > cutoff)
+            .values(count=LoginFailure.count + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not counted:
+            restarted = session.execute(
+                update(LoginFailure)
+                .where(LoginFailure.key == key)
+                .values(window_start=now, count=1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not restarted:
+                session.add(LoginFailure(key=key, window_start=now, count=1))
+    session.execute(delete(LoginFailure).where(LoginFailure.window_start < now - timedelta(days=1)))
+    session.flush()
+
+
+def record_failures(kernel: Kernel, keys: list[str], now: datetime) -> None:
+    """Count one failure per key in a short transaction of its own (concurrent failures all count).
+
+    Nothing holds a write lock while passwords are hashed; rows idle for a day
+    are removed on the way.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    for _attempt in range(5):
+        with kernel.db.session() as session:
+            try:
+                _count_failures(session, keys, now)
+                session.commit()
+                return
+            except IntegrityError:  # a concurrent first failure created the row: count again
+                session.rollback()
+
+
+def clear_failures(kernel: Kernel, key: str) -> None:
+    """Forget the failures of ``key`` (after a successful login)."""
+    with kernel.db.session() as session:
         row = session.get(LoginFailure, key)
-        if row is None:
-            session.add(LoginFailure(key=key, window_start=now, count=1))
-        elif row.window_start <= now - FAILURE_WINDOW:
-            row.window_start, row.count = now, 1
-        else:
-            row.count += 1
+        if row is not None:
+            session.delete(row)
+            session.commit()
 
 
-def authenticate(kernel: Kernel, session: Session, email: str, password: str, remote_addr: str) -> User:
+def authenticate(kernel: Kernel, email: str, password: str, remote_addr: str) -> User:
     """The user with these credentials, or 401 (generic) / 429 (too many failures).
 
-    Commits ``session``: a failure is counted even though the login is refused.
+    The password is checked outside any writing transaction (argon2 takes a
+    noticeable time; on SQLite a writer would block every other writer).
     """
     value = (email or "").strip().lower()
     now = utcnow()
     keys = [(f"email:{value}", MAX_FAILURES_PER_EMAIL), (f"addr:{remote_addr}", MAX_FAILURES_PER_ADDRESS)]
-    _check_rate(session, keys, now)
-    user = session.scalar(select(User).where(User.email == value))
+    with kernel.db.session(write=False) as session:
+        _check_rate(session, keys, now)
+        user = session.scalar(select(User).where(User.email == value))
+        if user is not None:
+            session.expunge(user)
     ok = verify_password(kernel, user.password_hash if user else None, password or "")
     if not ok or user is None or not user.is_active:
-        _record_failure(session, [k for k, _ in keys], now)
-        session.commit()
+        record_failures(kernel, [k for k, _ in keys], now)
         raise UdyogError("invalid e-mail or password", status=401)
-    row = session.get(LoginFailure, f"email:{value}")
-    if row is not None:
-        session.delete(row)
-    session.commit()
+    clear_failures(kernel, f"email:{value}")
     return user
 
 
@@ -252,9 +293,17 @@ def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> None:
 
 
 def change_password(kernel: Kernel, session: Session, user_id: uuid.UUID, current: str, new: str) -> None:
-    """Change a password after checking the current one; every login is revoked (caller commits)."""
+    """Change a password after checking the current one; every login is revoked (caller commits).
+
+    Wrong current passwords count like failed logins (a stolen token cannot guess on).
+    """
+    now = utcnow()
+    key = f"password:{user_id}"
+    _check_rate(session, [(key, MAX_FAILURES_PER_EMAIL)], now)
     user = session.get(User, user_id)
     if user is None or not verify_password(kernel, user.password_hash, current):
+        _count_failures(session, [key], now)
+        session.commit()  # the failure counts although the change is refused
         raise UdyogError("wrong password", status=422, errors={"current_password": ["does not match"]})
     validate_password(new, email=user.email)
     user.password_hash = hash_password(kernel, new)

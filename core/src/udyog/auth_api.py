@@ -164,10 +164,10 @@ def create_auth_blueprint() -> Blueprint:
     def login(data: dict[str, Any]) -> Response:
         """Exchange e-mail and password for tokens (429 after too many failures)."""
         kernel = current_app.extensions["udyog"]
+        user = auth.authenticate(kernel, data["email"], data["password"], request.remote_addr or "")
+        tenants = auth.tenants_of(kernel, user.id)
+        target = _pick_tenant(tenants, data["tenant"])
         with kernel.db.session() as session:
-            user = auth.authenticate(kernel, session, data["email"], data["password"], request.remote_addr or "")
-            tenants = auth.tenants_of(kernel, user.id)
-            target = _pick_tenant(tenants, data["tenant"])
             return issue_tokens(session, user, target, tenants, use_cookies=data["use_cookies"])
 
     @bp.route("/refresh", methods=["POST"])

@@ -232,6 +232,8 @@ class Database:
     """The engine(s) and session factory of one deployment."""
 
     def __init__(self, url: str, *, app_role: str | None = None, orm_filter: bool = True, echo: bool = False) -> None:
+        from udyog import audit  # noqa: F401 - registers the audit log's session listeners
+
         self.url = url
         self.orm_filter = orm_filter
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]

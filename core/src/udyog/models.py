@@ -146,6 +146,10 @@ class NumberSeries(VersionedMixin, TenantMixin, Base):
 class SeriesCounter(TenantMixin, Base):
     """The last number taken of a series in one period (and branch)."""
 
+    # Counter state, bumped for every number taken; the documents carrying
+    # the numbers are audited.
+    __udyog_audit__ = False
+
     __tablename__ = "core_series_counter"
     __table_args__ = (
         UniqueConstraint("tenant_id", "series_id", "period", "branch"),
@@ -159,10 +163,15 @@ class SeriesCounter(TenantMixin, Base):
 
 
 class AuditEntry(TenantMixin, Base):
-    """One insert, update or delete of tenant data; never edited."""
+    """One insert, update or delete of tenant data; never edited (see :mod:`udyog.audit`)."""
 
     __tablename__ = "core_audit"
-    __table_args__ = (Index("ix_core_audit_record", "tenant_id", "entity", "record_id", "at"),)
+    __table_args__ = (
+        # A record's history, and the whole log, newest first (keyset on at, id).
+        Index("ix_core_audit_record", "tenant_id", "entity", "record_id", "at", "id"),
+        Index("ix_core_audit_at", "tenant_id", "at", "id"),
+    )
+    __udyog_audit__ = False
 
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
@@ -211,6 +220,8 @@ class OutboxEvent(TenantMixin, Base):
             postgresql_where=text("dispatched_at IS NULL"),
         ),
     )
+
+    __udyog_audit__ = False  # delivery bookkeeping; the change that emitted the event is audited
 
     name: Mapped[str] = mapped_column(String(120))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

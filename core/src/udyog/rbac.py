@@ -40,6 +40,7 @@ class _UserAccess:
     roles: frozenset[str]
     permissions: frozenset[str]
     role_rules: tuple[tuple[str, frozenset[str]], ...]
+    role_permissions: tuple[tuple[str, frozenset[str]], ...]
 
 
 class Security:
@@ -53,17 +54,47 @@ class Security:
         self.templates: dict[str, list[RoleTemplate]] = {}
         self.rules: dict[str, tuple[str, RecordRule]] = {}
         unload = kernel.registry.unload
+        # A plugin whose declarations are invalid is unloaded (with its
+        # dependants) like any plugin that fails to register; the rest starts.
         for plugin, declared in kernel.bus.collect_safely("udyog_permissions", on_error=unload):
-            for perm in declared:
-                self._add_permission(plugin, perm)
-        for plugin, declared in kernel.bus.collect_safely("udyog_roles", on_error=unload):
-            self.templates[plugin] = [t for t in declared if isinstance(t, RoleTemplate)]
+            self._isolated(plugin, lambda p=plugin, d=declared: [self._add_permission(p, x) for x in d])
         for plugin, declared in kernel.bus.collect_safely("udyog_record_rules", on_error=unload):
-            for rule in declared:
-                self._add_rule(plugin, rule)
+            self._isolated(plugin, lambda p=plugin, d=declared: [self._add_rule(p, x) for x in d])
+        for plugin, declared in kernel.bus.collect_safely("udyog_roles", on_error=unload):
+            self._isolated(plugin, lambda p=plugin, d=declared: self._add_templates(p, d))
         self._cache: OrderedDict[tuple[uuid.UUID, uuid.UUID, int], _UserAccess] = OrderedDict()
         self._lock = threading.Lock()
-        self._criteria: dict[tuple[str, ...], Any] = {}
+        self._criteria: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+
+    def _isolated(self, plugin: str, work: Any) -> None:
+        if plugin not in self.kernel.registry.loaded_names() and plugin != CORE_NAME:
+            return
+        try:
+            work()
+        except DeclarationError as exc:
+            if plugin == CORE_NAME:
+                raise
+            self._forget(plugin)
+            for name in self.kernel.registry.unload(plugin, f"invalid declaration: {exc}"):
+                self._forget(name)
+            self.kernel.bus.refresh(self.kernel.registry.order)
+
+    def _forget(self, plugin: str) -> None:
+        self.permissions = {k: v for k, v in self.permissions.items() if v[0] != plugin}
+        self.rules = {k: v for k, v in self.rules.items() if v[0] != plugin}
+        self.templates.pop(plugin, None)
+
+    def _add_templates(self, plugin: str, declared: Iterable[Any]) -> None:
+        templates = []
+        for template in declared:
+            if not isinstance(template, RoleTemplate):
+                raise DeclarationError(f"plugin {plugin}: udyog_roles must return RoleTemplate objects")
+            errors = self.validate_role(template.permissions, template.record_rules)
+            if errors:
+                problems = "; ".join(m for messages in errors.values() for m in messages)
+                raise DeclarationError(f"plugin {plugin}: role template {template.name!r}: {problems}")
+            templates.append(template)
+        self.templates[plugin] = templates
 
     # -- declarations ------------------------------------------------------
 
@@ -169,6 +200,7 @@ class Security:
             permissions=access.permissions,
             record_rules=frozenset(k for _, keys in access.role_rules for k in keys),
             role_rules=access.role_rules,
+            role_permissions=access.role_permissions,
             branch_id=branch_id,
         )
 
@@ -180,40 +212,73 @@ class Security:
             roles=frozenset(r.name for r in roles),
             permissions=frozenset(p for r in roles for p in r.permissions),
             role_rules=tuple(sorted((r.name, frozenset(r.record_rules)) for r in roles)),
+            role_permissions=tuple(sorted((r.name, frozenset(r.permissions)) for r in roles)),
         )
 
     def criteria(self, principal: Principal, enabled: frozenset[str]) -> list[Any]:
-        """Loader criteria for the record rules in force for ``principal``.
+        """Loader criteria for the record rules in force for ``principal`` (cached).
 
-        Per model: if any of the user's roles has no rule on it, the user sees
-        every row; otherwise the rules of all roles are OR-ed.
+        Per model (whose rules a plugin P declares), only the user's roles
+        that grant some permission of P count: if one of them carries no rule
+        on the model, the user sees every row; otherwise the rules of those
+        roles are OR-ed. Roles that do not concern P neither restrict nor lift
+        (Member does not widen a Branch Writer's notes); a user none of whose
+        roles concern P is not narrowed by P's rules (P's routes refuse them).
         """
         if not principal.role_rules:
             return []
-        by_model: dict[type, list[RecordRule]] = {}
-        unrestricted: set[type] = set()
-        models = {rule.model for plugin, rule in self.rules.values() if plugin in enabled or plugin == CORE_NAME}
-        for model in models:
-            per_role: list[list[RecordRule]] = []
-            for _, keys in principal.role_rules:
-                role_rules = [
-                    self.rules[k][1] for k in sorted(keys) if k in self.rules and self.rules[k][1].model is model
-                ]
-                if not role_rules:
-                    unrestricted.add(model)
-                    break
-                per_role.append(role_rules)
-            if model not in unrestricted:
-                by_model[model] = [rule for rules in per_role for rule in rules]
+        key = (
+            principal.tenant_id,
+            principal.user_id,
+            principal.role_rules,
+            principal.role_permissions,
+            principal.branch_id,
+            enabled,
+        )
+        cached = self._criteria.get(key)
+        if cached is not None:
+            return cached
+        options = self._build_criteria(principal, enabled)
+        with self._lock:
+            self._criteria[key] = options
+            while len(self._criteria) > self.CACHE_SIZE:
+                self._criteria.popitem(last=False)
+        return options
+
+    def _concerns(self, patterns: frozenset[str], plugin: str) -> bool:
+        return any(
+            owner == plugin and permission_granted(patterns, name) for name, (owner, _) in self.permissions.items()
+        )
+
+    def _build_criteria(self, principal: Principal, enabled: frozenset[str]) -> list[Any]:
+        perms_of = dict(principal.role_permissions)
+        models: dict[type, str] = {}
+        for plugin, rule in self.rules.values():
+            if plugin in enabled or plugin == CORE_NAME:
+                models[rule.model] = plugin
         options = []
-        for model, rules in by_model.items():
+        for model, plugin in models.items():
+            relevant = [
+                (name, keys)
+                for name, keys in principal.role_rules
+                if self._concerns(perms_of.get(name, frozenset()), plugin)
+            ]
+            rules: list[RecordRule] = []
+            unrestricted = False
+            for _, keys in relevant:
+                mine = [self.rules[k][1] for k in sorted(keys) if k in self.rules and self.rules[k][1].model is model]
+                if not mine:
+                    unrestricted = True
+                    break
+                rules.extend(mine)
+            if unrestricted or not relevant:
+                continue
+            seen: set[str] = set()
             clauses = []
-            seen = set()
             for rule in rules:
-                if rule.key in seen:
-                    continue
-                seen.add(rule.key)
-                clauses.append(rule.where(principal))
+                if rule.key not in seen:
+                    seen.add(rule.key)
+                    clauses.append(rule.where(principal))
             options.append(with_loader_criteria(model, or_(*clauses), include_aliases=True))
         return options
 

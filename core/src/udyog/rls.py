@@ -5,7 +5,8 @@ SECURITY`` and a policy comparing ``tenant_id`` with the per-transaction
 setting ``udyog.tenant_id``. The application role (``UDYOG_APP_DB_ROLE``)
 owns nothing and is no superuser, so the policies bind it. System work that
 spans tenants (the outbox scan) sets ``udyog.all_tenants`` for its
-transaction only.
+transaction only. The application role may insert into the audit log
+(``core_audit``) but never update or delete it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def apply_row_level_security(kernel: Kernel) -> list[str]:
             conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {r}")
             conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {r}")
             conn.exec_driver_sql(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {r}")
+            # The audit log is append-only for the application (udyog.audit).
+            conn.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON core_audit FROM {r}")
         tables = [
             row[0]
             for row in conn.exec_driver_sql(

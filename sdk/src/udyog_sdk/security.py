@@ -92,6 +92,8 @@ class Principal:
     #: Roles without any record rule on a model see all of it; see
     #: :meth:`unrestricted_roles`.
     role_rules: tuple[tuple[str, frozenset[str]], ...] = ()
+    #: (role name, its permission patterns), to tell which roles concern a plugin.
+    role_permissions: tuple[tuple[str, frozenset[str]], ...] = ()
     branch_id: uuid.UUID | None = None
 
     def can(self, permission: str) -> bool:

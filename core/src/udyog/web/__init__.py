@@ -100,7 +100,7 @@ def create_web_blueprint() -> Blueprint:
         kernel = current_app.extensions["udyog"]
         with kernel.db.session() as session:
             try:
-                user = auth.authenticate(kernel, session, email, password, request.remote_addr or "")
+                user = auth.authenticate(kernel, email, password, request.remote_addr or "")
             except auth.TooManyAttemptsError as exc:
                 response = _login_page(
                     next_url,

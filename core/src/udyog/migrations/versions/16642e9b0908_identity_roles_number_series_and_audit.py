@@ -41,7 +41,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_core_audit'))
     )
     with op.batch_alter_table('core_audit', schema=None) as batch_op:
-        batch_op.create_index('ix_core_audit_record', ['tenant_id', 'entity', 'record_id', 'at'], unique=False)
+        batch_op.create_index('ix_core_audit_record', ['tenant_id', 'entity', 'record_id', 'at', 'id'], unique=False)
+        batch_op.create_index('ix_core_audit_at', ['tenant_id', 'at', 'id'], unique=False)
 
     op.create_table('core_auth_session',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -151,6 +152,7 @@ def downgrade() -> None:
 
     op.drop_table('core_auth_session')
     with op.batch_alter_table('core_audit', schema=None) as batch_op:
+        batch_op.drop_index('ix_core_audit_at')
         batch_op.drop_index('ix_core_audit_record')
 
     op.drop_table('core_audit')

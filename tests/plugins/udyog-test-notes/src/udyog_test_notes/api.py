@@ -9,7 +9,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from udyog_sdk import UdyogError, db_session
-from udyog_sdk.api import Blueprint, envelope, ok
+from udyog_sdk.api import Blueprint, Listing, check_version, envelope, ok, version_field
 from udyog_sdk.security import requires
 
 from .models import Note, Notebook
@@ -19,6 +19,7 @@ from .services import create_note
 class NotebookSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
     title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    version = ma.fields.Integer(dump_only=True)
 
 
 class NoteSchema(ma.Schema):
@@ -28,12 +29,23 @@ class NoteSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
     body = ma.fields.String(load_default="", validate=ma.validate.Length(max=10000))
     words = ma.fields.Integer(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
 
 
 class NoteUpdateSchema(ma.Schema):
+    version = version_field()
     title = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     body = ma.fields.String(validate=ma.validate.Length(max=10000))
     notebook_id = ma.fields.UUID()
+
+
+NOTEBOOKS = Listing(Notebook, filters={"title": ("eq", "in")}, sort=("title",))
+NOTES = Listing(
+    Note,
+    filters=["notebook_id", "branch_id", "title", "words"],
+    sort=("title", "words"),
+    default_sort="title",
+)
 
 
 def _note(note_id: uuid.UUID) -> Note:
@@ -47,11 +59,12 @@ def create_blueprint() -> Blueprint:
     bp = Blueprint("notes", __name__, url_prefix="/api/v1/notes", description="Notes (test plugin)")
 
     @bp.route("/notebooks")
-    @bp.response(200, envelope(NotebookSchema, many=True))
+    @bp.arguments(NOTEBOOKS.schema, location="query")
+    @bp.response(200, envelope(NotebookSchema, many=True, paginated=True))
     @requires("notes.notebook.read")
-    def list_notebooks() -> dict[str, Any]:
-        rows = db_session().scalars(select(Notebook).order_by(Notebook.title)).all()
-        return ok(NotebookSchema(many=True).dump(rows))
+    def list_notebooks(args: dict[str, Any]) -> dict[str, Any]:
+        rows, meta = NOTEBOOKS.page(select(Notebook), args)
+        return ok(rows, meta=meta)
 
     @bp.route("/notebooks", methods=["POST"])
     @bp.arguments(NotebookSchema)
@@ -74,11 +87,12 @@ def create_blueprint() -> Blueprint:
         return ok(NoteSchema(many=True).dump(book.notes))
 
     @bp.route("/notes")
-    @bp.response(200, envelope(NoteSchema, many=True))
+    @bp.arguments(NOTES.schema, location="query")
+    @bp.response(200, envelope(NoteSchema, many=True, paginated=True))
     @requires("notes.note.read")
-    def list_notes() -> dict[str, Any]:
-        rows = db_session().scalars(select(Note).order_by(Note.title)).all()
-        return ok(NoteSchema(many=True).dump(rows))
+    def list_notes(args: dict[str, Any]) -> dict[str, Any]:
+        rows, meta = NOTES.page(select(Note), args)
+        return ok(rows, meta=meta)
 
     @bp.route("/notes", methods=["POST"])
     @bp.arguments(NoteSchema)
@@ -101,6 +115,7 @@ def create_blueprint() -> Blueprint:
     @requires("notes.note.write")
     def patch_note(data: dict[str, Any], note_id: uuid.UUID) -> dict[str, Any]:
         note = _note(note_id)
+        check_version(note, data.pop("version"))
         for key, value in data.items():
             setattr(note, key, value)
         db_session().commit()

@@ -7,10 +7,10 @@ import uuid
 from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from udyog_sdk.models import Base, TenantMixin, tenant_fk
+from udyog_sdk.models import Base, TenantMixin, VersionedMixin, tenant_fk
 
 
-class Notebook(TenantMixin, Base):
+class Notebook(VersionedMixin, TenantMixin, Base):
     __tablename__ = "notes_notebook"
     __table_args__ = (UniqueConstraint("tenant_id", "title"),)
 
@@ -18,7 +18,7 @@ class Notebook(TenantMixin, Base):
     notes: Mapped[list[Note]] = relationship(back_populates="notebook", order_by="Note.title")
 
 
-class Note(TenantMixin, Base):
+class Note(VersionedMixin, TenantMixin, Base):
     __tablename__ = "notes_note"
     __table_args__ = (
         tenant_fk("notebook_id", "notes_notebook"),

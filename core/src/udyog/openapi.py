@@ -1,0 +1,259 @@
+"""The OpenAPI document, composed per caller, and the offline docs page.
+
+flask-smorest builds one document from every registered blueprint. The view
+at ``/api/openapi.json`` narrows it to what the caller can use:
+
+- a caller whose request is bound to a tenant (a logged-in user) gets the
+  core's paths and those of the plugins the tenant enabled;
+- anyone else gets the public paths only (those marked
+  ``udyog_sdk.security.public``, such as health and login).
+
+Every error answer is documented with :class:`udyog_sdk.api.ErrorSchema` (the
+``default`` response of every operation, 422 for operations that read
+arguments). Schemas no remaining operation refers to are dropped.
+
+``/api/docs`` serves Swagger UI from the assets of the ``flask-swagger-ui``
+package: nothing is fetched from a CDN, so the page works offline.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+from flask_smorest import Api
+
+from udyog.registry import CORE_NAME
+from udyog_sdk.api import ErrorSchema
+from udyog_sdk.runtime import active_tenant
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
+
+    from udyog.kernel import Kernel
+
+OPENAPI_ENDPOINT = "api-docs.openapi_json"
+DOCS_BLUEPRINT = "udyog_docs"
+DOCS_URL = "/api/docs"
+SPEC_URL = "/api/openapi.json"
+_RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_ACCESS_ATTRIBUTE = "_udyog_access"  # udyog_sdk.security.ACCESS_ATTRIBUTE
+
+
+class UdyogApi(Api):
+    """flask-smorest's ``Api`` documenting Udyog's error envelope for every error status."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+
+def _openapi_path(rule: str) -> str:
+    return _RULE_ARG.sub(r"{\1}", rule)
+
+
+def _access(app: Flask, endpoint: str) -> tuple[str, str | None]:
+    view = app.view_functions.get(endpoint)
+    if endpoint == OPENAPI_ENDPOINT or endpoint.startswith(f"{DOCS_BLUEPRINT}."):
+        return ("public", None)
+    access = getattr(view, _ACCESS_ATTRIBUTE, None)
+    return access if isinstance(access, tuple) and len(access) == 2 else ("undeclared", None)
+
+
+class OpenAPIComposer:
+    """Narrows the application's OpenAPI document to one caller, cached per enabled set."""
+
+    def __init__(self, app: Flask, api: Api, owners: Mapping[str, str]) -> None:
+        self.app = app
+        self.api = api
+        self.owners = owners
+        self._base: dict[str, Any] | None = None
+        self._operations: dict[tuple[str, str], tuple[str, tuple[str, str | None]]] = {}
+        self._cache: dict[frozenset[str] | None, str] = {}
+        self._lock = threading.Lock()
+
+    def _prepare(self) -> dict[str, Any]:
+        if self._base is None:
+            with self._lock:
+                if self._base is None:
+                    for rule in self.app.url_map.iter_rules():
+                        blueprint = rule.endpoint.rsplit(".", 1)[0] if "." in rule.endpoint else ""
+                        owner = self.owners.get(blueprint)
+                        if owner is None:
+                            continue
+                        for method in rule.methods or ():
+                            key = (_openapi_path(rule.rule), method.lower())
+                            self._operations[key] = (owner, _access(self.app, rule.endpoint))
+                    self._base = self.api.spec.to_dict()
+        return self._base
+
+    def document(self, enabled: frozenset[str] | None) -> str:
+        """The JSON document for a tenant with ``enabled`` plugins (None: an anonymous caller)."""
+        cached = self._cache.get(enabled)
+        if cached is not None:
+            return cached
+        base = self._prepare()
+        spec = copy.deepcopy(base)
+        paths: dict[str, Any] = {}
+        for path, item in spec.get("paths", {}).items():
+            kept = {}
+            for method, operation in item.items():
+                if method not in _METHODS:
+                    kept[method] = operation
+                    continue
+                owner, (kind, permission) = self._operations.get((path, method), (None, ("undeclared", None)))
+                if enabled is None:
+                    if kind != "public":
+                        continue
+                elif owner is None or (owner != CORE_NAME and owner not in enabled):
+                    continue
+                _document_access(operation, kind, permission)
+                kept[method] = operation
+            if any(m in _METHODS for m in kept):
+                paths[path] = kept
+        spec["paths"] = paths
+        used_tags = {
+            t for item in paths.values() for op in item.values() if isinstance(op, dict) for t in op.get("tags", ())
+        }
+        spec["tags"] = [t for t in spec.get("tags", []) if t.get("name") in used_tags]
+        components = spec.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "the access token from POST /api/v1/auth/login",
+        }
+        _prune_schemas(spec)
+        text = json.dumps(spec, indent=2, sort_keys=False)
+        with self._lock:
+            self._cache[enabled] = text
+        return text
+
+
+def _document_access(operation: dict[str, Any], kind: str, permission: str | None) -> None:
+    if kind == "public":
+        operation["security"] = []
+        return
+    operation["security"] = [{"bearerAuth": []}]
+    if kind == "permission" and permission:
+        note = f"Requires the permission `{permission}`."
+        description = operation.get("description", "")
+        if note not in description:
+            operation["description"] = f"{description}\n\n{note}".strip()
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/components/schemas/"):
+                yield value.rsplit("/", 1)[1]
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _prune_schemas(spec: dict[str, Any]) -> None:
+    """Drop component schemas that nothing outside the schemas section refers to, transitively."""
+    components = spec.get("components", {})
+    schemas = components.get("schemas", {})
+    if not schemas:
+        return
+    outside = {k: v for k, v in spec.items() if k != "components"}
+    outside["components"] = {k: v for k, v in components.items() if k != "schemas"}
+    wanted = set(_refs(outside))
+    queue = list(wanted)
+    while queue:
+        name = queue.pop()
+        for ref in _refs(schemas.get(name, {})):
+            if ref not in wanted:
+                wanted.add(ref)
+                queue.append(ref)
+    components["schemas"] = {k: v for k, v in schemas.items() if k in wanted}
+
+
+def _caller_enabled_plugins(kernel: Kernel) -> frozenset[str] | None:
+    """The enabled plugins of the caller's tenant, or None for an anonymous caller.
+
+    A request bound to a tenant answers directly; otherwise a valid access
+    token (header or cookie) of a live login names the tenant. A missing,
+    invalid or revoked token means an anonymous caller, never an error: the
+    document is public.
+    """
+    tenant = active_tenant()
+    if tenant is not None:
+        return tenant.enabled_plugins
+    try:
+        from flask_jwt_extended import get_jwt, verify_jwt_in_request
+        from flask_jwt_extended.exceptions import JWTExtendedException
+        from jwt.exceptions import PyJWTError
+    except ImportError:  # authentication not installed
+        return None
+    try:
+        if verify_jwt_in_request(optional=True) is None:
+            return None
+        claims = get_jwt()
+        user_id, tenant_id, session_id = (uuid.UUID(str(claims[k])) for k in ("sub", "tid", "sid"))
+    except (JWTExtendedException, PyJWTError, KeyError, ValueError, TypeError):
+        return None
+    from sqlalchemy import select
+
+    from udyog.models import AuthSession
+    from udyog_sdk.models import utcnow
+
+    with kernel.db.session(write=False) as session:
+        live = session.scalar(
+            select(AuthSession.id).where(
+                AuthSession.id == session_id,
+                AuthSession.user_id == user_id,
+                AuthSession.acting_tenant_id == tenant_id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > utcnow(),
+            )
+        )
+        if live is None:
+            return None
+        context = kernel.tenant_context(session, tenant_id)
+        return context.enabled_plugins if context is not None else None
+
+
+def install_openapi(app: Flask, api: Api, owners: Mapping[str, str]) -> None:
+    """Serve the per-caller document at ``/api/openapi.json`` and Swagger UI at ``/api/docs``."""
+    from flask_swagger_ui import get_swaggerui_blueprint
+
+    composer = OpenAPIComposer(app, api, owners)
+    app.extensions["udyog.openapi"] = composer
+
+    def openapi_json() -> ResponseReturnValue:
+        """The OpenAPI document of what the caller can use."""
+        kernel = current_app.extensions["udyog"]
+        text = composer.document(_caller_enabled_plugins(kernel))
+        return current_app.response_class(text, mimetype="application/json")
+
+    _mark_public(openapi_json)
+    app.view_functions[OPENAPI_ENDPOINT] = openapi_json
+    docs = get_swaggerui_blueprint(
+        DOCS_URL,
+        SPEC_URL,
+        config={
+            "app_name": "Udyog API",
+            "validatorUrl": None,  # the default validator is an online service
+            "persistAuthorization": True,
+            "withCredentials": True,
+        },
+        blueprint_name=DOCS_BLUEPRINT,
+    )
+    app.register_blueprint(docs)
+    for endpoint, view in app.view_functions.items():
+        if endpoint.startswith(f"{DOCS_BLUEPRINT}."):
+            _mark_public(view)
+
+
+def _mark_public(view: Any) -> None:
+    setattr(view, _ACCESS_ATTRIBUTE, ("public", None))
