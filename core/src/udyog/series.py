@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -669,18 +669,26 @@ _STATE_COLUMNS = (
 )
 
 
-def _read_state(session: TenantSession, key: str, *, lock: bool) -> _SeriesState | None:
-    # Columns, not the entity: a long-lived session's identity map could
-    # otherwise answer with settings read in an earlier transaction.
-    query = select(*_STATE_COLUMNS).where(NumberSeries.key == key)
-    if lock:
-        query = query.with_for_update(read=True, key_share=True)
-    row = session.execute(query).first()
+_READ = select(*_STATE_COLUMNS).where(NumberSeries.key == bindparam("key"))
+_READ_LOCKED = _READ.with_for_update(read=True, key_share=True)
+
+
+def _read_state(session: TenantSession, key: str, *, lock: bool = False) -> _SeriesState | None:
+    """The series' settings; with ``lock``, the row is locked ``FOR KEY SHARE`` (PostgreSQL).
+
+    Columns, not the entity: a long-lived session's identity map could
+    otherwise answer with settings read in an earlier transaction. The key
+    share lock conflicts only with ``FOR UPDATE``, which a change of settings
+    takes: takers in flight finish before the change, and a taker that waited
+    for it reads the changed row (PostgreSQL re-reads a row it had to wait
+    for), in the same round trip as the read itself.
+    """
+    row = session.execute(_READ_LOCKED if lock else _READ, {"key": key}).first()
     return _SeriesState(*row) if row is not None else None
 
 
 def _ensure_state(session: TenantSession, entry: RegisteredSeries) -> _SeriesState:
-    """The series row, locked ``FOR KEY SHARE``; created from the defaults if missing.
+    """The series' settings, the row locked ``FOR KEY SHARE``; created from the defaults if missing.
 
     A row goes missing when a plugin gains a series after the tenant enabled
     it; two transactions creating it at once are resolved by the unique key.
@@ -771,15 +779,23 @@ def _reset_problems(reset: str, limits: Sequence[Limit]) -> list[str]:
     ]
 
 
-def _increment(session: TenantSession, series_id: Any, period: str, branch: str, by: int = 1) -> int | None:
-    statement = (
-        update(SeriesCounter)
-        .where(SeriesCounter.series_id == series_id, SeriesCounter.period == period, SeriesCounter.branch == branch)
-        .values(value=SeriesCounter.value + by)
-        .returning(SeriesCounter.value)
-        .execution_options(synchronize_session=False)
+# Built once: constructing ORM statements costs more Python than running them.
+_INCREMENT = (
+    update(SeriesCounter)
+    .where(
+        SeriesCounter.series_id == bindparam("p_series_id"),
+        SeriesCounter.period == bindparam("p_period"),
+        SeriesCounter.branch == bindparam("p_branch"),
     )
-    return session.execute(statement).scalar_one_or_none()
+    .values(value=SeriesCounter.value + bindparam("p_by"))
+    .returning(SeriesCounter.value)
+    .execution_options(synchronize_session=False)
+)
+
+
+def _increment(session: TenantSession, series_id: Any, period: str, branch: str, by: int = 1) -> int | None:
+    params = {"p_series_id": series_id, "p_period": period, "p_branch": branch, "p_by": by}
+    return session.execute(_INCREMENT, params).scalar_one_or_none()
 
 
 def _take(session: TenantSession, series_id: Any, period: str, branch: str) -> int:
@@ -1074,7 +1090,7 @@ def list_series(scope: TenantScope) -> list[dict[str, Any]]:
 def get_series(scope: TenantScope, key: str) -> dict[str, Any]:
     """One series of the tenant, as :func:`list_series` shows it (404 if unknown or its plugin is off)."""
     entry = _registered(scope, key)
-    state = _read_state(scope.session, key, lock=False)
+    state = _read_state(scope.session, key)
     return describe(scope, entry, state, _active_branch_codes(scope.session))
 
 
@@ -1096,7 +1112,7 @@ def preview(
     """
     entry = _registered(scope, key)
     session = scope.session
-    state = _read_state(session, key, lock=False)
+    state = _read_state(session, key)
     d = entry.definition
     pattern_text = pattern if pattern is not None else (state.pattern if state else d.default_pattern)
     new_reset = reset if reset is not None else (state.reset if state else d.reset)
