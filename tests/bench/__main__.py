@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "scoping": ("tests.bench.tenant_scoping", "tenant scoping"),
     "startup": ("tests.bench.startup", "start-up and memory"),
     "auth_get": ("tests.bench.auth_get", "authenticated GET"),
+    "series": ("tests.bench.series", "number series"),
 }
 
 
