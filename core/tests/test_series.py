@@ -725,3 +725,20 @@ def test_cli_sets_and_lists_series(world):
     assert run("set", "notes.notebook", "--tenant", "both", "--max-length", "0").exit_code == 0
     with kernel.tenant_scope("both", write=False) as scope:
         assert scope.session.scalar(select(NumberSeries.max_length).where(NumberSeries.key == "notes.notebook")) is None
+
+
+def test_api_a_series_never_saved_shows_version_0_and_is_created_by_a_put_with_it(api):
+    kernel, owner, member = api
+    with kernel.tenant_scope("both") as scope:  # as after an update of the plugin that added the series
+        scope.session.execute(delete(NumberSeries).where(NumberSeries.key == "notes.notebook"))
+        scope.session.commit()
+    url = "/api/v1/core/series/notes.notebook"
+    shown = owner.get(url).get_json()["data"]
+    assert shown["version"] == 0 and shown["pattern"] == "NB-{seq:03}" and shown["next_number"] == "NB-001"
+    assert owner.put(url, json={"pattern": "B-{seq:04}", "version": 1}).status_code == 409
+    saved = owner.put(url, json={"pattern": "B-{seq:04}", "version": 0})
+    assert saved.status_code == 200, saved.get_json()
+    assert saved.get_json()["data"]["version"] == 1 and saved.get_json()["data"]["next_number"] == "B-0001"
+    disable_plugins(kernel, "both", ["tags", "notes"])
+    assert owner.get(url).status_code == 404
+    assert owner.get("/api/v1/core/series").get_json()["data"] == []
