@@ -114,8 +114,11 @@ AUDIT = Listing(
 )
 
 
+_BRANCH_SCHEMA = BranchSchema()
+
+
 def _branch_data(branch: Branch) -> dict[str, Any]:
-    return BranchSchema().dump(branch)
+    return _BRANCH_SCHEMA.dump(branch)
 
 
 def _get_branch(branch_id: uuid.UUID) -> Branch:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from udyog.config import DEFAULT_SECRET_KEY, Settings
 from udyog.kernel import Kernel, TenantScope
-from udyog.models import AuthSession, Membership, User
+from udyog.models import AuthSession, Membership, Tenant, User
 from udyog.registry import CORE_NAME, PluginState
 from udyog_sdk import UdyogError
 from udyog_sdk.models import utcnow
@@ -26,6 +26,43 @@ from udyog_sdk.security import ACCESS_ATTRIBUTE
 
 #: Endpoints of other libraries that anyone may call (the OpenAPI document, static assets).
 PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "static", "bootstrap.static"})
+
+
+def _login_check_query() -> Any:
+    """The per-request check of a token's login, built once: one query, bound parameters.
+
+    Returns the tenant's columns (as ``context_for`` needs them) with the login
+    session's state, the user's and the membership's.
+    """
+    from sqlalchemy import bindparam
+
+    return (
+        select(
+            Tenant.id,
+            Tenant.slug,
+            Tenant.name,
+            Tenant.timezone,
+            Tenant.settings,
+            Tenant.is_active,
+            Tenant.plugins_rev,
+            Tenant.security_rev,
+            AuthSession.revoked_at,
+            AuthSession.expires_at,
+            User.is_active.label("user_active"),
+            User.email,
+            User.name.label("user_name"),
+            Membership.is_active.label("member_active"),
+            Membership.branch_id,
+        )
+        .join(Tenant, Tenant.id == AuthSession.acting_tenant_id)
+        .join(User, User.id == AuthSession.user_id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            AuthSession.id == bindparam("sid"),
+            User.id == bindparam("uid"),
+            AuthSession.acting_tenant_id == bindparam("tid"),
+        )
+    )
 
 
 def access_of(app: Flask, endpoint: str) -> tuple[str, str | None]:
@@ -108,6 +145,7 @@ def create_app(
     install_openapi(app, api, owners)
 
     _init_jwt(app, settings)
+    login_check = _login_check_query()
 
     @app.before_request
     def _authenticate_and_scope() -> ResponseReturnValue | None:
@@ -124,29 +162,25 @@ def create_app(
             raise UdyogError("invalid token", status=401) from None
         session = kernel.db.session(write=request.method not in SAFE_METHODS)
         g.udyog_session = session
-        tenant = kernel.tenant_context(session, tenant_id)
-        if tenant is None:
-            raise UdyogError("the tenant of this token is inactive or gone", status=401)
-        row = session.execute(
-            select(
-                AuthSession.revoked_at,
-                AuthSession.expires_at,
-                User.is_active,
-                User.email,
-                User.name,
-                Membership.is_active,
-                Membership.branch_id,
-            )
-            .join(User, User.id == AuthSession.user_id)
-            .join(Membership, Membership.user_id == User.id)
-            .where(AuthSession.id == session_id, User.id == user_id, AuthSession.acting_tenant_id == tenant_id)
-        ).one_or_none()
-        if row is None or row[0] is not None or row[1] <= utcnow():
+        # The token is signed, so its tenant may scope the session before the
+        # one query that checks tenant, login session, user and membership.
+        session.bind_tenant(tenant_id)
+        row = session.execute(login_check, {"sid": session_id, "uid": user_id, "tid": tenant_id}).one_or_none()
+        if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
             raise UdyogError("this login was ended (logout, password change or expiry); log in again", status=401)
-        if not row[2] or not row[5]:
+        if not row.is_active:
+            raise UdyogError("the tenant of this token is inactive", status=401)
+        if not row.user_active or not row.member_active:
             raise UdyogError("this user is disabled in this tenant", status=401)
+        tenant = kernel.context_for(session, row)
         principal = kernel.security.principal(
-            session, tenant, tenant.security_rev, user_id=user_id, email=row[3], name=row[4], branch_id=row[6]
+            session,
+            tenant,
+            tenant.security_rev,
+            user_id=user_id,
+            email=row.email,
+            name=row.user_name,
+            branch_id=row.branch_id,
         )
         owner = owners.get(request.blueprint or "")
         if owner not in (None, CORE_NAME) and not tenant.is_enabled(owner):

@@ -257,7 +257,9 @@ class Database:
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
-        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No pre-ping (a round trip per checkout); connections are recycled
+        # hourly and a dropped one fails one request, not the process.
+        engine = create_engine(url, echo=echo, pool_recycle=3600, pool_size=10, max_overflow=20)
         if app_role:
             role = app_role
 

@@ -109,8 +109,8 @@ class Kernel:
         session.bind_tenant(tenant.id)
         return self.context_for(session, tenant)
 
-    def context_for(self, session: TenantSession, tenant: Tenant) -> TenantContext:
-        """The context of a loaded tenant row (``session`` already bound to it)."""
+    def context_for(self, session: TenantSession, tenant: Any) -> TenantContext:
+        """The context of a loaded tenant (a ``Tenant`` or a row with its columns; ``session`` bound to it)."""
         return TenantContext(
             id=tenant.id,
             slug=tenant.slug,
@@ -121,7 +121,7 @@ class Kernel:
             security_rev=tenant.security_rev,
         )
 
-    def enabled_plugins(self, session: TenantSession, tenant: Tenant) -> frozenset[str]:
+    def enabled_plugins(self, session: TenantSession, tenant: Any) -> frozenset[str]:
         """Plugins enabled for ``tenant`` and loaded here, cached per revision."""
         key = (tenant.id, tenant.plugins_rev)
         cached = self._enabled_cache.get(key)

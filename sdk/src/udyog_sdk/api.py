@@ -180,9 +180,40 @@ class UTCDateTimeField(ma.fields.AwareDateTime):
 # -- envelope -------------------------------------------------------------------
 
 
+class Envelope(dict[str, Any]):
+    """A success envelope whose ``data`` is already serialised (built by :func:`ok`).
+
+    The response schema of :func:`envelope` passes it through instead of
+    serialising the data a second time; the schema still documents it.
+    """
+
+
 def ok(data: Any = None, *, message: str = "OK", meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A success envelope: ``{"success": true, "message", "data", "meta"}``."""
-    return {"success": True, "message": message, "data": data, "meta": dict(meta or {})}
+    """A success envelope: ``{"success": true, "message", "data", "meta"}`` (``data`` already serialised)."""
+    return Envelope(success=True, message=message, data=data, meta=dict(meta or {}))
+
+
+class _EnvelopeBase(ma.Schema):
+    """Response schemas that pass an :class:`Envelope` through unchanged."""
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        """Serialise ``obj``, unless it is an envelope of :func:`ok` whose data is plain already.
+
+        Views may hand :func:`ok` ORM objects (the schema serialises them) or
+        data they serialised themselves (passed through, not serialised twice).
+        """
+        if isinstance(obj, Envelope) and _plain(obj.get("data")):
+            return obj
+        return super().dump(obj, many=many)
+
+
+_PLAIN = (dict, str, int, float, bool)
+
+
+def _plain(data: Any) -> bool:
+    if data is None or isinstance(data, _PLAIN):
+        return True
+    return isinstance(data, list) and (not data or isinstance(data[0], _PLAIN))
 
 
 class EnvelopeSchema(ma.Schema):
@@ -241,7 +272,7 @@ def envelope(schema: type[ma.Schema], *, many: bool = False, paginated: bool = F
     meta_field: ma.fields.Field = ma.fields.Nested(PageMetaSchema) if paginated else ma.fields.Dict()
     cls = type(
         name,
-        (ma.Schema,),
+        (_EnvelopeBase,),
         {
             "success": ma.fields.Boolean(required=True),
             "message": ma.fields.String(),
