@@ -231,6 +231,23 @@ def _json_body(world: World) -> dict[str, Any]:
     return body
 
 
+def _shaped_bodies(app: Any, endpoint: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Bodies holding only the fields the route's JSON schema accepts, filled with tenant A's values.
+
+    The full body is refused for its unknown fields before a route runs; these
+    reach the route itself (e.g. a note pointing at tenant A's notebook).
+    """
+    view = app.view_functions.get(endpoint)
+    shaped = []
+    for param in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+        if param.get("in") != "json":
+            continue
+        schema = param["schema"]() if isinstance(param["schema"], type) else param["schema"]
+        fields = {name for name, f in schema.fields.items() if not f.dump_only}
+        shaped.append({name: body[name] for name in fields if name in body})
+    return shaped
+
+
 def _urls(rule: Any, world: World) -> Iterator[str]:
     params = list(rule.arguments)
     if not params:
@@ -252,6 +269,7 @@ def test_no_route_reads_lists_changes_or_references_another_tenants_data(world):
     attacker = login(app, "owner@leak-b.test")  # tenant B's owner: every permission there
     owner = login(app, "owner@leak-a.test")
     requests = 0
+    reached_routes = 0
     seen_by_owner = set()
     # Routes that end the attacker's login (logout, password, tenant switch) run last,
     # each with a fresh login, so every other route is probed while logged in.
@@ -261,17 +279,26 @@ def test_no_route_reads_lists_changes_or_references_another_tenants_data(world):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             for url in _urls(rule, world):
-                kwargs = {"json": body} if method in ("POST", "PUT", "PATCH") else {}
-                if rule.rule.startswith("/api/v1/auth/"):
-                    attacker = login(app, "owner@leak-b.test")
-                resp = attacker.open(url, method=method, **kwargs)
-                requests += 1
-                assert resp.status_code < 500, f"{method} {url}: {resp.status_code} {resp.get_data(as_text=True)[:300]}"
-                text = resp.get_data(as_text=True)
-                assert not world.leaked(text), f"{method} {url} leaked {world.leaked(text)}: {text[:300]}"
+                writes = method in ("POST", "PUT", "PATCH")
+                probes = [{"json": body}, *({"json": b} for b in _shaped_bodies(app, rule.endpoint, body))]
+                for kwargs in probes if writes else [{}]:
+                    if rule.rule.startswith("/api/v1/auth/"):
+                        attacker = login(app, "owner@leak-b.test")
+                    resp = attacker.open(url, method=method, **kwargs)
+                    requests += 1
+                    text = resp.get_data(as_text=True)
+                    assert resp.status_code < 500, f"{method} {url}: {resp.status_code} {text[:300]}"
+                    # Values we sent may come back (a new row of B holding those strings);
+                    # tenant A's ids may not (that would be a reference across tenants).
+                    sent = {v for v in kwargs.get("json", {}).values() if isinstance(v, str)} - world.ids["a"]
+                    leaked = [x for x in world.leaked(text) if x not in sent]
+                    assert not leaked, f"{method} {url} leaked {leaked}: {text[:300]}"
+                    if writes and "Unknown field" not in text:
+                        reached_routes += 1
                 if method == "GET":
                     seen_by_owner.update(world.leaked(owner.get(url).get_data(as_text=True)))
     assert requests > 20
+    assert reached_routes > 10, "the write probes never got past input validation"
     # The owner sees its own data through the same routes: the probe is not vacuous.
     assert {str(world.rows["a"]["notes_note"].id), str(world.rows["a"]["core_branch"].id)} <= seen_by_owner
     assert world.snapshot("a") == before, "tenant A's data changed through tenant B's requests"
