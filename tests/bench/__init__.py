@@ -9,6 +9,7 @@ several interleaved rounds and their median.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -146,3 +147,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def ratio_text(value: float, baseline: float) -> str:
     """``value / baseline`` with two decimals."""
     return f"{value / baseline:.2f}"
+
+
+def with_postgres(
+    outcomes: list[Outcome], name: str, measure_postgres: Callable[[str], list[Outcome]]
+) -> list[Outcome]:
+    """``outcomes`` plus the PostgreSQL ones when ``UDYOG_TEST_DATABASE_URL`` names a server."""
+    admin_url = os.environ.get("UDYOG_TEST_DATABASE_URL")
+    if admin_url:
+        return [*outcomes, *measure_postgres(admin_url)]
+    print("-- PostgreSQL: skipped (set UDYOG_TEST_DATABASE_URL to an administrative URL)")
+    return [*outcomes, not_measured(name, "UDYOG_TEST_DATABASE_URL not set")]

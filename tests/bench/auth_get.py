@@ -33,7 +33,6 @@ row-level security bypassed), and with both sides as the application role of
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -51,11 +50,11 @@ from tests.bench import (
     Outcome,
     fmt_time,
     measure,
-    not_measured,
     print_heading,
     print_table,
     ratio_outcome,
     ratio_text,
+    with_postgres,
 )
 from udyog.app import create_app
 from udyog.kernel import Kernel
@@ -386,14 +385,7 @@ def run() -> list[Outcome]:
         f"4. Authenticated GET of one branch: full stack vs hand-written Flask, "
         f"median of {ROUNDS} rounds x {REQUESTS} requests"
     )
-    outcomes = [_sqlite()]
-    admin_url = os.environ.get("UDYOG_TEST_DATABASE_URL")
-    if admin_url:
-        outcomes.extend(_postgres(admin_url))
-    else:
-        print("-- PostgreSQL: skipped (set UDYOG_TEST_DATABASE_URL to an administrative URL)")
-        outcomes.append(not_measured("authenticated GET (PostgreSQL)", "UDYOG_TEST_DATABASE_URL not set"))
-    return outcomes
+    return with_postgres([_sqlite()], "authenticated GET (PostgreSQL)", _postgres)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ application role (row-level security enforced).
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 import tempfile
@@ -34,11 +33,11 @@ from tests.bench import (
     Outcome,
     fmt_time,
     measure,
-    not_measured,
     print_heading,
     print_table,
     ratio_outcome,
     ratio_text,
+    with_postgres,
 )
 from udyog.config import Settings, normalize_database_url
 from udyog.db import Database, TenantSession
@@ -226,14 +225,7 @@ def run() -> list[Outcome]:
         f"2. ORM tenant scoping: single-row select by id, 2 tenants x {BRANCHES_PER_TENANT} branches, "
         f"median of {ROUNDS} rounds x {SELECTS} selects"
     )
-    outcomes = [_sqlite()]
-    admin_url = os.environ.get("UDYOG_TEST_DATABASE_URL")
-    if admin_url:
-        outcomes.extend(_postgres(admin_url))
-    else:
-        print("-- PostgreSQL: skipped (set UDYOG_TEST_DATABASE_URL to an administrative URL)")
-        outcomes.append(not_measured("tenant scoping (PostgreSQL)", "UDYOG_TEST_DATABASE_URL not set"))
-    return outcomes
+    return with_postgres([_sqlite()], "tenant scoping (PostgreSQL)", _postgres)
 
 
 if __name__ == "__main__":
