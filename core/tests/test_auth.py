@@ -234,3 +234,30 @@ def test_guessing_the_current_password_is_limited(world):
         assert client.post("/api/v1/auth/password", json=wrong).status_code == 422
     blocked = client.post("/api/v1/auth/password", json={"current_password": TEST_PASSWORD, "new_password": "x" * 12})
     assert blocked.status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_login_limit_sees_the_client_address(kernel_factory):
+    from udyog.auth import MAX_FAILURES_PER_ADDRESS
+    from udyog.config import ConfigError, Settings
+
+    kernel = kernel_factory([], proxy_hops=1)
+    create_tenant(kernel, "acme", "Acme")
+    app = create_app(kernel=kernel)
+    c = app.test_client()
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        wrong = {"email": f"nobody{i}@example.com", "password": "x" * 12}
+        assert c.post("/api/v1/auth/login", json=wrong, headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 401
+    blocked = c.post(
+        "/api/v1/auth/login",
+        json={"email": "z@example.com", "password": "x"},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert blocked.status_code == 429
+    other = c.post(
+        "/api/v1/auth/login",
+        json={"email": "z@example.com", "password": "x"},
+        headers={"X-Forwarded-For": "198.51.100.2"},
+    )
+    assert other.status_code == 401  # another client behind the same proxy is not blocked
+    with pytest.raises(ConfigError, match="UDYOG_PROXY_HOPS"):
+        Settings.from_env(environ={"UDYOG_PROXY_HOPS": "many"})

@@ -137,6 +137,12 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.url_map.strict_slashes = False
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops, x_host=settings.proxy_hops
+        )
     api = UdyogApi(app)
     app.extensions["udyog"] = kernel
     owners: dict[str, str] = {}

@@ -16,6 +16,19 @@ class ConfigError(ValueError):
     """The configuration is invalid (bad plugins.toml, bad variable)."""
 
 
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return number
+
+
 def _truthy(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -79,6 +92,9 @@ class Settings:
     dispatch_pending_on_start: bool = True
     #: argon2 cost: "default" (RFC 9106 low-memory profile) or "fast" (tests only).
     password_hash_profile: str = "default"
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are
+    #: trusted (0: none). The login limit per address needs the client's address.
+    proxy_hops: int = 0
     #: Send auth cookies only over HTTPS (set on any deployment served over TLS).
     secure_cookies: bool = False
     #: Lifetime of access tokens in minutes (refresh tokens live with the login session).
@@ -109,6 +125,7 @@ class Settings:
             app_db_role=env.get("UDYOG_APP_DB_ROLE") or None,
             redis_url=env.get("UDYOG_REDIS_URL") or None,
             secure_cookies=_truthy(env.get("UDYOG_SECURE_COOKIES")),
+            proxy_hops=_int(env, "UDYOG_PROXY_HOPS", 0),
         )
         settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         if settings.plugins.strict:
