@@ -261,3 +261,15 @@ def test_behind_a_trusted_proxy_the_login_limit_sees_the_client_address(kernel_f
     assert other.status_code == 401  # another client behind the same proxy is not blocked
     with pytest.raises(ConfigError, match="UDYOG_PROXY_HOPS"):
         Settings.from_env(environ={"UDYOG_PROXY_HOPS": "many"})
+
+
+def test_creating_a_user_with_an_unknown_role_writes_nothing(world):
+    from udyog.auth import create_user, user_by_email
+    from udyog_sdk import UdyogError
+
+    kernel, app = world
+    with pytest.raises(UdyogError, match="unknown role"):
+        create_user(kernel, "new@example.com", "New", TEST_PASSWORD, tenant="acme", roles=["Wizard"])
+    assert user_by_email(kernel, "new@example.com") is None
+    create_user(kernel, "new@example.com", "New", TEST_PASSWORD, tenant="acme", roles=["Member"])
+    assert login(app, "new@example.com").get("/api/v1/core/branches").status_code == 200

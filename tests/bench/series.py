@@ -13,8 +13,7 @@ Ours: 8 threads, each in its own tenant scope (a ``TenantSession`` on the
 application role, row-level security enforced), loop ``next_number
 ("notes.note")`` and ``commit()``: the series row read ``FOR KEY SHARE``, the
 counter incremented by an ORM ``UPDATE ... RETURNING`` in the caller's
-transaction, the tenant set per transaction, a pre-ping at every pool
-checkout. Two context rows: a fresh tenant scope per transaction (what a
+transaction, the tenant set per transaction. Two context rows: a fresh tenant scope per transaction (what a
 request or task pays on top: the tenant's row read again), and the same SQL
 as ours sent by bare psycopg2 (``set_config``, the series row ``FOR KEY
 SHARE``, the counter ``UPDATE ... RETURNING``, ``COMMIT``), which separates

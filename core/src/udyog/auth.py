@@ -98,7 +98,10 @@ def create_user(
     tenant: str | uuid.UUID | None = None,
     roles: Iterable[str] = (),
 ) -> uuid.UUID:
-    """Create a user (and, with ``tenant``, a membership with ``roles``); returns the id."""
+    """Create a user (and, with ``tenant``, a membership with ``roles``) in one transaction; returns the id.
+
+    Nothing is written when any part is refused (taken e-mail, unknown tenant or role).
+    """
     email = normalize_email(email)
     if not name.strip():
         raise UdyogError("invalid name", status=422, errors={"name": ["must not be empty"]})
@@ -114,41 +117,45 @@ def create_user(
             password_changed_at=utcnow() if password is not None else None,
         )
         session.add(user)
+        session.flush()
+        if tenant is not None:
+            _join(kernel, session, tenant, user.id, roles)
         session.commit()
-        user_id = user.id
-    if tenant is not None:
-        add_membership(kernel, tenant, user_id, roles)
-    return user_id
+        return user.id
 
 
 def add_membership(kernel: Kernel, tenant: str | uuid.UUID, user_id: uuid.UUID, roles: Iterable[str] = ()) -> None:
     """Make the user a member of ``tenant`` (if not yet) holding ``roles`` (added to any held)."""
+    with kernel.db.session() as session:
+        _join(kernel, session, tenant, user_id, roles)
+        session.commit()
+
+
+def _join(kernel: Kernel, session: Any, tenant: str | uuid.UUID, user_id: uuid.UUID, roles: Iterable[str]) -> None:
     from udyog.rbac import bump_security
 
-    with kernel.db.session() as session:
-        found = kernel.find_tenant(session, tenant)
-        if found is None:
-            raise UdyogError(f"no tenant {tenant!r}", status=404)
-        session.bind_tenant(found.id)
-        if session.scalar(select(Membership.id).where(Membership.user_id == user_id)) is None:
-            session.add(Membership(user_id=user_id))
-        wanted = list(dict.fromkeys(roles))
-        found_roles = {r.name: r for r in session.scalars(select(Role).where(Role.name.in_(wanted)))}
-        missing = [r for r in wanted if r not in found_roles]
-        if missing:
-            known = sorted(session.scalars(select(Role.name)))
-            raise UdyogError(
-                "unknown role",
-                status=422,
-                errors={"roles": [f"no role {m!r} (roles: {', '.join(known)})" for m in missing]},
-            )
-        held = set(session.scalars(select(UserRole.role_id).where(UserRole.user_id == user_id)))
-        for name in wanted:
-            if found_roles[name].id not in held:
-                session.add(UserRole(user_id=user_id, role_id=found_roles[name].id))
-        session.flush()
-        bump_security(session)
-        session.commit()
+    found = kernel.find_tenant(session, tenant)
+    if found is None:
+        raise UdyogError(f"no tenant {tenant!r}", status=404)
+    session.bind_tenant(found.id)
+    if session.scalar(select(Membership.id).where(Membership.user_id == user_id)) is None:
+        session.add(Membership(user_id=user_id))
+    wanted = list(dict.fromkeys(roles))
+    found_roles = {r.name: r for r in session.scalars(select(Role).where(Role.name.in_(wanted)))}
+    missing = [r for r in wanted if r not in found_roles]
+    if missing:
+        known = sorted(session.scalars(select(Role.name)))
+        raise UdyogError(
+            "unknown role",
+            status=422,
+            errors={"roles": [f"no role {m!r} (roles: {', '.join(known)})" for m in missing]},
+        )
+    held = set(session.scalars(select(UserRole.role_id).where(UserRole.user_id == user_id)))
+    for name in wanted:
+        if found_roles[name].id not in held:
+            session.add(UserRole(user_id=user_id, role_id=found_roles[name].id))
+    session.flush()
+    bump_security(session)
 
 
 def user_by_email(kernel: Kernel, email: str) -> User | None:

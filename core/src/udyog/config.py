@@ -40,7 +40,8 @@ class PluginsFile:
     """The deployment's plugin selection, read from ``plugins.toml``.
 
     ``enabled`` holds plugin names, or ``"*"`` for every installed plugin.
-    ``settings`` holds ``[settings.<plugin>]`` tables, handed to plugins.
+    ``settings`` holds the ``[settings.<plugin>]`` tables (parsed and validated;
+    not yet exposed to plugins).
     """
 
     enabled: tuple[str, ...] = ()
