@@ -273,3 +273,36 @@ def test_creating_a_user_with_an_unknown_role_writes_nothing(world):
     assert user_by_email(kernel, "new@example.com") is None
     create_user(kernel, "new@example.com", "New", TEST_PASSWORD, tenant="acme", roles=["Member"])
     assert login(app, "new@example.com").get("/api/v1/core/branches").status_code == 200
+
+
+def test_cli_resets_a_password_and_disables_a_user(world, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kernel, app = world
+    client = login(app, "ravi@example.com")
+    exe = str(Path(sys.executable).with_name("udyog"))
+    plugins = tmp_path / "plugins.toml"
+    plugins.write_text('[deployment]\nenabled = ["notes"]\n')
+    env = {**os.environ, "UDYOG_DATABASE_URL": kernel.settings.database_url, "UDYOG_PLUGINS_FILE": str(plugins)}
+    if kernel.settings.app_db_role:
+        env["UDYOG_APP_DB_ROLE"] = kernel.settings.app_db_role
+    reset = subprocess.run(
+        [exe, "user", "password", "ravi@example.com", "--password", "a brand new secret"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert reset.returncode == 0, reset.stderr
+    assert client.get("/api/v1/core/branches").status_code == 401
+    client = login(app, "ravi@example.com", "a brand new secret")
+    off = subprocess.run(
+        [exe, "user", "disable", "ravi@example.com"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert off.returncode == 0, off.stderr
+    assert client.get("/api/v1/core/branches").status_code == 401
+    missing = subprocess.run([exe, "user", "disable", "nobody@example.com"], env=env, capture_output=True, text=True)
+    assert missing.returncode == 2 and "no user nobody@example.com" in missing.stderr

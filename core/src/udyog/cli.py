@@ -273,6 +273,44 @@ def user_create(
     click.echo(f"user {email} created ({user_id})" + (f", member of {tenant_ref}" if tenant_ref else ""))
 
 
+@user.command("password")
+@click.argument("email")
+@click.option("--password", default=None, help="The new password (prompted when omitted).")
+@click.pass_obj
+@_udyog_errors
+def user_password(obj: _Obj, email: str, password: str | None) -> None:
+    """Set a user's password (an administrator's reset); every login of the user ends."""
+    from udyog.auth import set_password, user_by_email
+
+    found = user_by_email(obj.kernel, email)
+    if found is None:
+        _fail(f"no user {email}")
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with obj.kernel.db.session() as session:
+        set_password(obj.kernel, session, found.id, password)
+        session.commit()
+    click.echo(f"password of {email} set; their logins were ended")
+
+
+@user.command("disable")
+@click.argument("email")
+@click.option("--enable", is_flag=True, help="Enable the user again instead.")
+@click.pass_obj
+@_udyog_errors
+def user_disable(obj: _Obj, email: str, enable: bool) -> None:
+    """Disable a user everywhere (every login ends at once), or enable them again."""
+    from udyog.auth import set_user_active, user_by_email
+
+    found = user_by_email(obj.kernel, email)
+    if found is None:
+        _fail(f"no user {email}")
+    with obj.kernel.db.session() as session:
+        set_user_active(session, found.id, enable)
+        session.commit()
+    click.echo(f"{email} {'enabled' if enable else 'disabled; their logins were ended'}")
+
+
 @main.group()
 def role() -> None:
     """Roles of a tenant."""
