@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping
@@ -16,10 +17,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from udyog.config import DEFAULT_SECRET_KEY, Settings
+from udyog.db import TenantSession
 from udyog.kernel import Kernel, TenantScope
 from udyog.models import AuthSession, Membership, Tenant, User
 from udyog.registry import CORE_NAME, PluginState
-from udyog_sdk import UdyogError
+from udyog_sdk import Principal, TenantContext, UdyogError
 from udyog_sdk.models import utcnow
 from udyog_sdk.runtime import NoScopeError, bind_scope, unbind_scope
 from udyog_sdk.security import ACCESS_ATTRIBUTE
@@ -28,6 +30,38 @@ from udyog_sdk.security import ACCESS_ATTRIBUTE
 PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "static", "bootstrap.static"})
 
 
+def check_login(kernel: Kernel, session: TenantSession, claims: Mapping[str, Any]) -> tuple[TenantContext, Principal]:
+    """The tenant and principal of a verified token's claims, or a 401 naming why.
+
+    The token is signed, so its tenant may scope ``session`` before the one
+    query that checks the tenant, the login session, the user and the membership.
+    """
+    try:
+        user_id, tenant_id, session_id = (uuid.UUID(str(claims[k])) for k in ("sub", "tid", "sid"))
+    except (KeyError, ValueError, TypeError):
+        raise UdyogError("invalid token", status=401) from None
+    session.bind_tenant(tenant_id)
+    row = session.execute(_login_check_query(), {"sid": session_id, "uid": user_id, "tid": tenant_id}).one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise UdyogError("this login was ended (logout, password change or expiry); log in again", status=401)
+    if not row.is_active:
+        raise UdyogError("the tenant of this token is inactive", status=401)
+    if not row.user_active or not row.member_active:
+        raise UdyogError("this user is disabled in this tenant", status=401)
+    tenant = kernel.context_for(session, row)
+    principal = kernel.security.principal(
+        session,
+        tenant,
+        tenant.security_rev,
+        user_id=user_id,
+        email=row.email,
+        name=row.user_name,
+        branch_id=row.branch_id,
+    )
+    return tenant, principal
+
+
+@functools.lru_cache(maxsize=1)
 def _login_check_query() -> Any:
     """The per-request check of a token's login, built once: one query, bound parameters.
 
@@ -151,7 +185,6 @@ def create_app(
     install_openapi(app, api, owners)
 
     _init_jwt(app, settings)
-    login_check = _login_check_query()
 
     @app.before_request
     def _authenticate_and_scope() -> ResponseReturnValue | None:
@@ -161,33 +194,9 @@ def create_app(
         if kind == "public":
             return None
         verify_jwt_in_request(refresh=kind == "refresh")
-        claims = get_jwt()
-        try:
-            user_id, tenant_id, session_id = (uuid.UUID(claims[k]) for k in ("sub", "tid", "sid"))
-        except (KeyError, ValueError, TypeError):
-            raise UdyogError("invalid token", status=401) from None
         session = kernel.db.session(write=request.method not in SAFE_METHODS)
         g.udyog_session = session
-        # The token is signed, so its tenant may scope the session before the
-        # one query that checks tenant, login session, user and membership.
-        session.bind_tenant(tenant_id)
-        row = session.execute(login_check, {"sid": session_id, "uid": user_id, "tid": tenant_id}).one_or_none()
-        if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-            raise UdyogError("this login was ended (logout, password change or expiry); log in again", status=401)
-        if not row.is_active:
-            raise UdyogError("the tenant of this token is inactive", status=401)
-        if not row.user_active or not row.member_active:
-            raise UdyogError("this user is disabled in this tenant", status=401)
-        tenant = kernel.context_for(session, row)
-        principal = kernel.security.principal(
-            session,
-            tenant,
-            tenant.security_rev,
-            user_id=user_id,
-            email=row.email,
-            name=row.user_name,
-            branch_id=row.branch_id,
-        )
+        tenant, principal = check_login(kernel, session, get_jwt())
         owner = owners.get(request.blueprint or "")
         if owner not in (None, CORE_NAME) and not tenant.is_enabled(owner):
             raise NotFound()

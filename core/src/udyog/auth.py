@@ -202,9 +202,11 @@ def _count_failures(session: Session, keys: list[str], now: datetime) -> None:
             .execution_options(synchronize_session=False)
         ).rowcount
         if not counted:
+            # Only an expired window restarts: a row another transaction just
+            # created is counted by the retry after the insert below conflicts.
             restarted = session.execute(
                 update(LoginFailure)
-                .where(LoginFailure.key == key)
+                .where(LoginFailure.key == key, LoginFailure.window_start <= cutoff)
                 .values(window_start=now, count=1)
                 .execution_options(synchronize_session=False)
             ).rowcount

@@ -22,7 +22,6 @@ import copy
 import json
 import re
 import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from flask_smorest import Api
 from udyog.registry import CORE_NAME
 from udyog_sdk.api import ErrorSchema
 from udyog_sdk.runtime import active_tenant
+from udyog_sdk.security import public
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
@@ -44,7 +44,6 @@ DOCS_URL = "/api/docs"
 SPEC_URL = "/api/openapi.json"
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_ACCESS_ATTRIBUTE = "_udyog_access"  # udyog_sdk.security.ACCESS_ATTRIBUTE
 
 
 class UdyogApi(Api):
@@ -58,11 +57,9 @@ def _openapi_path(rule: str) -> str:
 
 
 def _access(app: Flask, endpoint: str) -> tuple[str, str | None]:
-    view = app.view_functions.get(endpoint)
-    if endpoint == OPENAPI_ENDPOINT or endpoint.startswith(f"{DOCS_BLUEPRINT}."):
-        return ("public", None)
-    access = getattr(view, _ACCESS_ATTRIBUTE, None)
-    return access if isinstance(access, tuple) and len(access) == 2 else ("undeclared", None)
+    from udyog.app import access_of
+
+    return access_of(app, endpoint)
 
 
 class OpenAPIComposer:
@@ -189,38 +186,25 @@ def _caller_enabled_plugins(kernel: Kernel) -> frozenset[str] | None:
     tenant = active_tenant()
     if tenant is not None:
         return tenant.enabled_plugins
-    try:
-        from flask_jwt_extended import get_jwt, verify_jwt_in_request
-        from flask_jwt_extended.exceptions import JWTExtendedException
-        from jwt.exceptions import PyJWTError
-    except ImportError:  # authentication not installed
-        return None
+    from flask_jwt_extended import get_jwt, verify_jwt_in_request
+    from flask_jwt_extended.exceptions import JWTExtendedException
+    from jwt.exceptions import PyJWTError
+
+    from udyog.app import check_login
+    from udyog_sdk import UdyogError
+
     try:
         if verify_jwt_in_request(optional=True) is None:
             return None
         claims = get_jwt()
-        user_id, tenant_id, session_id = (uuid.UUID(str(claims[k])) for k in ("sub", "tid", "sid"))
-    except (JWTExtendedException, PyJWTError, KeyError, ValueError, TypeError):
+    except (JWTExtendedException, PyJWTError):
         return None
-    from sqlalchemy import select
-
-    from udyog.models import AuthSession
-    from udyog_sdk.models import utcnow
-
     with kernel.db.session(write=False) as session:
-        live = session.scalar(
-            select(AuthSession.id).where(
-                AuthSession.id == session_id,
-                AuthSession.user_id == user_id,
-                AuthSession.acting_tenant_id == tenant_id,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > utcnow(),
-            )
-        )
-        if live is None:
+        try:
+            context, _ = check_login(kernel, session, claims)
+        except UdyogError:
             return None
-        context = kernel.tenant_context(session, tenant_id)
-        return context.enabled_plugins if context is not None else None
+        return context.enabled_plugins
 
 
 def install_openapi(app: Flask, api: Api, owners: Mapping[str, str]) -> None:
@@ -256,4 +240,4 @@ def install_openapi(app: Flask, api: Api, owners: Mapping[str, str]) -> None:
 
 
 def _mark_public(view: Any) -> None:
-    setattr(view, _ACCESS_ATTRIBUTE, ("public", None))
+    public(view)
