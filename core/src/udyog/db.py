@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 from sqlalchemy.pool import NullPool
@@ -222,8 +222,10 @@ def _after_begin(session: Session, transaction: Any, connection: Connection) -> 
 def _set_db_tenant(connection: Connection, tenant_id: uuid.UUID | None, all_tenants: bool) -> None:
     if connection.dialect.name != "postgresql":
         return
-    connection.execute(
-        text("SELECT set_config('udyog.tenant_id', :t, true), set_config('udyog.all_tenants', :a, true)"),
+    # Straight to the driver (pyformat parameters): this runs at the start of
+    # every transaction, so it skips SQLAlchemy's statement compilation.
+    connection.exec_driver_sql(
+        "SELECT set_config('udyog.tenant_id', %(t)s, true), set_config('udyog.all_tenants', %(a)s, true)",
         {"t": str(tenant_id) if tenant_id else "", "a": "on" if all_tenants else "off"},
     )
 
