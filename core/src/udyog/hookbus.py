@@ -78,7 +78,10 @@ class HookBus:
         on_error: Callable[[str, str], Iterable[str]],
         **kwargs: Any,
     ) -> list[tuple[str, Any]]:
-        """Like :meth:`collect`, but a plugin whose implementation raises is unloaded.
+        """Call a registration-time hook on every plugin, keeping who returned what.
+
+        Results come back sorted by plugin name (never registration order). A
+        plugin whose implementation raises is unloaded.
 
         ``on_error(plugin, message)`` unloads the plugin (and its dependants)
         and returns every name it unloaded; their results are dropped and the
@@ -100,18 +103,3 @@ class HookBus:
         if dropped:
             self.refresh(self.loaded - dropped)
         return [(plugin, result) for plugin, result in out if plugin not in dropped]
-
-    def collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a broadcast hook on every plugin, keeping who returned what.
-
-        Used for registration-time hooks whose results the core owns per
-        plugin (blueprints, listeners, commands). Results come back sorted by
-        plugin name, so the order never depends on registration.
-        """
-        caller = getattr(self.pm.hook, hook)
-        out: list[tuple[str, Any]] = []
-        for impl in sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name):
-            result = impl.function(**{a: kwargs[a] for a in impl.argnames})
-            if result is not None:
-                out.append((impl.plugin_name, result))
-        return out

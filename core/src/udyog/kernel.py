@@ -109,14 +109,19 @@ class Kernel:
         session.bind_tenant(tenant.id)
         return self.context_for(session, tenant)
 
-    def context_for(self, session: TenantSession, tenant: Any) -> TenantContext:
-        """The context of a loaded tenant (a ``Tenant`` or a row with its columns; ``session`` bound to it)."""
+    def context_for(
+        self, session: TenantSession, tenant: Any, *, enabled: frozenset[str] | None = None
+    ) -> TenantContext:
+        """The context of a loaded tenant (a ``Tenant`` or a row with its columns; ``session`` bound to it).
+
+        ``enabled`` overrides the stored plugin set (while enablement is changing).
+        """
         return TenantContext(
             id=tenant.id,
             slug=tenant.slug,
             name=tenant.name,
             timezone=tenant.timezone,
-            enabled_plugins=self.enabled_plugins(session, tenant),
+            enabled_plugins=self.enabled_plugins(session, tenant) if enabled is None else enabled,
             settings=dict(tenant.settings or {}),
             security_rev=tenant.security_rev,
         )

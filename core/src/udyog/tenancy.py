@@ -17,7 +17,7 @@ from udyog.kernel import Kernel
 from udyog.models import DEFAULT_TIMEZONE, Branch, Tenant, TenantPlugin
 from udyog.registry import CORE_NAME
 from udyog.series import seed_series
-from udyog_sdk import TenantContext, UdyogError
+from udyog_sdk import UdyogError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 BRANCH_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
@@ -144,7 +144,7 @@ def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[
         session.add(TenantPlugin(plugin=name))
     session.flush()
     enabled_after = frozenset(current | set(added)) & loaded
-    context = _context(tenant, enabled_after)
+    context = kernel.context_for(session, tenant, enabled=enabled_after)
     kernel.security.seed_roles(session, added)
     with kernel.bound(context, session) as scope:
         for name in added:
@@ -181,7 +181,7 @@ def disable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable
         if not removing:
             return []
         loaded = kernel.registry.loaded_names()
-        context = _context(tenant, frozenset(current) & loaded)
+        context = kernel.context_for(session, tenant, enabled=frozenset(current) & loaded)
         with kernel.bound(context, session) as scope:
             # Dependants before what they depend on.
             for name in reversed(kernel.registry.dependency_closure(removing)):
@@ -191,17 +191,6 @@ def disable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable
         session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1))
         session.commit()
         return sorted(removing)
-
-
-def _context(tenant: Tenant, enabled: frozenset[str]) -> TenantContext:
-    return TenantContext(
-        id=tenant.id,
-        slug=tenant.slug,
-        name=tenant.name,
-        timezone=tenant.timezone,
-        enabled_plugins=enabled,
-        settings=dict(tenant.settings or {}),
-    )
 
 
 def uninstall_plugin(kernel: Kernel, name: str, report: Callable[[str], None] = print) -> None:
