@@ -7,7 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from udyog.models import AuditEntry, Branch
 from udyog_sdk import UdyogError, current_tenant, db_session
@@ -121,8 +121,12 @@ def _branch_data(branch: Branch) -> dict[str, Any]:
     return _BRANCH_SCHEMA.dump(branch)
 
 
+#: One branch by id, built once (the session adds the tenant filter and record rules).
+_BRANCH_BY_ID = select(Branch).where(Branch.id == bindparam("branch_id"))
+
+
 def _get_branch(branch_id: uuid.UUID) -> Branch:
-    branch = db_session().scalar(select(Branch).where(Branch.id == branch_id))
+    branch = db_session().scalar(_BRANCH_BY_ID, {"branch_id": branch_id})
     if branch is None:
         raise UdyogError("branch not found", status=404)
     return branch

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from udyog.config import DEFAULT_SECRET_KEY, Settings
-from udyog.db import TenantSession
+from udyog.db import PreparedSelect, TenantSession
 from udyog.kernel import Kernel, TenantScope
 from udyog.models import AuthSession, Membership, Tenant, User
 from udyog.registry import CORE_NAME, PluginState
@@ -41,7 +41,11 @@ def check_login(kernel: Kernel, session: TenantSession, claims: Mapping[str, Any
     except (KeyError, ValueError, TypeError):
         raise UdyogError("invalid token", status=401) from None
     session.bind_tenant(tenant_id)
-    row = session.execute(_login_check_query(), {"sid": session_id, "uid": user_id, "tid": tenant_id}).one_or_none()
+    row = (
+        _login_check()
+        .execute(session.connection(), {"sid": session_id, "uid": user_id, "tid": tenant_id})
+        .one_or_none()
+    )
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise UdyogError("this login was ended (logout, password change or expiry); log in again", status=401)
     if not row.is_active:
@@ -62,15 +66,18 @@ def check_login(kernel: Kernel, session: TenantSession, claims: Mapping[str, Any
 
 
 @functools.lru_cache(maxsize=1)
-def _login_check_query() -> Any:
+def _login_check() -> PreparedSelect:
     """The per-request check of a token's login, built once: one query, bound parameters.
 
     Returns the tenant's columns (as ``context_for`` needs them) with the login
-    session's state, the user's and the membership's.
+    session's state, the user's and the membership's. It filters by tenant
+    itself (the acting tenant of the login session, the membership of that
+    tenant), so it runs outside the ORM's tenant filter, prepared once per
+    PostgreSQL connection (see :class:`udyog.db.PreparedSelect`).
     """
-    from sqlalchemy import bindparam
+    from sqlalchemy import Uuid, bindparam
 
-    return (
+    statement = (
         select(
             Tenant.id,
             Tenant.slug,
@@ -90,13 +97,14 @@ def _login_check_query() -> Any:
         )
         .join(Tenant, Tenant.id == AuthSession.acting_tenant_id)
         .join(User, User.id == AuthSession.user_id)
-        .join(Membership, Membership.user_id == User.id)
+        .join(Membership, (Membership.user_id == User.id) & (Membership.tenant_id == bindparam("tid")))
         .where(
             AuthSession.id == bindparam("sid"),
             User.id == bindparam("uid"),
             AuthSession.acting_tenant_id == bindparam("tid"),
         )
     )
+    return PreparedSelect("udyog_login_check", statement, {"sid": Uuid(), "uid": Uuid(), "tid": Uuid()})
 
 
 def access_of(app: Flask, endpoint: str) -> tuple[str, str | None]:

@@ -219,15 +219,76 @@ def _after_begin(session: Session, transaction: Any, connection: Connection) -> 
         _set_db_tenant(connection, session.info["tenant_id"], session.info["all_tenants"])
 
 
+_SET_TENANT_SQL = "SELECT set_config('udyog.tenant_id', %(t)s, true), set_config('udyog.all_tenants', %(a)s, true)"
+
+
 def _set_db_tenant(connection: Connection, tenant_id: uuid.UUID | None, all_tenants: bool) -> None:
     if connection.dialect.name != "postgresql":
         return
-    # Straight to the driver (pyformat parameters): this runs at the start of
-    # every transaction, so it skips SQLAlchemy's statement compilation.
-    connection.exec_driver_sql(
-        "SELECT set_config('udyog.tenant_id', %(t)s, true), set_config('udyog.all_tenants', %(a)s, true)",
-        {"t": str(tenant_id) if tenant_id else "", "a": "on" if all_tenants else "off"},
-    )
+    # Straight to the driver's cursor (pyformat parameters): this runs at the
+    # start of every transaction, so it skips SQLAlchemy's execution context.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_SET_TENANT_SQL, {"t": str(tenant_id) if tenant_id else "", "a": "on" if all_tenants else "off"})
+    finally:
+        cursor.close()
+
+
+class PreparedSelect:
+    """A fixed SELECT of the kernel's hot paths, run with bound parameters on a connection.
+
+    On PostgreSQL the statement is prepared once per pooled connection
+    (``PREPARE``, which outlives transactions and rollbacks) and then run with
+    ``EXECUTE``: the server neither parses nor plans it again (for a join of
+    four tables that is most of its cost). Elsewhere the compiled statement
+    comes from SQLAlchemy's cache. Results carry the columns' types as the
+    statement would.
+
+    The statement bypasses the ORM and its tenant filter, so it must filter by
+    tenant itself (a parameter compared with every tenant table's
+    ``tenant_id``); on PostgreSQL row-level security still applies. Not for
+    plugins: a PgBouncer in transaction mode does not keep prepared
+    statements, so a deployment behind one sets ``prepare=False``.
+    """
+
+    def __init__(self, name: str, statement: Select[Any], params: dict[str, Any], *, prepare: bool = True) -> None:
+        """``params``: the statement's bound parameter names with their SQL types, in order."""
+        from sqlalchemy import bindparam, column, text
+
+        self.name = name
+        self.statement = statement
+        self.prepare = prepare
+        self._params = params
+        self._columns = [column(c.name, c.type) for c in statement.selected_columns]
+        self._pg_sql: str | None = None
+        placeholders = ", ".join(f":{k}" for k in params)
+        self._execute = (
+            text(f"EXECUTE {name}({placeholders})")
+            .bindparams(*(bindparam(k, type_=t) for k, t in params.items()))
+            .columns(*self._columns)
+        )
+
+    def _prepare_sql(self, connection: Connection) -> str:
+        if self._pg_sql is None:
+            import re
+
+            compiled = self.statement.compile(dialect=connection.dialect)
+            order = list(self._params)
+            sql = re.sub(r"%\((\w+)\)s", lambda m: f"${order.index(m.group(1)) + 1}", compiled.string)
+            sql = sql.replace("%%", "%")
+            types = ", ".join(t.compile(dialect=connection.dialect) for t in self._params.values())
+            self._pg_sql = f"PREPARE {self.name}({types}) AS {sql}"
+        return self._pg_sql
+
+    def execute(self, connection: Connection, params: dict[str, Any]) -> Any:
+        """The statement's result for ``params`` (a SQLAlchemy ``Result``)."""
+        if connection.dialect.name != "postgresql" or not self.prepare:
+            return connection.execute(self.statement, params)
+        prepared: set[str] = connection.connection.info.setdefault("udyog_prepared", set())
+        if self.name not in prepared:
+            connection.exec_driver_sql(self._prepare_sql(connection))
+            prepared.add(self.name)
+        return connection.execute(self._execute, params)
 
 
 class Database:
@@ -326,5 +387,5 @@ def _sqlite_begin(conn: Connection) -> None:
     # locked" at once, whatever the busy timeout: writers begin IMMEDIATE.
     if conn.get_execution_options().get("udyog_write"):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        conn.exec_driver_sql("BEGIN")
+    else:  # a deferred BEGIN takes no lock and cannot fail: straight to the driver
+        conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
