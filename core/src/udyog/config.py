@@ -102,6 +102,16 @@ class Settings:
     access_token_minutes: int = 15
     #: Redis for background jobs (used from the jobs issue on).
     redis_url: str | None = None
+    #: SMTP server for e-mail notifications (None: e-mails are written to the log).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "udyog@localhost"
+    smtp_starttls: bool = False
+    #: SMS and WhatsApp gateways: "log" (write to the log) or "module:factory".
+    sms_gateway: str = "log"
+    whatsapp_gateway: str = "log"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -127,6 +137,14 @@ class Settings:
             redis_url=env.get("UDYOG_REDIS_URL") or None,
             secure_cookies=_truthy(env.get("UDYOG_SECURE_COOKIES")),
             proxy_hops=_int(env, "UDYOG_PROXY_HOPS", 0),
+            smtp_host=env.get("UDYOG_SMTP_HOST") or None,
+            smtp_port=_int(env, "UDYOG_SMTP_PORT", 25),
+            smtp_user=env.get("UDYOG_SMTP_USER") or None,
+            smtp_password=env.get("UDYOG_SMTP_PASSWORD") or None,
+            smtp_from=env.get("UDYOG_SMTP_FROM") or "udyog@localhost",
+            smtp_starttls=_truthy(env.get("UDYOG_SMTP_STARTTLS")),
+            sms_gateway=env.get("UDYOG_SMS_GATEWAY") or "log",
+            whatsapp_gateway=env.get("UDYOG_WHATSAPP_GATEWAY") or "log",
         )
         settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         if settings.plugins.strict:

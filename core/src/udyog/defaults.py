@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from udyog_sdk import Permission, RoleTemplate, hookimpl
+from udyog_sdk import Listener, Permission, RoleTemplate, hookimpl
 from udyog_sdk.ui import MenuEntry
 
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ CORE_PERMISSIONS = (
     Permission("core.audit.read", "Read the audit log"),
     Permission("core.series.read", "See number series"),
     Permission("core.series.manage", "Change number-series patterns"),
+    Permission("core.notification_template.read", "See notification templates"),
+    Permission("core.notification_template.manage", "Change the tenant's notification templates"),
 )
 
 
@@ -35,6 +37,7 @@ def udyog_blueprints() -> list[Blueprint]:
     from udyog.admin_api import create_admin_blueprint
     from udyog.api import create_blueprint
     from udyog.auth_api import create_auth_blueprint
+    from udyog.notifications_api import create_notifications_blueprint
     from udyog.series_api import create_series_blueprint
     from udyog.web import create_web_blueprint
 
@@ -43,8 +46,17 @@ def udyog_blueprints() -> list[Blueprint]:
         create_auth_blueprint(),
         create_admin_blueprint(),
         create_series_blueprint(),
+        create_notifications_blueprint(),
         create_web_blueprint(),
     ]
+
+
+@hookimpl
+def udyog_event_listeners() -> list[Listener]:
+    """The core's listeners: sending queued notifications (e-mail, SMS, WhatsApp)."""
+    from udyog.notifications import listeners
+
+    return listeners()
 
 
 @hookimpl

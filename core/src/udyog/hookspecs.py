@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from flask import Blueprint
     from sqlalchemy.orm import Session
 
-    from udyog_sdk import Listener, Permission, RecordRule, RoleTemplate, TenantContext
+    from udyog_sdk import Listener, NotificationTemplate, Permission, RecordRule, RoleTemplate, TenantContext
     from udyog_sdk.series import SeriesConstraint, SeriesDefinition
     from udyog_sdk.ui import MenuEntry
 
@@ -236,6 +236,43 @@ def udyog_menu() -> list[MenuEntry]:
     registration.
 
     Returns: a list of :class:`udyog_sdk.ui.MenuEntry`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_notification_templates() -> list[NotificationTemplate]:
+    """Declare the notifications this plugin sends: one template per event, channel and language.
+
+    Called once per kernel, the first time notifications are needed. Event
+    names must start with the declaring plugin's name (the core's with
+    ``core.``); an (event, channel, language) declared twice is refused,
+    naming both plugins, and so is a subject or body that is not valid
+    Jinja2. A plugin with a refused declaration keeps none of its templates
+    (logged); other plugins are unaffected. The templates of one event must
+    name the same ``permission`` (or none): its holders are notified when
+    ``notify()`` names no recipients.
+
+    A tenant may override any template (its own text, another language, or
+    switched off) through ``/api/v1/core/notification-templates``. Only
+    plugins the tenant enabled take part. Send with
+    ``udyog_sdk.notify(event, payload)``. Example::
+
+        @hookimpl
+        def udyog_notification_templates():
+            return [
+                NotificationTemplate("sales.order.confirmed", "in_app", "Order {{ number }} confirmed",
+                                     "{{ customer }}: {{ total }}", permission="sales.order.read"),
+                NotificationTemplate("sales.order.confirmed", "email", "Order {{ number }} confirmed",
+                                     "Dear {{ recipient.name }},\n\norder {{ number }} is confirmed.",
+                                     permission="sales.order.read"),
+                NotificationTemplate("sales.order.confirmed", "email", "ऑर्डर {{ number }} की पुष्टि",
+                                     "ऑर्डर {{ number }} की पुष्टि हो गई है।", language="hi",
+                                     permission="sales.order.read"),
+            ]
+
+    Returns: a list of :class:`udyog_sdk.NotificationTemplate`. Broadcast.
 
     Since: SDK 1.0.
     """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +23,7 @@ from udyog.hookbus import HookBus, HookRelay
 from udyog.models import Tenant, TenantPlugin
 from udyog.registry import CORE_NAME, PluginRegistry, new_plugin_manager
 from udyog_sdk import Principal, TenantContext
+from udyog_sdk.notifications import NotifyResult
 from udyog_sdk.runtime import bind_scope, unbind_scope
 
 log = logging.getLogger("udyog")
@@ -57,6 +58,20 @@ class TenantScope:
         from udyog.series import next_number
 
         return next_number(self, key, branch=branch, on=on)
+
+    def notify(
+        self,
+        event: str,
+        payload: Mapping[str, Any],
+        *,
+        users: Iterable[uuid.UUID] | None = None,
+        permission: str | None = None,
+        link: str = "",
+    ) -> NotifyResult:
+        """Record notifications of ``event`` in this scope's transaction (see :mod:`udyog.notifications`)."""
+        from udyog.notifications import notify
+
+        return notify(self, event, payload, users=users, permission=permission, link=link)
 
 
 class Kernel:

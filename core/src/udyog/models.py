@@ -57,6 +57,8 @@ class User(Base):
     #: argon2id hash; None for a user who cannot log in with a password.
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: Mobile number for SMS and WhatsApp notifications (E.164, e.g. +919876543210).
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
 class Membership(TenantMixin, Base):
@@ -233,3 +235,70 @@ class OutboxEvent(TenantMixin, Base):
     #: Listener names still to deliver to; NULL means all matching listeners.
     pending_listeners: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Notification(TenantMixin, Base):
+    """A notification of one event to one member (see :mod:`udyog.notifications`).
+
+    Rows with ``in_app`` are the member's inbox; the others only anchor the
+    deliveries of channels outside the application.
+    """
+
+    __tablename__ = "core_notification"
+    __table_args__ = (
+        # A member's inbox, newest first (keyset on created_at, id), and their unread count.
+        Index("ix_core_notification_inbox", "tenant_id", "user_id", "created_at", "id"),
+        Index("ix_core_notification_unread", "tenant_id", "user_id", "read_at"),
+    )
+    # A record of messages sent, not business data: marking one read is no change worth an audit row.
+    __udyog_audit__ = False
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    in_app: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class NotificationDelivery(TenantMixin, Base):
+    """One notification sent on one channel outside the application (e-mail, SMS, WhatsApp)."""
+
+    __tablename__ = "core_notification_delivery"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "notification_id", "channel"),
+        tenant_fk("notification_id", "core_notification", ondelete="CASCADE"),
+    )
+    __udyog_audit__ = False  # delivery bookkeeping
+
+    notification_id: Mapped[uuid.UUID]
+    channel: Mapped[str] = mapped_column(String(16))
+    #: An e-mail address or a phone number.
+    address: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: pending, sent or failed (failed: given up, see last_error).
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Set while a process is sending (a claim that expires).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class NotificationTemplateOverride(VersionedMixin, TenantMixin, Base):
+    """A tenant's own text (or switch-off) of a notification template."""
+
+    __tablename__ = "core_notification_template"
+    __table_args__ = (UniqueConstraint("tenant_id", "event", "channel", "language"),)
+
+    event: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -13,6 +13,7 @@ from udyog_sdk._version import SDK_VERSION
 from udyog_sdk.events import Event, Listener
 from udyog_sdk.manifest import Plugin
 from udyog_sdk.markers import PROJECT_NAME, hookimpl, hookspec
+from udyog_sdk.notifications import NotificationTemplate, notify
 from udyog_sdk.runtime import (
     TenantContext,
     UdyogError,
@@ -29,6 +30,7 @@ __all__ = [
     "SDK_VERSION",
     "Event",
     "Listener",
+    "NotificationTemplate",
     "Permission",
     "Plugin",
     "Principal",
@@ -43,4 +45,5 @@ __all__ = [
     "hookimpl",
     "hooks",
     "hookspec",
+    "notify",
 ]

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import date
 
     from sqlalchemy.orm import Session
 
+    from udyog_sdk.notifications import NotifyResult
     from udyog_sdk.security import Principal
 
 
@@ -94,6 +96,18 @@ class Scope(Protocol):
 
     def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
         """Take the next number of series ``key`` in the scope's transaction."""
+        ...
+
+    def notify(
+        self,
+        event: str,
+        payload: Mapping[str, Any],
+        *,
+        users: Iterable[uuid.UUID] | None = None,
+        permission: str | None = None,
+        link: str = "",
+    ) -> NotifyResult:
+        """Record notifications of ``event`` in the scope's transaction (see :func:`udyog_sdk.notify`)."""
         ...
 
 

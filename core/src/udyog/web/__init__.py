@@ -24,6 +24,7 @@ from sqlalchemy import select
 from udyog import auth
 from udyog.auth_api import login_tokens
 from udyog.models import Branch, Membership, Role, User, UserRole
+from udyog.web.notifications import add_notification_pages
 from udyog.web.shell import install, render_error, safe_next, shell
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session
 from udyog_sdk.security import ACCESS_ATTRIBUTE, F, authenticated, public, requires
@@ -169,6 +170,8 @@ def create_web_blueprint() -> Blueprint:
         set_access_cookies(response, access)
         set_refresh_cookies(response, refresh)
         return response
+
+    add_notification_pages(bp)
 
     @bp.route("/core/branches")
     @requires("core.branch.read")

@@ -228,6 +228,15 @@ class Shell:
         ]
 
     @cached_property
+    def unread_notifications(self) -> int:
+        """How many of the user's in-app notifications are unread (the navbar's badge)."""
+        from udyog.notifications import unread_count
+
+        if self.user is None:
+            return 0
+        return unread_count(self._scope.session, self.user.user_id)
+
+    @cached_property
     def csrf_token(self) -> str:
         """The CSRF double-submit value forms send back as ``csrf_token``."""
         try:

@@ -123,3 +123,31 @@ def udyog_series() -> list[SeriesDefinition]:
 @hookimpl
 def udyog_menu() -> list[MenuEntry]:
     return [MenuEntry("notes.notes", "Notes", "/api/v1/notes/notes", "notes.note.read", weight=50, icon="journal")]
+
+
+@hookimpl
+def udyog_notification_templates() -> list[Any]:
+    from udyog_sdk import NotificationTemplate
+
+    reader = "notes.note.read"
+    return [
+        NotificationTemplate(
+            "notes.note.shared", "in_app", "{{ by }} shared “{{ title }}”", "{{ excerpt }}", permission=reader
+        ),
+        NotificationTemplate(
+            "notes.note.shared",
+            "email",
+            "Note shared: {{ title }}",
+            "Dear {{ recipient.name }},\n\n{{ by }} shared the note “{{ title }}” in {{ tenant.name }}.",
+            permission=reader,
+        ),
+        NotificationTemplate(
+            "notes.note.shared",
+            "email",
+            "नोट साझा किया गया: {{ title }}",
+            "प्रिय {{ recipient.name }},\n\n{{ by }} ने “{{ title }}” नोट साझा किया है।",
+            language="hi",
+            permission=reader,
+        ),
+        NotificationTemplate("notes.note.shared", "sms", "", "{{ by }} shared {{ title }}", permission=reader),
+    ]
