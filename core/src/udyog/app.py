@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from udyog.config import DEFAULT_SECRET_KEY, Settings
-from udyog.db import PreparedSelect, TenantSession
+from udyog.db import PreparedStatement, TenantSession
 from udyog.kernel import Kernel, TenantScope
 from udyog.models import AuthSession, Membership, Tenant, User
 from udyog.registry import CORE_NAME, PluginState
@@ -66,14 +66,14 @@ def check_login(kernel: Kernel, session: TenantSession, claims: Mapping[str, Any
 
 
 @functools.lru_cache(maxsize=1)
-def _login_check() -> PreparedSelect:
+def _login_check() -> PreparedStatement:
     """The per-request check of a token's login, built once: one query, bound parameters.
 
     Returns the tenant's columns (as ``context_for`` needs them) with the login
     session's state, the user's and the membership's. It filters by tenant
     itself (the acting tenant of the login session, the membership of that
     tenant), so it runs outside the ORM's tenant filter, prepared once per
-    PostgreSQL connection (see :class:`udyog.db.PreparedSelect`).
+    PostgreSQL connection (see :class:`udyog.db.PreparedStatement`).
     """
     from sqlalchemy import Uuid, bindparam
 
@@ -104,7 +104,7 @@ def _login_check() -> PreparedSelect:
             AuthSession.acting_tenant_id == bindparam("tid"),
         )
     )
-    return PreparedSelect("udyog_login_check", statement, {"sid": Uuid(), "uid": Uuid(), "tid": Uuid()})
+    return PreparedStatement("udyog_login_check", statement, {"sid": Uuid(), "uid": Uuid(), "tid": Uuid()})
 
 
 def access_of(app: Flask, endpoint: str) -> tuple[str, str | None]:

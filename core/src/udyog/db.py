@@ -234,8 +234,8 @@ def _set_db_tenant(connection: Connection, tenant_id: uuid.UUID | None, all_tena
         cursor.close()
 
 
-class PreparedSelect:
-    """A fixed SELECT of the kernel's hot paths, run with bound parameters on a connection.
+class PreparedStatement:
+    """A fixed statement of the kernel's hot paths (a SELECT, or DML with RETURNING), run on a connection.
 
     On PostgreSQL the statement is prepared once per pooled connection
     (``PREPARE``, which outlives transactions and rollbacks) and then run with
@@ -246,12 +246,13 @@ class PreparedSelect:
 
     The statement bypasses the ORM and its tenant filter, so it must filter by
     tenant itself (a parameter compared with every tenant table's
-    ``tenant_id``); on PostgreSQL row-level security still applies. Not for
-    plugins: a PgBouncer in transaction mode does not keep prepared
-    statements, so a deployment behind one sets ``prepare=False``.
+    ``tenant_id``); on PostgreSQL row-level security still applies. Kernel
+    code only. A connection pooler in front of PostgreSQL must keep server
+    sessions per client connection (PgBouncer in session mode), as SQL-level
+    prepared statements live in the server session.
     """
 
-    def __init__(self, name: str, statement: Select[Any], params: dict[str, Any], *, prepare: bool = True) -> None:
+    def __init__(self, name: str, statement: Any, params: dict[str, Any], *, prepare: bool = True) -> None:
         """``params``: the statement's bound parameter names with their SQL types, in order."""
         from sqlalchemy import bindparam, column, text
 
@@ -259,7 +260,7 @@ class PreparedSelect:
         self.statement = statement
         self.prepare = prepare
         self._params = params
-        self._columns = [column(c.name, c.type) for c in statement.selected_columns]
+        self._columns = [column(c.name, c.type) for c in statement.exported_columns]
         self._pg_sql: str | None = None
         placeholders = ", ".join(f":{k}" for k in params)
         self._execute = (
@@ -281,7 +282,7 @@ class PreparedSelect:
         return self._pg_sql
 
     def execute(self, connection: Connection, params: dict[str, Any]) -> Any:
-        """The statement's result for ``params`` (a SQLAlchemy ``Result``)."""
+        """The statement's result for ``params`` (a SQLAlchemy ``Result``) in the connection's transaction."""
         if connection.dialect.name != "postgresql" or not self.prepare:
             return connection.execute(self.statement, params)
         prepared: set[str] = connection.connection.info.setdefault("udyog_prepared", set())

@@ -36,10 +36,11 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import BigInteger, String, Uuid, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from udyog.db import PreparedStatement, TenantBoundaryError
 from udyog.models import Branch, NumberSeries, SeriesCounter
 from udyog_sdk import UdyogError
 from udyog_sdk.series import RESETS, SeriesConstraint, SeriesDefinition
@@ -669,8 +670,22 @@ _STATE_COLUMNS = (
 )
 
 
-_READ = select(*_STATE_COLUMNS).where(NumberSeries.key == bindparam("key"))
-_READ_LOCKED = _READ.with_for_update(read=True, key_share=True)
+# The hot statements of taking a number run outside the ORM (kernel code, each
+# filtering by tenant itself; row-level security still applies on PostgreSQL),
+# prepared once per PostgreSQL connection: building, compiling and scoping ORM
+# statements costs more Python than running them, and the counter row is
+# locked from the increment to the commit.
+_SERIES = NumberSeries.__table__
+_COUNTER = SeriesCounter.__table__
+_READ_SQL = select(*(_SERIES.c[c.key] for c in _STATE_COLUMNS)).where(
+    _SERIES.c.tenant_id == bindparam("tenant_id"), _SERIES.c.key == bindparam("key")
+)
+_READ = PreparedStatement("udyog_series_read", _READ_SQL, {"tenant_id": Uuid(), "key": String()})
+_READ_LOCKED = PreparedStatement(
+    "udyog_series_read_locked",
+    _READ_SQL.with_for_update(read=True, key_share=True),
+    {"tenant_id": Uuid(), "key": String()},
+)
 
 
 def _read_state(session: TenantSession, key: str, *, lock: bool = False) -> _SeriesState | None:
@@ -683,8 +698,16 @@ def _read_state(session: TenantSession, key: str, *, lock: bool = False) -> _Ser
     for it reads the changed row (PostgreSQL re-reads a row it had to wait
     for), in the same round trip as the read itself.
     """
-    row = session.execute(_READ_LOCKED if lock else _READ, {"key": key}).first()
+    statement = _READ_LOCKED if lock else _READ
+    row = statement.execute(session.connection(), {"tenant_id": _tenant_of(session), "key": key}).first()
     return _SeriesState(*row) if row is not None else None
+
+
+def _tenant_of(session: TenantSession) -> Any:
+    tenant_id = session.tenant_id
+    if tenant_id is None:
+        raise TenantBoundaryError("number series are read in a session bound to a tenant")
+    return tenant_id
 
 
 def _ensure_state(session: TenantSession, entry: RegisteredSeries) -> _SeriesState:
@@ -779,23 +802,24 @@ def _reset_problems(reset: str, limits: Sequence[Limit]) -> list[str]:
     ]
 
 
-# Built once: constructing ORM statements costs more Python than running them.
-_INCREMENT = (
-    update(SeriesCounter)
+_INCREMENT = PreparedStatement(
+    "udyog_series_increment",
+    update(_COUNTER)
     .where(
-        SeriesCounter.series_id == bindparam("p_series_id"),
-        SeriesCounter.period == bindparam("p_period"),
-        SeriesCounter.branch == bindparam("p_branch"),
+        _COUNTER.c.tenant_id == bindparam("p_tenant_id"),
+        _COUNTER.c.series_id == bindparam("p_series_id"),
+        _COUNTER.c.period == bindparam("p_period"),
+        _COUNTER.c.branch == bindparam("p_branch"),
     )
-    .values(value=SeriesCounter.value + bindparam("p_by"))
-    .returning(SeriesCounter.value)
-    .execution_options(synchronize_session=False)
+    .values(value=_COUNTER.c.value + bindparam("p_by", type_=BigInteger()))
+    .returning(_COUNTER.c.value),
+    {"p_tenant_id": Uuid(), "p_series_id": Uuid(), "p_period": String(), "p_branch": String(), "p_by": BigInteger()},
 )
 
 
 def _increment(session: TenantSession, series_id: Any, period: str, branch: str, by: int = 1) -> int | None:
-    params = {"p_series_id": series_id, "p_period": period, "p_branch": branch, "p_by": by}
-    return session.execute(_INCREMENT, params).scalar_one_or_none()
+    params = {"p_tenant_id": _tenant_of(session), "p_series_id": series_id, "p_period": period, "p_branch": branch}
+    return _INCREMENT.execute(session.connection(), {**params, "p_by": by}).scalar_one_or_none()  # type: ignore[no-any-return]
 
 
 def _take(session: TenantSession, series_id: Any, period: str, branch: str) -> int:
@@ -841,6 +865,8 @@ def next_number(scope: TenantScope, key: str, *, branch: str | None = None, on: 
     session = scope.session
     entry = _registered(scope, key)
     _require_writing(session)
+    if session.autoflush:  # the caller's pending rows first (the statements below do not autoflush)
+        session.flush()
     state = _ensure_state(session, entry)
     try:
         pattern = parse_pattern(state.pattern)
