@@ -108,8 +108,9 @@ def notify(
     caller's transaction: a rollback sends nothing. E-mails and text messages
     go out after the commit. ``link`` is a path of this site the in-app
     notification opens (``/sales/orders/…``). ``payload`` must be plain JSON
-    data. Raises :class:`udyog_sdk.UdyogError` for an event no enabled plugin
-    declares templates for.
+    data (``TypeError`` otherwise). Raises ``ValueError`` for an event no
+    enabled plugin declares templates for, a link that is not a path of this
+    site, or an undeclared permission. Returns the ids recorded.
     """
     return current_scope().notify(event, payload, users=users, permission=permission, link=link)
 
