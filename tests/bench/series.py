@@ -12,12 +12,14 @@ gap-free counter on this server.
 Ours: 8 threads, each in its own tenant scope (a ``TenantSession`` on the
 application role, row-level security enforced), loop ``next_number
 ("notes.note")`` and ``commit()``: the series row read ``FOR KEY SHARE``, the
-counter incremented by an ORM ``UPDATE ... RETURNING`` in the caller's
-transaction, the tenant set per transaction. Two context rows: a fresh tenant scope per transaction (what a
+counter incremented by ``UPDATE ... RETURNING`` in the caller's transaction
+(both prepared statements), the tenant set per transaction (sent with the
+series read). Two context rows: a fresh tenant scope per transaction (what a
 request or task pays on top: the tenant's row read again), and the same SQL
-as ours sent by bare psycopg2 (``set_config``, the series row ``FOR KEY
-SHARE``, the counter ``UPDATE ... RETURNING``, ``COMMIT``), which separates
-the cost of the statements from the cost of Python and the ORM.
+as ours sent by bare psycopg2 (``set_config`` with the series row ``FOR KEY
+SHARE`` in one round trip, the counter ``UPDATE ... RETURNING``, ``COMMIT``;
+unprepared), which separates the cost of the statements from the cost of
+Python and SQLAlchemy.
 
 Rounds of a fixed duration run interleaved (baseline, ours, context, then
 rotated); the median of commits per second is reported. After the rounds,
@@ -213,10 +215,7 @@ class SameSql:
                 while go():
                     cur.execute(
                         "SELECT set_config('udyog.tenant_id', %(t)s, true), "
-                        "set_config('udyog.all_tenants', 'off', true)",
-                        self.params,
-                    )
-                    cur.execute(
+                        "set_config('udyog.all_tenants', 'off', true); "
                         "SELECT id, key, pattern, reset, gap_free, max_length, allowed_chars, version FROM core_series "
                         "WHERE tenant_id = %(t)s AND key = %(k)s FOR KEY SHARE",
                         self.params,

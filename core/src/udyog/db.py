@@ -13,6 +13,7 @@ policies behind the ORM filter.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -220,18 +221,75 @@ def _after_begin(session: Session, transaction: Any, connection: Connection) -> 
 
 
 _SET_TENANT_SQL = "SELECT set_config('udyog.tenant_id', %(t)s, true), set_config('udyog.all_tenants', %(a)s, true)"
+_SET_TENANT_PREFIX = (
+    "SELECT set_config('udyog.tenant_id', %(udyog_rls_t)s, true), "
+    "set_config('udyog.all_tenants', %(udyog_rls_a)s, true); "
+)
+#: Key in the DBAPI connection's info: the tenant settings still to send in this transaction.
+_PENDING_TENANT = "udyog_pending_tenant"
+#: Dialects (one per engine) whose connections send the settings with the next statement.
+_DEFERRING_DIALECTS: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _set_db_tenant(connection: Connection, tenant_id: uuid.UUID | None, all_tenants: bool) -> None:
+    """Set the transaction's tenant for row-level security (PostgreSQL; elsewhere nothing).
+
+    With psycopg2 the settings ride with the transaction's next statement, in
+    the same round trip (see :func:`_send_pending_tenant`); otherwise they are
+    sent now.
+    """
     if connection.dialect.name != "postgresql":
         return
-    # Straight to the driver's cursor (pyformat parameters): this runs at the
-    # start of every transaction, so it skips SQLAlchemy's execution context.
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    params = {"t": str(tenant_id) if tenant_id else "", "a": "on" if all_tenants else "off"}
+    if connection.dialect in _DEFERRING_DIALECTS:
+        connection.info[_PENDING_TENANT] = params
+        return
+    _send_tenant_now(connection.connection.dbapi_connection, params)
+
+
+def _send_tenant_now(dbapi_connection: Any, params: dict[str, str]) -> None:
+    # Straight to the driver's cursor: no SQLAlchemy execution context.
+    cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(_SET_TENANT_SQL, {"t": str(tenant_id) if tenant_id else "", "a": "on" if all_tenants else "off"})
+        cursor.execute(_SET_TENANT_SQL, params)
     finally:
         cursor.close()
+
+
+def _send_pending_tenant(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """Send a pending ``set_config`` of the tenant with the transaction's first statement (psycopg2).
+
+    A compiled statement with named parameters gets the ``set_config``
+    prepended (psycopg2 sends both in one round trip, and the statement's
+    result is the last one's); anything else (executemany, a server-side
+    cursor, raw driver SQL) is preceded by it on a cursor of its own. Either
+    way the setting is in force before the statement runs.
+    """
+    pending = conn.info.pop(_PENDING_TENANT, None)
+    if pending is None:
+        return statement, parameters
+    if (
+        executemany
+        or getattr(cursor, "name", None)
+        or not isinstance(parameters, dict)
+        or context is None
+        or context.compiled is None
+    ):
+        _send_tenant_now(cursor.connection, pending)
+        return statement, parameters
+    return _SET_TENANT_PREFIX + statement, {**parameters, "udyog_rls_t": pending["t"], "udyog_rls_a": pending["a"]}
+
+
+def _drop_pending_tenant(conn: Connection) -> None:
+    """The transaction ended before any statement needed its tenant: forget it."""
+    conn.info.pop(_PENDING_TENANT, None)
+
+
+def _drop_pending_tenant_on_checkin(dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info.pop(_PENDING_TENANT, None)
 
 
 class PreparedStatement:
@@ -324,6 +382,12 @@ class Database:
         # No pre-ping (a round trip per checkout); connections are recycled
         # hourly and a dropped one fails one request, not the process.
         engine = create_engine(url, echo=echo, pool_recycle=3600, pool_size=10, max_overflow=20)
+        if engine.dialect.driver == "psycopg2":
+            event.listen(engine, "before_cursor_execute", _send_pending_tenant, retval=True)
+            event.listen(engine, "commit", _drop_pending_tenant)
+            event.listen(engine, "rollback", _drop_pending_tenant)
+            event.listen(engine.pool, "checkin", _drop_pending_tenant_on_checkin)
+            _DEFERRING_DIALECTS.add(engine.dialect)
         if app_role:
             role = app_role
 
