@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, subqueryload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, subqueryload, with_loader_criteria
 from udyog_test_notes.models import Note, Notebook
 
 from udyog.db import TenantBoundaryError
@@ -48,6 +48,34 @@ def test_get_by_primary_key_of_another_tenant_finds_nothing(two_tenants):
     with kernel.db.session(ids["acme"]) as s:
         assert s.get(Note, (ids["globex"], other)) is None
         assert s.scalar(select(Note).where(Note.id == other)) is None
+
+
+#: Built once, as hot paths build their statements: the session scopes it per execution.
+_NOTES_BY_WORDS = select(Note.title).where(Note.words >= bindparam("words")).order_by(Note.title)
+
+
+def test_a_statement_built_once_is_scoped_to_each_sessions_tenant(two_tenants):
+    kernel, ids = two_tenants
+    for _ in range(2):  # the second round runs the scoped forms cached by the first
+        for slug in ("acme", "globex", "acme"):
+            with kernel.db.session(ids[slug]) as s:
+                titles = s.scalars(_NOTES_BY_WORDS, {"words": 1}).all()
+            assert titles == [f"{slug} note 1", f"{slug} note 2"]
+
+
+def test_a_statement_built_once_gets_each_sessions_record_rules(two_tenants):
+    kernel, ids = two_tenants
+    rule_sets = {
+        "none": (None, ["acme note 1", "acme note 2"]),
+        "two words": ([with_loader_criteria(Note, Note.words >= 2)], ["acme note 2"]),
+        "no note 2": ([with_loader_criteria(Note, Note.title != "acme note 2")], ["acme note 1"]),
+    }
+    for _ in range(2):
+        for rules, expected in rule_sets.values():
+            with kernel.db.session(ids["acme"]) as s:
+                if rules is not None:
+                    s.info["udyog_record_criteria"] = rules  # as a scope with a user sets them
+                assert s.scalars(_NOTES_BY_WORDS, {"words": 1}).all() == expected
 
 
 @pytest.mark.parametrize("loader", ["lazy", "selectin", "joined", "subquery", "contains_eager"])

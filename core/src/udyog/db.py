@@ -124,16 +124,7 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             # Column and relationship loads inherit the criteria of the parent
             # statement's options; adding it again would be redundant.
             return
-        if not info["orm_filter"]:  # tests only: proves RLS alone isolates tenants
-            rules = info.get("udyog_record_criteria")
-            if rules:
-                state.statement = state.statement.options(*rules)
-            return
-        rules = info.get("udyog_record_criteria")
-        if rules:
-            state.statement = state.statement.options(_tenant_criteria(tenant_id), *rules)
-        else:
-            state.statement = state.statement.options(_tenant_criteria(tenant_id))
+        state.statement = _scoped(state.statement, tenant_id, info.get("udyog_record_criteria") or None, info)
         return
     if state.is_insert:
         _guard_insert(state)
@@ -143,6 +134,38 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             "text() statements are refused in a tenant session; use the ORM "
             "(or execution_options(udyog_raw=True) for statements on global tables)"
         )
+
+
+#: Per statement object: its scoped forms by (tenant, record rules). A statement
+#: built once and run often (module-level, bound parameters) is scoped once per
+#: tenant and rule set, and its SQL cache key is computed once, not per execution.
+_SCOPED: weakref.WeakKeyDictionary[Any, dict[tuple[uuid.UUID, int], tuple[Any, Any]]] = weakref.WeakKeyDictionary()
+_SCOPED_PER_STATEMENT = 64
+
+
+def _scoped(statement: Any, tenant_id: uuid.UUID, rules: list[Any] | None, info: dict[str, Any]) -> Any:
+    """``statement`` with the tenant criterion (unless switched off in tests) and the record rules."""
+    key = (tenant_id, id(rules))
+    try:
+        forms = _SCOPED.get(statement)
+    except TypeError:  # not weakly referenceable: scope it afresh
+        forms = None
+    if forms is not None:
+        hit = forms.get(key)
+        if hit is not None and hit[0] is rules:  # the very rule list (ids of dead lists may be reused)
+            return hit[1]
+    options = [] if not info["orm_filter"] else [_tenant_criteria(tenant_id)]  # tests: RLS alone
+    options.extend(rules or ())
+    scoped = statement.options(*options) if options else statement
+    try:
+        if forms is None:
+            forms = _SCOPED.setdefault(statement, {})
+        if len(forms) >= _SCOPED_PER_STATEMENT:
+            forms.clear()
+        forms[key] = (rules, scoped)
+    except TypeError:
+        pass
+    return scoped
 
 
 def _guard_insert(state: ORMExecuteState) -> None:
