@@ -68,6 +68,8 @@ def value_for(column: Any, marker: str) -> Any:
         return True
     if python_type is int:
         return 7
+    if python_type is float:
+        return 7.5
     if python_type is decimal.Decimal:
         return decimal.Decimal("1.00")
     if python_type is dt.datetime:

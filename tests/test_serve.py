@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,12 +23,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextmanager
+def make_run(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, Path, Path]]:
+    """`make run` on a free port with its own data directory; yields (base URL, log, tmp_path)."""
     port = free_port()
     env = {**os.environ, "UDYOG_DATA_DIR": str(tmp_path / "var"), "PORT": str(port)}
-    for name in ("UDYOG_DATABASE_URL", "UDYOG_PLUGINS_FILE", "UDYOG_STRICT_PLUGINS"):
+    for name in ("UDYOG_DATABASE_URL", "UDYOG_PLUGINS_FILE", "UDYOG_STRICT_PLUGINS", "UDYOG_REDIS_URL"):
         env.pop(name, None)
+    env.update(extra_env)
     log = tmp_path / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -58,6 +62,12 @@ def served(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def served(tmp_path):
+    with make_run(tmp_path) as served:
+        yield served
 
 
 @pytest.mark.slow
@@ -145,3 +155,43 @@ def test_make_run_serves_the_web_ui_login_and_shell(served):
     assert "Pune factory" in browser.get(f"{base}/core/branches", timeout=10).text
     out = browser.post(f"{base}/logout", data={"csrf_token": browser.cookies["csrf_access_token"]}, timeout=10)
     assert out.url == f"{base}/login" and browser.get(f"{base}/", timeout=10).url == f"{base}/login?next=/"
+
+
+@pytest.mark.slow
+def test_make_run_runs_periodic_and_event_triggered_jobs_without_a_broker(tmp_path):
+    plugins = tmp_path / "plugins.toml"
+    plugins.write_text('[deployment]\nenabled = ["notes"]\n')
+    with make_run(tmp_path, UDYOG_PLUGINS_FILE=str(plugins), NOTES_TICK_SECONDS="2") as (base, log, tmp):
+        assert "job worker with beat started" in log.read_text()
+        login = requests.post(
+            f"{base}/api/v1/auth/login",
+            json={"email": "owner@sunrise.example", "password": "sunrise-demo-2026"},
+            timeout=10,
+        )
+        demo = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+        book = requests.get(f"{base}/api/v1/notes/notebooks", headers=demo, timeout=5).json()["data"][0]
+        made = requests.post(
+            f"{base}/api/v1/notes/notes",
+            headers=demo,
+            json={"notebook_id": book["id"], "title": "bg:served"},
+            timeout=5,
+        )
+        assert made.status_code == 201, made.text
+
+        def succeeded(task: str) -> list[dict]:
+            runs = requests.get(f"{base}/api/v1/core/jobs?task={task}", headers=demo, timeout=5).json()["data"]
+            return [r for r in runs if r["state"] == "succeeded"]
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (
+            len(succeeded("notes.tick")) >= 2 and succeeded("core.deliver_event")
+        ):
+            time.sleep(0.5)
+        ticks, deliveries = succeeded("notes.tick"), succeeded("core.deliver_event")
+        assert len(ticks) >= 2, log.read_text()[-3000:]
+        assert deliveries, log.read_text()[-3000:]
+        titles = {
+            n["title"] for n in requests.get(f"{base}/api/v1/notes/notes", headers=demo, timeout=5).json()["data"]
+        }
+        assert "indexed:served" in titles
+        assert (tmp / "var" / "jobs.db").exists()  # the embedded queue: a SQLite file, no broker

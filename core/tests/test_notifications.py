@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from udyog.app import create_app
 from udyog.config import Settings
-from udyog.models import Notification, NotificationDelivery, OutboxEvent, Tenant, User
+from udyog.models import JobRun, Notification, NotificationDelivery, OutboxEvent, Tenant, User
 from udyog.notifications import (
     LISTENER_NAME,
     MAX_ATTEMPTS,
@@ -28,7 +28,7 @@ from udyog.notifications import (
     tenant_language,
 )
 from udyog.tenancy import create_tenant
-from udyog.testing import create_member, login
+from udyog.testing import create_member, execute_run, login
 from udyog_sdk import NotificationTemplate, TenantContext, notify
 from udyog_sdk.notifications import MessageGateway
 
@@ -101,7 +101,7 @@ class Recorder:
 
 @pytest.fixture
 def kernel(kernel_factory, backend, smtp):
-    kernel = kernel_factory(["notes"], backend=backend, smtp_host="127.0.0.1", smtp_port=smtp.port)
+    kernel = kernel_factory(["notes"], backend=backend, smtp_host="127.0.0.1", smtp_port=smtp.port, jobs_eager=True)
     create_tenant(kernel, "acme", "Acme Foods", plugins=["notes"])
     create_tenant(kernel, "other", "Other Co", plugins=["notes"])
     create_member(kernel, "acme", "owner@acme.test", roles=("Owner",), name="Asha Owner")
@@ -231,6 +231,7 @@ def test_smtp_user_and_password_are_used(kernel_factory, tmp_path):
             smtp_user="mailer",
             smtp_password="s3cret",
             smtp_from="erp@acme.test",
+            jobs_eager=True,
         )
         create_tenant(kernel, "acme", "Acme Foods", plugins=["notes"])
         create_member(kernel, "acme", "owner@acme.test", roles=("Owner",))
@@ -286,30 +287,52 @@ def test_deliver_never_sends_twice(kernel, smtp):
     assert event.payload["deliveries"] == [str(delivery.id)]
 
 
-def test_a_failing_server_leaves_the_delivery_pending_and_a_retry_sends_it(kernel, smtp):
+@pytest.fixture
+def stepped(kernel_factory, smtp):
+    """A kernel whose jobs wait in the queue; the test executes their attempts one by one."""
+    kernel = kernel_factory(["notes"], smtp_host="127.0.0.1", smtp_port=smtp.port)
+    create_tenant(kernel, "acme", "Acme Foods", plugins=["notes"])
+    create_member(kernel, "acme", "reader@acme.test", roles=("Reader",), name="Ravi Reader")
+    return kernel
+
+
+def delivery_run(kernel):
+    [run] = [r for r in rows(kernel, JobRun) if r.task == "core.deliver_event"]
+    return run
+
+
+def test_a_failing_server_leaves_the_delivery_pending_and_a_retry_sends_it(stepped, smtp):
+    kernel = stepped
     smtp.stop()  # the server is down
     share(kernel, users=[user_id(kernel, "reader@acme.test")])
+    # The request only queued the sending: a worker does it.
+    run = delivery_run(kernel)
+    assert run.state == "queued" and run.kwargs["listener"] == LISTENER_NAME
+    [event] = [e for e in rows(kernel, OutboxEvent) if e.name == QUEUED_EVENT]
+    assert event.dispatched_at is not None  # handed over to the job
+    assert execute_run(kernel, run.tenant_id, run.id) == "retrying"
     [delivery] = [d for d in rows(kernel, NotificationDelivery) if d.channel == "email"]
     assert delivery.status == "pending" and delivery.attempts == 1 and "Error" in (delivery.last_error or "")
-    [event] = [e for e in rows(kernel, OutboxEvent) if e.name == QUEUED_EVENT]
-    assert event.dispatched_at is None and event.pending_listeners == [LISTENER_NAME]
+    run = delivery_run(kernel)
+    assert run.state == "retrying" and "still pending" in run.error and run.eta is not None
     # The notification itself was committed with the business transaction.
     assert len(rows(kernel, Notification)) == 1
     smtp.start()
-    assert kernel.dispatcher.dispatch_pending() == 1
+    assert execute_run(kernel, run.tenant_id, run.id) == "succeeded"
     [delivery] = [d for d in rows(kernel, NotificationDelivery) if d.channel == "email"]
     assert delivery.status == "sent" and delivery.attempts == 2 and delivery.last_error is None
     assert [m[0] for m in smtp.messages] == [["reader@acme.test"]]
+    assert delivery_run(kernel).state == "succeeded"
 
 
-def test_a_delivery_is_given_up_after_the_last_attempt(kernel, smtp):
+def test_a_delivery_is_given_up_after_the_last_attempt(stepped, smtp):
+    kernel = stepped
     smtp.stop()
     share(kernel, users=[user_id(kernel, "reader@acme.test")])
-    [delivery] = [d for d in rows(kernel, NotificationDelivery) if d.channel == "email"]
-    assert delivery.attempts == 1  # the first attempt ran at the commit
-    statuses = [deliver(kernel, delivery.tenant_id, delivery.id) for _ in range(MAX_ATTEMPTS - 1)]
-    assert statuses[-2:] == ["pending", "failed"]
-    assert deliver(kernel, delivery.tenant_id, delivery.id) == "failed"
+    run = delivery_run(kernel)
+    outcomes = [execute_run(kernel, run.tenant_id, run.id) for _ in range(MAX_ATTEMPTS)]
+    # The job retries while the delivery is pending; the last attempt gives the delivery up.
+    assert outcomes == ["retrying"] * (MAX_ATTEMPTS - 1) + ["succeeded"]
     [delivery] = [d for d in rows(kernel, NotificationDelivery) if d.channel == "email"]
     assert delivery.status == "failed" and delivery.attempts == MAX_ATTEMPTS
     smtp.start()  # a later start of the server does not revive it

@@ -183,6 +183,7 @@ def test_landing_page_shows_tenant_user_roles_and_menu(kernel_factory, backend):
         "core.users",
         "core.roles",
         "core.plugins",
+        "core.jobs",
     ]
 
 
@@ -198,6 +199,7 @@ def test_menu_shows_only_what_the_roles_allow(world):
         "core.users",
         "core.roles",
         "core.plugins",
+        "core.jobs",
     ]
     assert menu_keys(member) == ["core.home", "core.branches"]  # Member: core.tenant.read, core.branch.read
     assert "Administration" not in member and "/core/users" not in member

@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "startup": ("tests.bench.startup", "start-up and memory"),
     "auth_get": ("tests.bench.auth_get", "authenticated GET"),
     "series": ("tests.bench.series", "number series"),
+    "jobs": ("tests.bench.jobs", "background jobs"),
 }
 
 

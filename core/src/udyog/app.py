@@ -191,6 +191,9 @@ def create_app(
     _register_blueprints(app, api, kernel, owners)
     app.extensions["udyog.blueprint_owners"] = owners
     install_openapi(app, api, owners)
+    from udyog.worker import celery_init_app
+
+    celery_init_app(app)
 
     _init_jwt(app, settings)
 

@@ -22,6 +22,16 @@ class _Obj:
         self._kernel: Any = None
 
     @property
+    def argv(self) -> list[str]:
+        """The global options this command was given, for a child ``udyog`` process."""
+        argv: list[str] = []
+        if self.overrides.get("database_url"):
+            argv += ["--database-url", self.overrides["database_url"]]
+        if "strict_plugins" in self.overrides:
+            argv.append("--strict" if self.overrides["strict_plugins"] else "--no-strict")
+        return argv
+
+    @property
     def kernel(self) -> Any:
         if self._kernel is None:
             from udyog.config import Settings
@@ -540,28 +550,102 @@ def demo_cmd(obj: _Obj) -> None:
     click.secho(f"log in as {DEMO_EMAIL} with password {password}", fg="green")
 
 
+def _require_head(kernel: Any) -> None:
+    from udyog.migrate import branches_behind
+
+    pending = branches_behind(kernel)
+    if pending:
+        _fail(f"database not at head for: {', '.join(pending)} — run 'udyog db upgrade' first")
+
+
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
+@click.option(
+    "--jobs/--no-jobs",
+    "with_jobs",
+    default=None,
+    help="Start a job worker with beat beside the server (default: only with the embedded queue, no Redis).",
+)
 @click.pass_obj
-def run_cmd(obj: _Obj, host: str, port: int, workers: int) -> None:
-    """Serve the API with gunicorn (a production WSGI server)."""
+def run_cmd(obj: _Obj, host: str, port: int, workers: int, with_jobs: bool | None) -> None:
+    """Serve the API with gunicorn (a production WSGI server), with a job worker in the embedded mode."""
+    import subprocess
+
     from udyog.app import create_app
-    from udyog.migrate import branches_behind
     from udyog.server import serve
 
     kernel = obj.kernel
-    pending = branches_behind(kernel)
-    if pending:
-        _fail(f"database not at head for: {', '.join(pending)} — run 'udyog db upgrade' first")
+    _require_head(kernel)
     app = create_app(kernel=kernel)
     kernel.db.engine.dispose()
+    worker = None
+    if kernel.settings.jobs_embedded if with_jobs is None else with_jobs:
+        # The worker inherits the environment (database, plugins file, data directory) and
+        # stops when this process ends.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "udyog.cli", *obj.argv, "worker", "--beat", "--parent-pid", str(os.getpid())]
+        )
+        click.secho(f"job worker with beat started (pid {worker.pid})", fg="green")
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     click.secho(
         f"Udyog is serving at http://{shown}:{port}/  (API: /api/v1/health, OpenAPI: /api/openapi.json)", fg="green"
     )
-    serve(app, host=host, port=port, workers=workers)
+    try:
+        serve(app, host=host, port=port, workers=workers)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+@main.command("worker")
+@click.option("--concurrency", "-c", default=2, show_default=True, type=int, help="Pool processes.")
+@click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "solo", "threads"]))
+@click.option("--beat/--no-beat", default=False, help="Run beat (the scheduler) inside this worker.")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--hostname", "-n", default=None, help="Worker name (default: udyog@<host>).")
+@click.option("--parent-pid", default=None, type=int, hidden=True)
+@click.pass_obj
+def worker_cmd(
+    obj: _Obj, concurrency: int, pool: str, beat: bool, loglevel: str, hostname: str | None, parent_pid: int | None
+) -> None:
+    """Run a Celery worker executing background jobs (Redis, or the embedded SQLite queue)."""
+    from udyog.app import create_app
+    from udyog.worker import watch_parent
+
+    kernel = obj.kernel
+    _require_head(kernel)
+    _ensure_sqlite_dir(kernel)
+    app = create_app(kernel=kernel, dispatch_pending=False)
+    kernel.db.engine.dispose()
+    if parent_pid is not None:
+        watch_parent(parent_pid)
+    argv = ["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", f"--pool={pool}"]
+    if hostname:
+        argv += ["--hostname", hostname]
+    if beat:
+        argv.append("--beat")
+    app.extensions["celery"].worker_main(argv)
+
+
+@main.command("beat")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.pass_obj
+def beat_cmd(obj: _Obj, loglevel: str) -> None:
+    """Run beat, which queues the plugins' periodic tasks (run exactly one per deployment)."""
+    from udyog.app import create_app
+
+    kernel = obj.kernel
+    _require_head(kernel)
+    _ensure_sqlite_dir(kernel)
+    app = create_app(kernel=kernel, dispatch_pending=False)
+    kernel.db.engine.dispose()
+    app.extensions["celery"].start(["beat", f"--loglevel={loglevel}"])
 
 
 # -- docs ------------------------------------------------------------------------------

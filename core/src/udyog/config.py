@@ -100,8 +100,21 @@ class Settings:
     secure_cookies: bool = False
     #: Lifetime of access tokens in minutes (refresh tokens live with the login session).
     access_token_minutes: int = 15
-    #: Redis for background jobs (used from the jobs issue on).
+    #: Redis: the broker and result store of background jobs in production.
     redis_url: str | None = None
+    #: Where local files live (the embedded SQLite database and job queue, beat's state).
+    data_dir: str = "var"
+    #: Seconds a task may run before it is stopped (per-task limits may differ).
+    jobs_time_limit: int = 1500
+    #: Seconds after which Redis hands an unacknowledged message (a dead worker's) to another worker.
+    #: Must exceed the longest task; see docs/jobs.md.
+    jobs_visibility_timeout: int = 1800
+    #: Run tasks in the sending process when their transaction commits (tests only).
+    jobs_eager: bool = False
+    #: The Celery queue of this deployment (several deployments may share one Redis).
+    jobs_queue: str = "udyog"
+    #: The timezone of cron schedules.
+    timezone: str = "Asia/Kolkata"
     #: SMTP server for e-mail notifications (None: e-mails are written to the log).
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -135,6 +148,12 @@ class Settings:
             strict_plugins=_truthy(env.get("UDYOG_STRICT_PLUGINS")),
             app_db_role=env.get("UDYOG_APP_DB_ROLE") or None,
             redis_url=env.get("UDYOG_REDIS_URL") or None,
+            data_dir=env.get("UDYOG_DATA_DIR", "var"),
+            jobs_time_limit=_int(env, "UDYOG_JOBS_TIME_LIMIT", 1500),
+            jobs_visibility_timeout=_int(env, "UDYOG_JOBS_VISIBILITY_TIMEOUT", 1800),
+            jobs_eager=_truthy(env.get("UDYOG_JOBS_EAGER")),
+            jobs_queue=env.get("UDYOG_JOBS_QUEUE") or "udyog",
+            timezone=env.get("UDYOG_TIMEZONE", "Asia/Kolkata"),
             secure_cookies=_truthy(env.get("UDYOG_SECURE_COOKIES")),
             proxy_hops=_int(env, "UDYOG_PROXY_HOPS", 0),
             smtp_host=env.get("UDYOG_SMTP_HOST") or None,
@@ -163,6 +182,27 @@ class Settings:
             settings = replace(settings, **values)
             settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         return settings
+
+    @property
+    def jobs_embedded(self) -> bool:
+        """Whether jobs go through the embedded SQLite queue (no Redis configured)."""
+        return not self.redis_url
+
+    @property
+    def broker_url(self) -> str:
+        """The Celery broker: Redis in production, kombu's SQLAlchemy transport on a SQLite file otherwise."""
+        if self.redis_url:
+            return self.redis_url
+        return f"sqla+sqlite:///{Path(self.data_dir).resolve() / 'jobs.db'}"
+
+    @property
+    def result_backend(self) -> str | None:
+        """Where Celery keeps task results: Redis in production; none in the embedded mode.
+
+        Runs keep their own state, progress and errors (``core_job_run``); the
+        result store only serves tools that read Celery results.
+        """
+        return self.redis_url or None
 
     @property
     def dialect(self) -> str:

@@ -26,6 +26,8 @@ CORE_PERMISSIONS = (
     Permission("core.audit.read", "Read the audit log"),
     Permission("core.series.read", "See number series"),
     Permission("core.series.manage", "Change number-series patterns"),
+    Permission("core.jobs.read", "See the background jobs run for the tenant, their progress and errors"),
+    Permission("core.jobs.retry", "Queue a failed background job again"),
     Permission("core.notification_template.read", "See notification templates"),
     Permission("core.notification_template.manage", "Change the tenant's notification templates"),
 )
@@ -37,9 +39,11 @@ def udyog_blueprints() -> list[Blueprint]:
     from udyog.admin_api import create_admin_blueprint
     from udyog.api import create_blueprint
     from udyog.auth_api import create_auth_blueprint
+    from udyog.jobs_api import create_jobs_blueprint
     from udyog.notifications_api import create_notifications_blueprint
     from udyog.series_api import create_series_blueprint
     from udyog.web import create_web_blueprint
+    from udyog.web.jobs import create_jobs_pages
 
     return [
         create_blueprint(),
@@ -47,7 +51,9 @@ def udyog_blueprints() -> list[Blueprint]:
         create_admin_blueprint(),
         create_series_blueprint(),
         create_notifications_blueprint(),
+        create_jobs_blueprint(),
         create_web_blueprint(),
+        create_jobs_pages(),
     ]
 
 
@@ -89,4 +95,5 @@ def udyog_menu() -> list[MenuEntry]:
         MenuEntry("core.users", "Users", "/core/users", "core.user.read", 10, "core.admin", "people"),
         MenuEntry("core.roles", "Roles", "/core/roles", "core.role.read", 20, "core.admin", "shield-lock"),
         MenuEntry("core.plugins", "Plugins", "/core/plugins", "core.plugin.read", 30, "core.admin", "puzzle"),
+        MenuEntry("core.jobs", "Jobs", "/core/jobs", "core.jobs.read", 40, "core.admin", "hourglass-split"),
     ]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from udyog_sdk import Listener, NotificationTemplate, Permission, RecordRule, RoleTemplate, TenantContext
+    from udyog_sdk.jobs import Schedule, TaskDefinition
     from udyog_sdk.series import SeriesConstraint, SeriesDefinition
     from udyog_sdk.ui import MenuEntry
 
@@ -273,6 +274,53 @@ def udyog_notification_templates() -> list[NotificationTemplate]:
             ]
 
     Returns: a list of :class:`udyog_sdk.NotificationTemplate`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_tasks() -> list[TaskDefinition]:
+    """Register the plugin's background tasks.
+
+    Called once when a kernel is built (web server, worker, beat, CLI); every
+    task becomes a Celery task of the same name, acknowledged late and
+    requeued if its worker dies. Names start with the plugin's name
+    (``gst.gstr1_export``); a task registered twice, or under another
+    plugin's prefix, unloads the plugin. Queue a run with
+    ``udyog_sdk.enqueue(name, kwargs)``; it runs for the tenant and as the
+    user that queued it, only while the tenant has the plugin enabled.
+    Example::
+
+        def export_gstr1(ctx, period):
+            ctx.progress(10, "collecting invoices")
+            ...
+
+        @hookimpl
+        def udyog_tasks():
+            return [TaskDefinition("gst.gstr1_export", export_gstr1, title="GSTR-1 export")]
+
+    Returns: a list of :class:`udyog_sdk.TaskDefinition`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_schedules() -> list[Schedule]:
+    """Register periodic runs of the plugin's own tasks.
+
+    Called once when a kernel is built; beat fires each schedule (``every``
+    an interval, or ``cron`` in the deployment's timezone) and the task is
+    queued once per slot for every active tenant that enabled the plugin —
+    also when two beat processes run by mistake. A schedule naming a task
+    the plugin does not register unloads the plugin. Example::
+
+        @hookimpl
+        def udyog_schedules():
+            return [Schedule("fssai.expiry_scan", "fssai.scan_expiring", cron="30 1 * * *")]
+
+    Returns: a list of :class:`udyog_sdk.Schedule`. Broadcast.
 
     Since: SDK 1.0.
     """

@@ -73,6 +73,12 @@ class TenantScope:
 
         return notify(self, event, payload, users=users, permission=permission, link=link)
 
+    def enqueue(
+        self, task: str, kwargs: Mapping[str, Any], *, key: str | None = None, delay: float | None = None
+    ) -> uuid.UUID:
+        """Queue a background run of ``task`` in this scope's transaction (see :mod:`udyog.jobs`)."""
+        return self.kernel.jobs.enqueue(self, task, kwargs, key=key, delay=delay)
+
 
 class Kernel:
     """Everything the app, the CLI and workers share for one deployment."""
@@ -97,6 +103,9 @@ class Kernel:
         )
         self.dispatcher = Dispatcher(self)
         self.db.dispatcher = self.dispatcher
+        from udyog.jobs import Jobs
+
+        self.jobs = Jobs(self)
         self._enabled_cache: dict[tuple[uuid.UUID, int], frozenset[str]] = {}
         self._cache_lock = threading.Lock()
 

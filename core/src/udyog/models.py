@@ -302,3 +302,42 @@ class NotificationTemplateOverride(VersionedMixin, TenantMixin, Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class JobRun(TenantMixin, Base):
+    """One queued run of a background task for a tenant (see :mod:`udyog.jobs`).
+
+    The run is the task's idempotency record: the work a task does and the
+    move to ``succeeded`` commit together, and a succeeded run never runs again.
+    """
+
+    __tablename__ = "core_job_run"
+    __table_args__ = (
+        # Newest first per tenant (keyset on created_at, id), and by state.
+        Index("ix_core_job_run_created", "tenant_id", "created_at", "id"),
+        Index("ix_core_job_run_state", "tenant_id", "state", "created_at"),
+        # Idempotent queuing: one run per key and tenant (NULL keys never clash).
+        UniqueConstraint("tenant_id", "key"),
+    )
+    __udyog_audit__ = False  # bookkeeping of the jobs system; what tasks change is audited
+
+    task: Mapped[str] = mapped_column(String(120))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    key: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: queued → running → succeeded | failed; retrying between attempts; cancelled.
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the run is due (a delay, or a retry's backoff).
+    eta: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: When the run's message was last handed to the broker (NULL: sending failed).
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[float | None] = mapped_column(default=None)
+    message: Mapped[str] = mapped_column(String(300), default="")
+    #: What the task's last progress checkpoint saved, to resume from.
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -49,7 +49,7 @@ from udyog.models import (
 )
 from udyog.outbox import EVENT_NAME_RE
 from udyog.registry import CORE_NAME
-from udyog_sdk import Event, Listener, NotificationTemplate, TenantContext, UdyogError
+from udyog_sdk import Event, Listener, NotificationTemplate, TenantContext, TransientError, UdyogError
 from udyog_sdk.models import new_id, utcnow
 from udyog_sdk.notifications import (
     CHANNELS,
@@ -75,7 +75,7 @@ LISTENER_NAME = "core.notifications.deliver"
 #: A claim on a delivery lasts this long; a process that dies mid-send loses it after.
 CLAIM_LEASE = timedelta(minutes=5)
 #: After this many failed attempts a delivery is marked failed and left alone.
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 9  # the first try and the eight retries of core.deliver_event (about 35 minutes)
 SUBJECT_MAX_LENGTH = 300
 BODY_MAX_LENGTH = 20000
 LINK_MAX_LENGTH = 500
@@ -559,8 +559,8 @@ def deliver(kernel: Kernel, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> Del
     return status
 
 
-class DeliveryRetryError(RuntimeError):
-    """Some deliveries of an event failed and stay pending (the outbox retries the listener)."""
+class DeliveryRetryError(TransientError):
+    """Some deliveries of an event failed and stay pending (the job is retried with backoff)."""
 
 
 def deliver_queued(event: Event) -> None:
@@ -581,7 +581,8 @@ def deliver_queued(event: Event) -> None:
 
 def listeners() -> list[Listener]:
     """The core's notification listeners (returned from its ``udyog_event_listeners``)."""
-    return [Listener(QUEUED_EVENT, deliver_queued, name=LISTENER_NAME)]
+    # Sending waits on remote servers: a worker does it, never the request that notified.
+    return [Listener(QUEUED_EVENT, deliver_queued, name=LISTENER_NAME, background=True)]
 
 
 # -- the inbox -------------------------------------------------------------------------------

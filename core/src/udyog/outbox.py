@@ -77,6 +77,13 @@ class Dispatcher:
         #: Set False to leave events pending (tests simulating a crash).
         self.enabled = True
 
+    def background_handler(self, name: str) -> Any:
+        """The handler of background listener ``name`` (None if no loaded plugin has it)."""
+        for _, listener in self.listeners:
+            if listener.background and listener.name == name:
+                return listener.handler
+        return None
+
     def deliver_many(self, tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
         """Deliver the given committed events of one tenant."""
         if not self.enabled:
@@ -122,7 +129,10 @@ class Dispatcher:
                 continue
             try:
                 with kernel.tenant_scope(tenant) as scope:
-                    listener.handler(ev)
+                    if listener.background:  # handed to a worker as a job, queued once per event and listener
+                        kernel.jobs.enqueue_delivery(scope, ev, listener.name)
+                    else:
+                        listener.handler(ev)
                     scope.session.commit()
             except Exception as exc:
                 log.exception("listener %s failed on event %s (%s)", listener.name, ev.name, ev.id)

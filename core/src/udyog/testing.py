@@ -9,6 +9,7 @@ security is :data:`TEST_APP_ROLE`.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -77,6 +78,11 @@ def build_kernel(
     if database_url.startswith("postgresql"):
         values["app_db_role"] = TEST_APP_ROLE
     values["password_hash_profile"] = "fast"
+    if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
+        # The embedded job queue lives beside the test database, never in the working directory.
+        values["data_dir"] = str(Path(database_url.removeprefix("sqlite:///")).parent)
+    else:
+        values["data_dir"] = tempfile.mkdtemp(prefix="udyog-test-")
     values.update(overrides)
     kernel = Kernel(Settings.from_env(values, environ={}))
     if migrate:
@@ -118,3 +124,42 @@ def login(app: Any, email: str, password: str = TEST_PASSWORD, tenant: str | Non
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     client.udyog_tokens = response.get_json()["data"]
     return client
+
+
+class RetryScheduledError(Exception):
+    """Raised by :func:`execute_run` where a worker would schedule a retry."""
+
+    def __init__(self, countdown: float | None) -> None:
+        super().__init__(f"retry in {countdown} s")
+        self.countdown = countdown
+
+
+def execute_run(kernel: Kernel, tenant_id: uuid.UUID, run_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> str:
+    """Execute one delivery of a queued run's message in this process, as a worker would.
+
+    Returns the outcome (``succeeded``, ``failed``, ``skipped``, ``duplicate``),
+    or ``retrying`` where a worker would schedule a retry, so that tests can
+    step through attempts one at a time (Celery's eager mode runs every retry
+    at once).
+    """
+    from types import SimpleNamespace
+
+    from udyog.jobs import TENANT_HEADER, USER_HEADER
+    from udyog.models import JobRun
+
+    with kernel.db.session(tenant_id, write=False) as session:
+        run = session.get(JobRun, (tenant_id, run_id))
+        if run is None:
+            raise LookupError(f"no run {run_id}")
+        task_name = run.task
+
+    def retry(countdown: float | None = None, **_: Any) -> RetryScheduledError:
+        return RetryScheduledError(countdown)
+
+    headers = {TENANT_HEADER: str(tenant_id), USER_HEADER: str(user_id or "")}
+    attempt = SimpleNamespace(request=SimpleNamespace(hostname="test@local", headers=headers), retry=retry)
+    definition = kernel.jobs.tasks[task_name][1]
+    try:
+        return kernel.jobs.execute(attempt, definition, str(run_id))  # type: ignore[arg-type]
+    except RetryScheduledError:
+        return "retrying"

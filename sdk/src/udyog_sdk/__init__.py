@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from udyog_sdk._version import SDK_VERSION
 from udyog_sdk.events import Event, Listener
+from udyog_sdk.jobs import JobContext, Schedule, TaskDefinition, TransientError, enqueue
 from udyog_sdk.manifest import Plugin
 from udyog_sdk.markers import PROJECT_NAME, hookimpl, hookspec
 from udyog_sdk.notifications import NotificationTemplate, notify
@@ -29,6 +30,7 @@ __all__ = [
     "PROJECT_NAME",
     "SDK_VERSION",
     "Event",
+    "JobContext",
     "Listener",
     "NotificationTemplate",
     "Permission",
@@ -36,12 +38,16 @@ __all__ = [
     "Principal",
     "RecordRule",
     "RoleTemplate",
+    "Schedule",
+    "TaskDefinition",
     "TenantContext",
+    "TransientError",
     "UdyogError",
     "current_tenant",
     "current_user",
     "db_session",
     "emit",
+    "enqueue",
     "hookimpl",
     "hooks",
     "hookspec",

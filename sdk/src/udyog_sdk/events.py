@@ -37,11 +37,15 @@ class Listener:
             commits when the handler returns and rolls back if it raises.
         name: stable identifier, used to record failures and to retry only
             the listeners that failed (default: module and qualified name).
+        background: deliver the event to this listener as a background job
+            (a Celery task) instead of in the process that committed it; the
+            job appears in the tenant's job list and is retried on failure.
     """
 
     event: str
     handler: Callable[[Event], None]
     name: str = field(default="")
+    background: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:

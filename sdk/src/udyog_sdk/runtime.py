@@ -98,6 +98,12 @@ class Scope(Protocol):
         """Take the next number of series ``key`` in the scope's transaction."""
         ...
 
+    def enqueue(
+        self, task: str, kwargs: Mapping[str, Any], *, key: str | None = None, delay: float | None = None
+    ) -> uuid.UUID:
+        """Queue a background run of ``task`` in the scope's transaction."""
+        ...
+
     def notify(
         self,
         event: str,

@@ -74,7 +74,26 @@ def _remember(event: Event) -> None:
 
 @hookimpl
 def udyog_event_listeners() -> list[Listener]:
-    return [Listener("notes.*", _remember, name="notes.remember")]
+    from .tasks import index_note
+
+    return [
+        Listener("notes.*", _remember, name="notes.remember"),
+        Listener("notes.note.created", index_note, name="notes.index", background=True),
+    ]
+
+
+@hookimpl
+def udyog_tasks() -> list[Any]:
+    from .tasks import definitions
+
+    return definitions()
+
+
+@hookimpl
+def udyog_schedules() -> list[Any]:
+    from .tasks import schedules
+
+    return schedules()
 
 
 @hookimpl(trylast=True)

@@ -1,0 +1,627 @@
+"""Background jobs: queuing runs, executing them in workers, schedules, recovery.
+
+A *run* (:class:`~udyog.models.JobRun`) is written in the caller's
+transaction by :meth:`Jobs.enqueue` and handed to Celery when that
+transaction commits. A worker executes it with :meth:`Jobs.execute`:
+
+1. it claims the run (``running``, attempt + 1) in a short transaction, so
+   the jobs list shows it while it runs;
+2. it calls the task function in a tenant scope acting as the user who
+   queued it, and commits the function's work **together with** the move to
+   ``succeeded``, guarded by ``state <> 'succeeded'``: whichever execution of
+   a run commits first wins and any other (a redelivered message, a
+   duplicate sent by the sweeper) rolls back — effects happen exactly once;
+3. transient errors are retried with exponential backoff and jitter; other
+   errors fail the run with the error kept for the jobs list.
+
+Messages are acknowledged late and rejected when a worker dies, so a killed
+worker's run is executed again. :meth:`Jobs.sweep` (periodic) re-sends runs
+whose message was never sent or got lost, and delivers outbox events left
+pending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from udyog.db import TenantSession
+from udyog.models import JobRun, Membership, Tenant, User
+from udyog.registry import CORE_NAME
+from udyog_sdk import Event, Principal, TenantContext, UdyogError
+from udyog_sdk.jobs import Schedule, TaskDefinition, TransientError
+from udyog_sdk.models import new_id, utcnow
+
+if TYPE_CHECKING:
+    from celery import Celery, Task
+
+    from udyog.kernel import Kernel, TenantScope
+
+log = logging.getLogger("udyog.jobs")
+
+#: Celery task names of the core's system tasks (not tenant runs).
+SCHEDULE_TASK = "udyog.schedule"
+SWEEP_TASK = "udyog.sweep"
+#: The core's tenant task delivering an outbox event to a background listener.
+DELIVER_EVENT_TASK = "core.deliver_event"
+#: Message headers carrying the tenant and the acting user.
+TENANT_HEADER = "udyog_tenant"
+USER_HEADER = "udyog_user"
+
+FINAL_STATES = ("succeeded", "cancelled")
+#: Deliveries beyond the retries a run may get (its worker killed) before it is failed.
+REDELIVERY_ALLOWANCE = 3
+#: A run queued this long without starting, whose message may be lost, is sent again.
+UNSENT_GRACE = timedelta(minutes=1)
+
+
+class JobError(UdyogError):
+    """A run cannot be queued or retried as asked (a 4xx for the API)."""
+
+
+def plain_json(data: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``data`` as plain JSON data, or TypeError naming ``what``."""
+    try:
+        return json.loads(json.dumps(dict(data)))  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what}: not plain JSON data ({exc}); pass ids, not objects") from exc
+
+
+def backoff_delay(definition: TaskDefinition, attempt: int) -> float:
+    """Seconds before retry number ``attempt`` (1-based): doubling, capped, with ±25 % jitter."""
+    base = min(definition.backoff_max, definition.backoff * (2 ** max(0, attempt - 1)))
+    return max(0.0, base * random.uniform(0.75, 1.25))
+
+
+def is_transient(exc: BaseException, definition: TaskDefinition) -> bool:
+    """Whether trying again later may succeed: declared errors, deadlocks, lost connections."""
+    if isinstance(exc, TransientError) or (definition.retry_on and isinstance(exc, definition.retry_on)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = getattr(exc.orig, "pgcode", None)
+        if code in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock not available
+            return True
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+            return True
+    return False
+
+
+def schedule_slot(schedule: Schedule, now: datetime) -> str:
+    """The slot a schedule fires for at ``now``: one run per slot, however many beats fire."""
+    epoch = now.timestamp()
+    if schedule.every is not None:
+        period = schedule.every.total_seconds()
+        start = int(epoch // period * period)
+    else:
+        start = int(epoch // 60 * 60)
+    return datetime.fromtimestamp(start).strftime("%Y%m%dT%H%M%S")
+
+
+@dataclass
+class RunContext:
+    """The :class:`udyog_sdk.JobContext` of one execution."""
+
+    session: TenantSession
+    run_id: uuid.UUID
+    attempt: int
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+    def progress(self, percent: float, message: str = "", *, state: Mapping[str, Any] | None = None) -> None:
+        """Record progress and commit the work so far (a checkpoint)."""
+        try:
+            value = float(percent)
+        except (TypeError, ValueError):
+            raise ValueError(f"progress must be a number from 0 to 100, not {percent!r}") from None
+        value = min(100.0, max(0.0, value))
+        values: dict[str, Any] = {"progress": value, "message": str(message)[:300]}
+        if state is not None:
+            values["checkpoint"] = plain_json(state, "progress state")
+            self.state = values["checkpoint"]
+        self.session.execute(
+            update(JobRun).where(JobRun.id == self.run_id).values(**values).execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    kwargs: dict[str, Any]
+    user_id: uuid.UUID | None
+    checkpoint: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Pending:
+    run_id: uuid.UUID
+    task: str
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID | None
+    delay: float | None
+
+
+class Jobs:
+    """The tasks and schedules of the loaded plugins, and the runs of every tenant."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.tasks: dict[str, tuple[str, TaskDefinition]] = {}
+        self.schedules: dict[str, tuple[str, Schedule]] = {}
+        self._celery: Celery | None = None
+        self._add_task(
+            CORE_NAME,
+            TaskDefinition(
+                DELIVER_EVENT_TASK,
+                self._deliver_event,
+                title="Deliver an event to a background listener",
+                # Listeners wait on remote services (SMTP, gateways): retry for about half an hour.
+                max_retries=8,
+                backoff=10.0,
+                backoff_max=900.0,
+            ),
+        )
+        unload = kernel.registry.unload
+        for plugin, definitions in kernel.bus.collect_safely("udyog_tasks", on_error=unload):
+            self._isolated(plugin, lambda p=plugin, d=definitions: [self._add_task(p, x) for x in d])
+        for plugin, schedules in kernel.bus.collect_safely("udyog_schedules", on_error=unload):
+            self._isolated(plugin, lambda p=plugin, d=schedules: [self._add_schedule(p, x) for x in d])
+
+    def _isolated(self, plugin: str, work: Callable[[], Any]) -> None:
+        """Run a plugin's declarations; an invalid one unloads the plugin (and its dependants) alone."""
+        registry = self.kernel.registry
+        if plugin != CORE_NAME and plugin not in registry.loaded_names():
+            return
+        try:
+            work()
+        except (TypeError, ValueError) as exc:
+            if plugin == CORE_NAME:
+                raise
+            gone = {plugin, *registry.unload(plugin, f"invalid declaration: {exc}")}
+            self.tasks = {k: v for k, v in self.tasks.items() if v[0] not in gone}
+            self.schedules = {k: v for k, v in self.schedules.items() if v[0] not in gone}
+            self.kernel.bus.refresh(registry.order)
+
+    def _add_task(self, plugin: str, definition: Any) -> None:
+        if not isinstance(definition, TaskDefinition):
+            raise TypeError(f"plugin {plugin}: udyog_tasks must return TaskDefinition objects")
+        if definition.plugin != plugin:
+            raise ValueError(f"plugin {plugin}: task {definition.name!r} must start with '{plugin}.'")
+        if definition.name in self.tasks:
+            raise ValueError(f"plugin {plugin}: task {definition.name!r} is registered twice")
+        self.tasks[definition.name] = (plugin, definition)
+
+    def _add_schedule(self, plugin: str, schedule: Any) -> None:
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"plugin {plugin}: udyog_schedules must return Schedule objects")
+        if schedule.plugin != plugin:
+            raise ValueError(f"plugin {plugin}: schedule {schedule.name!r} must start with '{plugin}.'")
+        owner = self.tasks.get(schedule.task)
+        if owner is None or owner[0] != plugin:
+            raise ValueError(
+                f"plugin {plugin}: schedule {schedule.name!r} names no task of its own ({schedule.task!r})"
+            )
+        if schedule.name in self.schedules:
+            raise ValueError(f"plugin {plugin}: schedule {schedule.name!r} is registered twice")
+        self.schedules[schedule.name] = (plugin, schedule)
+
+    # -- Celery ------------------------------------------------------------------
+
+    @property
+    def celery(self) -> Celery:
+        """The Celery app runs are sent through (a sending-only one unless a worker bound its own)."""
+        if self._celery is None:
+            from udyog.worker import make_celery
+
+            make_celery(self.kernel)
+        assert self._celery is not None
+        return self._celery
+
+    def bind_celery(self, celery_app: Celery) -> None:
+        """Use ``celery_app`` and register every task on it (called once per app)."""
+        self._celery = celery_app
+        for name, (_, definition) in self.tasks.items():
+            self._register(celery_app, name, definition)
+
+        @celery_app.task(name=SCHEDULE_TASK, ignore_result=True, shared=False)
+        def _fire(schedule_name: str) -> int:
+            return self.fire_schedule(schedule_name)
+
+        @celery_app.task(name=SWEEP_TASK, ignore_result=True, shared=False)
+        def _sweep() -> dict[str, int]:
+            return self.sweep()
+
+    def _register(self, celery_app: Celery, name: str, definition: TaskDefinition) -> None:
+        limit = definition.time_limit or self.kernel.settings.jobs_time_limit
+        jobs = self
+
+        def run(task: Task, run_id: str) -> str:
+            return jobs.execute(task, definition, run_id)
+
+        run.__name__ = name.replace(".", "_")
+        run.__qualname__ = run.__name__
+        celery_app.task(
+            name=name,
+            bind=True,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            soft_time_limit=limit,
+            time_limit=limit + 30,
+            max_retries=None,
+            shared=False,  # this app's task only: every kernel binds its own
+        )(run)
+
+    # -- queuing -----------------------------------------------------------------
+
+    def enqueue(
+        self,
+        scope: TenantScope,
+        task: str,
+        kwargs: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: float | None = None,
+    ) -> uuid.UUID:
+        """Record a run of ``task`` in ``scope``'s transaction; it is sent when the transaction commits."""
+        entry = self.tasks.get(task)
+        if entry is None:
+            raise JobError(f"unknown task {task!r}", errors={"task": ["no loaded plugin registers this task"]})
+        plugin, _ = entry
+        if plugin != CORE_NAME and not scope.tenant.is_enabled(plugin):
+            raise JobError(f"task {task!r} belongs to plugin {plugin!r}, which this tenant has not enabled")
+        if key is not None and not (0 < len(key) <= 200):
+            raise JobError("a job key has 1 to 200 characters", errors={"key": ["1 to 200 characters"]})
+        if delay is not None and delay < 0:
+            raise JobError("a delay cannot be negative", errors={"delay": ["must be zero or more"]})
+        data = plain_json(kwargs, f"arguments of task {task}")
+        session = scope.session
+        if key is not None:
+            existing = session.scalar(select(JobRun.id).where(JobRun.key == key))
+            if existing is not None:
+                return existing
+        now = utcnow()
+        run = JobRun(
+            id=new_id(),
+            task=task,
+            kwargs=data,
+            key=key,
+            state="queued",
+            user_id=scope.user.user_id if scope.user is not None else None,
+            created_at=now,
+            eta=now + timedelta(seconds=delay) if delay else None,
+            sent_at=now,
+        )
+        if key is not None:
+            try:
+                with session.begin_nested():
+                    session.add(run)
+            except IntegrityError:
+                existing = session.scalar(select(JobRun.id).where(JobRun.key == key))
+                if existing is None:
+                    raise
+                return existing
+        else:
+            session.add(run)
+        tenant_id = scope.tenant.id
+        session.info.setdefault("udyog_jobs", []).append(_Pending(run.id, task, tenant_id, run.user_id, delay))
+        return run.id
+
+    def send(self, pending: _Pending) -> None:
+        """Hand a committed run to the broker; on failure the sweeper sends it later."""
+        headers = {TENANT_HEADER: str(pending.tenant_id), USER_HEADER: str(pending.user_id or "")}
+        try:
+            self.celery.tasks[pending.task].apply_async(
+                args=[str(pending.run_id)],
+                task_id=str(pending.run_id),
+                headers=headers,
+                countdown=pending.delay,
+            )
+        except Exception:
+            log.exception("could not send run %s of %s; the sweeper will send it", pending.run_id, pending.task)
+            try:
+                with self.kernel.db.session(pending.tenant_id) as session:
+                    session.execute(
+                        update(JobRun)
+                        .where(JobRun.id == pending.run_id, JobRun.state == "queued")
+                        .values(sent_at=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                    session.commit()
+            except Exception:
+                log.exception("could not mark run %s unsent", pending.run_id)
+
+    # -- execution ---------------------------------------------------------------
+
+    def execute(self, task: Task, definition: TaskDefinition, run_id: str) -> str:
+        """Execute one delivery of a run's message (see the module docstring); returns the outcome."""
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        kernel = self.kernel
+        headers = _headers(task)
+        try:
+            tenant_id = uuid.UUID(headers.get(TENANT_HEADER) or "")
+            rid = uuid.UUID(run_id)
+        except ValueError:
+            log.error("message for %s without a valid tenant header or run id (%r); dropped", definition.name, run_id)
+            return "invalid"
+        now = utcnow()
+        with kernel.db.session(tenant_id) as session:
+            claimed = session.execute(
+                update(JobRun)
+                .where(JobRun.id == rid, JobRun.state.not_in(FINAL_STATES))
+                .values(state="running", started_at=now, attempts=JobRun.attempts + 1, worker=task.request.hostname)
+                .returning(JobRun.kwargs, JobRun.user_id, JobRun.checkpoint, JobRun.attempts)
+                .execution_options(synchronize_session=False)
+            ).one_or_none()
+            if claimed is None:
+                session.rollback()
+                return "skipped"
+            tenant = kernel.tenant_context(session, tenant_id)
+            session.commit()
+            run = _Claimed(kwargs=claimed.kwargs, user_id=claimed.user_id, checkpoint=claimed.checkpoint,
+                           attempts=claimed.attempts)  # fmt: skip
+            failure = None
+            principal = None
+            if tenant is None:
+                failure = "the tenant is unknown or inactive"
+            elif run.attempts > definition.max_retries + 1 + REDELIVERY_ALLOWANCE:
+                # Retries count attempts too, so only deliveries whose worker died get here.
+                failure = f"gave up after {run.attempts - 1} attempts: the worker died running it each time"
+            elif definition.plugin != CORE_NAME and not tenant.is_enabled(definition.plugin):
+                failure = f"plugin {definition.plugin!r} is no longer enabled for this tenant"
+            elif run.user_id is not None:
+                principal = self.principal(session, tenant, run.user_id)
+                if principal is None:
+                    failure = "the user who queued this run is disabled in this tenant"
+        if failure is not None or tenant is None:
+            self._finish(tenant_id, rid, "failed", error=failure)
+            return "failed"
+        session = kernel.db.session(tenant_id)
+        try:
+            with kernel.bound(tenant, session, principal) as scope:
+                ctx = RunContext(session, rid, run.attempts, dict(run.checkpoint or {}))
+                definition.func(ctx, **run.kwargs)
+                done = session.execute(
+                    update(JobRun)
+                    .where(JobRun.id == rid, JobRun.state != "succeeded")
+                    .values(state="succeeded", finished_at=utcnow(), progress=100.0, error=None)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if not done:  # another execution of this run committed first
+                    session.rollback()
+                    return "duplicate"
+                scope.session.commit()
+                return "succeeded"
+        except SoftTimeLimitExceeded:
+            session.rollback()
+            self._finish(tenant_id, rid, "failed", error="stopped: the task ran longer than its time limit")
+            return "failed"
+        except Exception as exc:
+            session.rollback()
+            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+            if is_transient(exc, definition) and run.attempts <= definition.max_retries:
+                countdown = backoff_delay(definition, run.attempts)
+                self._finish(
+                    tenant_id, rid, "retrying", error=error, eta=utcnow() + timedelta(seconds=countdown), final=False
+                )
+                log.warning(
+                    "run %s of %s: transient %s; retry in %.1fs", rid, definition.name, type(exc).__name__, countdown
+                )
+                raise task.retry(countdown=countdown, exc=exc, max_retries=None) from exc
+            log.exception("run %s of %s failed", rid, definition.name)
+            self._finish(tenant_id, rid, "failed", error=error)
+            return "failed"
+        finally:
+            session.close()
+
+    def _finish(
+        self,
+        tenant_id: uuid.UUID,
+        run_id: uuid.UUID,
+        state: str,
+        *,
+        error: str | None = None,
+        eta: datetime | None = None,
+        final: bool = True,
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "error": error}
+        if final:
+            values["finished_at"] = utcnow()
+        if eta is not None:
+            values["eta"] = eta
+        with self.kernel.db.session(tenant_id) as session:
+            session.execute(
+                update(JobRun)
+                .where(JobRun.id == run_id, JobRun.state.not_in(FINAL_STATES))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+
+    def principal(self, session: TenantSession, tenant: TenantContext, user_id: uuid.UUID) -> Principal | None:
+        """The principal of an active member ``user_id`` of ``tenant``, or None."""
+        row = session.execute(
+            select(User.email, User.name, Membership.branch_id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(User.id == user_id, User.is_active.is_(True), Membership.is_active.is_(True))
+        ).one_or_none()
+        if row is None:
+            return None
+        return self.kernel.security.principal(
+            session,
+            tenant,
+            tenant.security_rev,
+            user_id=user_id,
+            email=row.email,
+            name=row.name,
+            branch_id=row.branch_id,
+        )
+
+    # -- retry, schedules, recovery ----------------------------------------------
+
+    def retry(self, scope: TenantScope, run_id: uuid.UUID) -> JobRun:
+        """Queue a failed or cancelled run again (by its id, keeping its history)."""
+        session = scope.session
+        run = session.get(JobRun, (scope.tenant.id, run_id))
+        if run is None:
+            raise JobError("no such job run", status=404)
+        if run.state not in ("failed", "cancelled"):
+            raise JobError(f"only failed or cancelled runs can be retried; this one is {run.state}", status=409)
+        entry = self.tasks.get(run.task)
+        if entry is None:
+            raise JobError(f"the task {run.task!r} is no longer installed", status=409)
+        if entry[0] != CORE_NAME and not scope.tenant.is_enabled(entry[0]):
+            raise JobError(f"plugin {entry[0]!r} is not enabled for this tenant", status=409)
+        run.state = "queued"
+        run.error = None
+        run.finished_at = None
+        run.eta = None
+        run.sent_at = utcnow()
+        user_id = scope.user.user_id if scope.user is not None else run.user_id
+        run.user_id = user_id
+        session.info.setdefault("udyog_jobs", []).append(_Pending(run.id, run.task, scope.tenant.id, user_id, None))
+        return run
+
+    def fire_schedule(self, name: str) -> int:
+        """Queue schedule ``name``'s task for every active tenant that enabled its plugin; returns runs queued."""
+        entry = self.schedules.get(name)
+        if entry is None:
+            log.warning("schedule %s is not registered here; ignored", name)
+            return 0
+        plugin, schedule = entry
+        slot = schedule_slot(schedule, utcnow())
+        key = f"schedule:{name}:{slot}"
+        queued = 0
+        for tenant_id in self._active_tenants():
+            try:
+                with self.kernel.tenant_scope(tenant_id) as scope:
+                    if plugin != CORE_NAME and not scope.tenant.is_enabled(plugin):
+                        continue
+                    if scope.session.scalar(select(JobRun.id).where(JobRun.key == key)) is not None:
+                        continue
+                    self.enqueue(scope, schedule.task, schedule.kwargs, key=key)
+                    scope.session.commit()
+                    queued += 1
+            except Exception:
+                log.exception("schedule %s: could not queue for tenant %s", name, tenant_id)
+        return queued
+
+    def _active_tenants(self) -> list[uuid.UUID]:
+        with self.kernel.db.session(all_tenants=True, write=False) as session:
+            return list(session.scalars(select(Tenant.id).where(Tenant.is_active.is_(True)).order_by(Tenant.id)))
+
+    def sweep(self) -> dict[str, int]:
+        """Send runs whose message never left or got lost; deliver pending outbox events."""
+        now = utcnow()
+        lost_after = timedelta(seconds=self.kernel.settings.jobs_visibility_timeout)
+        with self.kernel.db.session(all_tenants=True, write=False) as session:
+            rows = session.execute(
+                select(
+                    JobRun.tenant_id,
+                    JobRun.id,
+                    JobRun.task,
+                    JobRun.user_id,
+                    JobRun.state,
+                    JobRun.sent_at,
+                    JobRun.started_at,
+                    JobRun.eta,
+                )
+                .where(JobRun.state.in_(("queued", "running", "retrying")))
+                .order_by(JobRun.created_at)
+                .limit(1000)
+            ).all()
+        resent = 0
+        for row in rows:
+            if row.task not in self.tasks:
+                continue
+            due = row.eta or row.sent_at
+            if row.state == "queued" and row.sent_at is None:
+                stale = (row.eta or now) <= now - UNSENT_GRACE or row.eta is None
+            elif row.state in ("queued", "retrying"):
+                stale = due is not None and due < now - lost_after
+            else:  # running: the worker died and its message is gone (the embedded transport keeps no unacked copy)
+                definition = self.tasks[row.task][1]
+                limit = timedelta(seconds=(definition.time_limit or self.kernel.settings.jobs_time_limit) + 120)
+                stale = row.started_at is not None and row.started_at < now - limit
+            if not stale:
+                continue
+            with self.kernel.db.session(row.tenant_id) as session:
+                session.execute(
+                    update(JobRun)
+                    .where(JobRun.id == row.id, JobRun.state == row.state)
+                    .values(sent_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+            self.send(_Pending(row.id, row.task, row.tenant_id, row.user_id, None))
+            resent += 1
+        delivered = self.kernel.dispatcher.dispatch_pending()
+        return {"resent": resent, "events": delivered}
+
+    # -- events delivered in the background ----------------------------------------
+
+    def enqueue_delivery(self, scope: TenantScope, event: Event, listener_name: str) -> uuid.UUID:
+        """Queue delivery of ``event`` to background listener ``listener_name`` (once per event and listener)."""
+        digest = hashlib.sha1(listener_name.encode()).hexdigest()[:16]
+        return self.enqueue(
+            scope,
+            DELIVER_EVENT_TASK,
+            {"event_id": str(event.id), "listener": listener_name},
+            key=f"event:{event.id}:{digest}",
+        )
+
+    def _deliver_event(self, ctx: Any, event_id: str, listener: str) -> None:
+        from udyog.models import OutboxEvent
+        from udyog_sdk.runtime import current_scope
+
+        scope = current_scope()
+        # Read in a session of its own: the scope's (writing) transaction must not start before
+        # the handler, which may work in short transactions of its own (one writer at a time on SQLite).
+        with self.kernel.db.session(scope.tenant.id, write=False) as session:
+            row = session.get(OutboxEvent, (scope.tenant.id, uuid.UUID(event_id)))
+        if row is None:
+            raise LookupError(f"event {event_id} not found")
+        handler = self.kernel.dispatcher.background_handler(listener)
+        if handler is None:
+            raise LookupError(f"no background listener {listener!r} is loaded")
+        handler(
+            Event(id=row.id, tenant_id=row.tenant_id, name=row.name, payload=row.payload, created_at=row.created_at)
+        )
+
+
+def _headers(task: Task) -> Mapping[str, Any]:
+    """The custom message headers (attributes of the request in a worker, ``headers`` when eager)."""
+    request = task.request
+    found: dict[str, Any] = dict(getattr(request, "headers", None) or {})
+    for name in (TENANT_HEADER, USER_HEADER):
+        value = getattr(request, name, None)
+        if value is not None:
+            found[name] = value
+    return found
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    pending: list[_Pending] | None = session.info.pop("udyog_jobs", None)
+    dispatcher = session.info.get("udyog_dispatcher")
+    if pending and dispatcher is not None:
+        for item in pending:
+            dispatcher.kernel.jobs.send(item)
+
+
+@event.listens_for(TenantSession, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop("udyog_jobs", None)
