@@ -29,6 +29,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return number
 
 
+def _names(value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated list (None when unset or empty)."""
+    names = tuple(part.strip().lower() for part in (value or "").split(",") if part.strip())
+    return names or None
+
+
 def _truthy(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -125,6 +131,13 @@ class Settings:
     #: SMS and WhatsApp gateways: "log" (write to the log) or "module:factory".
     sms_gateway: str = "log"
     whatsapp_gateway: str = "log"
+    #: Attachments: where files live (None: ``<data_dir>/attachments``), the largest file,
+    #: the content types allowed (None: the default allow-list), and the storage
+    #: ("local" or "module:factory"); see docs/attachments.md.
+    attachments_dir: str | None = None
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_types: tuple[str, ...] | None = None
+    attachment_storage: str = "local"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -164,6 +177,10 @@ class Settings:
             smtp_starttls=_truthy(env.get("UDYOG_SMTP_STARTTLS")),
             sms_gateway=env.get("UDYOG_SMS_GATEWAY") or "log",
             whatsapp_gateway=env.get("UDYOG_WHATSAPP_GATEWAY") or "log",
+            attachments_dir=env.get("UDYOG_ATTACHMENTS_DIR") or None,
+            attachment_max_bytes=_int(env, "UDYOG_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024),
+            attachment_types=_names(env.get("UDYOG_ATTACHMENT_TYPES")),
+            attachment_storage=env.get("UDYOG_ATTACHMENT_STORAGE") or "local",
         )
         settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         if settings.plugins.strict:

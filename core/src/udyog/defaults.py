@@ -30,6 +30,9 @@ CORE_PERMISSIONS = (
     Permission("core.jobs.retry", "Queue a failed background job again"),
     Permission("core.notification_template.read", "See notification templates"),
     Permission("core.notification_template.manage", "Change the tenant's notification templates"),
+    Permission("core.attachment.read", "List and download files attached to records the user may read"),
+    Permission("core.attachment.write", "Attach files to records the user may read"),
+    Permission("core.attachment.delete", "Delete files attached to records the user may read"),
 )
 
 
@@ -38,6 +41,7 @@ def udyog_blueprints() -> list[Blueprint]:
     """The core's API (health, plugins, tenant, branches, users and roles, authentication, number series) and web UI."""
     from udyog.admin_api import create_admin_blueprint
     from udyog.api import create_blueprint
+    from udyog.attachments_api import create_attachments_blueprint
     from udyog.auth_api import create_auth_blueprint
     from udyog.jobs_api import create_jobs_blueprint
     from udyog.notifications_api import create_notifications_blueprint
@@ -52,6 +56,7 @@ def udyog_blueprints() -> list[Blueprint]:
         create_series_blueprint(),
         create_notifications_blueprint(),
         create_jobs_blueprint(),
+        create_attachments_blueprint(),
         create_web_blueprint(),
         create_jobs_pages(),
     ]
@@ -79,8 +84,8 @@ def udyog_roles() -> list[RoleTemplate]:
         RoleTemplate("Administrator", ("core.*",), description="Users, roles, branches, settings and plugins"),
         RoleTemplate(
             "Member",
-            ("core.tenant.read", "core.branch.read"),
-            description="Any member: sees the tenant and its branches",
+            ("core.tenant.read", "core.branch.read", "core.attachment.read"),
+            description="Any member: sees the tenant and its branches, and the files of records they may read",
         ),
     ]
 

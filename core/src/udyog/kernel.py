@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -25,6 +25,9 @@ from udyog.registry import CORE_NAME, PluginRegistry, new_plugin_manager
 from udyog_sdk import Principal, TenantContext
 from udyog_sdk.notifications import NotifyResult
 from udyog_sdk.runtime import bind_scope, unbind_scope
+
+if TYPE_CHECKING:
+    from udyog.attachments import ScopeAttachments
 
 log = logging.getLogger("udyog")
 
@@ -79,6 +82,10 @@ class TenantScope:
         """Queue a background run of ``task`` in this scope's transaction (see :mod:`udyog.jobs`)."""
         return self.kernel.jobs.enqueue(self, task, kwargs, key=key, delay=delay)
 
+    def attachments(self) -> ScopeAttachments:
+        """The attachments of this scope's tenant (see :mod:`udyog.attachments`)."""
+        return self.kernel.attachments.bound(self)
+
 
 class Kernel:
     """Everything the app, the CLI and workers share for one deployment."""
@@ -106,6 +113,9 @@ class Kernel:
         from udyog.jobs import Jobs
 
         self.jobs = Jobs(self)
+        from udyog.attachments import Attachments
+
+        self.attachments = Attachments(self)
         self._enabled_cache: dict[tuple[uuid.UUID, int], frozenset[str]] = {}
         self._cache_lock = threading.Lock()
 

@@ -188,6 +188,9 @@ class Branch(VersionedMixin, TenantMixin, Base):
 
     __tablename__ = "core_branch"
     __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+    # Files may be attached to a branch (registrations, licences) by those who may see branches.
+    __udyog_attachments__ = True
+    __udyog_read_permission__ = "core.branch.read"
 
     code: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
@@ -302,6 +305,35 @@ class NotificationTemplateOverride(VersionedMixin, TenantMixin, Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Attachment(TenantMixin, Base):
+    """A file attached to a record of any attachable table (see :mod:`udyog.attachments`).
+
+    The record is named by its table (``entity``) and id; the file's bytes live
+    in the attachment storage under ``storage_key``, never at a path taken
+    from user input.
+    """
+
+    __tablename__ = "core_attachment"
+    __table_args__ = (
+        # A record's attachments, newest first (keyset on uploaded_at, id).
+        Index("ix_core_attachment_record", "tenant_id", "entity", "record_id", "uploaded_at", "id"),
+        # One row per stored file: deleting the row may delete the file.
+        UniqueConstraint("tenant_id", "storage_key"),
+    )
+
+    entity: Mapped[str] = mapped_column(String(80))
+    record_id: Mapped[str] = mapped_column(String(120))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(100))
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL"), default=None
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class JobRun(TenantMixin, Base):

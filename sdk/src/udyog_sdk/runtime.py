@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from udyog_sdk.attachments import AttachmentService
     from udyog_sdk.notifications import NotifyResult
     from udyog_sdk.security import Principal
 
@@ -114,6 +115,10 @@ class Scope(Protocol):
         link: str = "",
     ) -> NotifyResult:
         """Record notifications of ``event`` in the scope's transaction (see :func:`udyog_sdk.notify`)."""
+        ...
+
+    def attachments(self) -> AttachmentService:
+        """The attachments of the scope's tenant (see :mod:`udyog_sdk.attachments`)."""
         ...
 
 
