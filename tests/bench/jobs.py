@@ -88,12 +88,20 @@ def _worker(command: list[str], env: dict[str, str], log: Path) -> Iterator[subp
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _wait(check: Callable[[], Any], what: str, timeout: float = 600, interval: float = 0.002) -> Any:
+def _wait(
+    check: Callable[[], Any],
+    what: str,
+    timeout: float = 600,
+    interval: float = 0.002,
+    process: subprocess.Popen[bytes] | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
         if found:
             return found
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the worker exited ({process.returncode}) while waiting for {what}")
         time.sleep(interval)
     raise RuntimeError(f"timed out waiting for {what}")
 
@@ -143,26 +151,26 @@ def _measure(redis_url: str, admin_url: str | None, tasks: int) -> dict[str, Any
 
         results: dict[str, Any] = {}
         # -- latency, idle workers --------------------------------------------------------
-        with _worker(ours_cmd, env_ours, tmp / "ours-latency.log"):
-            _wait(lambda: started_at(queue_ours_one()), "our worker to start", interval=0.1)
+        with _worker(ours_cmd, env_ours, tmp / "ours-latency.log") as worker:
+            _wait(lambda: started_at(queue_ours_one()), "our worker to start", interval=0.1, process=worker)
             samples = []
             for _ in range(LATENCY_SAMPLES):
                 time.sleep(0.02)  # idle between runs
                 t0 = time.time()
                 run_id = queue_ours_one()
-                samples.append(_wait(lambda r=run_id: started_at(r), "a run to start") - t0)
+                samples.append(_wait(lambda r=run_id: started_at(r), "a run to start", process=worker) - t0)
             results["ours_latency"] = samples
-        with _worker(bare_cmd, env_bare, tmp / "bare-latency.log"):
+        with _worker(bare_cmd, env_bare, tmp / "bare-latency.log") as worker:
             mark = f"bench:mark:{uuid.uuid4().hex}"
             bare_task.apply_async(kwargs={"mark": mark})
-            _wait(lambda: client.get(mark), "the bare worker to start", interval=0.1)
+            _wait(lambda: client.get(mark), "the bare worker to start", interval=0.1, process=worker)
             samples = []
             for i in range(LATENCY_SAMPLES):
                 time.sleep(0.02)
                 mark = f"bench:mark:{uuid.uuid4().hex}:{i}"
                 t0 = time.time()
                 bare_task.apply_async(kwargs={"mark": mark})
-                samples.append(float(_wait(lambda m=mark: client.get(m), "a bare task to start")) - t0)
+                samples.append(float(_wait(lambda m=mark: client.get(m), "a bare task to start", process=worker)) - t0)
             results["bare_latency"] = samples
         # -- drain ----------------------------------------------------------------------
         client.delete("bench:bare:first")
@@ -173,8 +181,8 @@ def _measure(redis_url: str, admin_url: str | None, tasks: int) -> dict[str, Any
                 scope.session.commit()
         for n in range(tasks):
             bare_task.apply_async(kwargs={"n": n})
-        with _worker(ours_cmd, env_ours, tmp / "ours-drain.log"):
-            _wait(lambda: _drained(client, queue_ours), "our queue to drain", timeout=1800, interval=0.05)
+        with _worker(ours_cmd, env_ours, tmp / "ours-drain.log") as worker:
+            _wait(lambda: _drained(client, queue_ours), "our queue to drain", 1800, 0.05, worker)
             done = time.time()
         with kernel.tenant_scope("bench", write=False) as scope:
             first = scope.session.scalar(select(func.min(JobRun.started_at)).where(JobRun.task == "notes.trivial"))
@@ -184,8 +192,8 @@ def _measure(redis_url: str, admin_url: str | None, tasks: int) -> dict[str, Any
         assert first is not None
         results["ours_drain"] = done - first.replace(tzinfo=UTC).timestamp()
         results["ours_succeeded"] = succeeded
-        with _worker(bare_cmd, env_bare, tmp / "bare-drain.log"):
-            _wait(lambda: _drained(client, queue_bare), "the bare queue to drain", timeout=1800, interval=0.05)
+        with _worker(bare_cmd, env_bare, tmp / "bare-drain.log") as worker:
+            _wait(lambda: _drained(client, queue_bare), "the bare queue to drain", 1800, 0.05, worker)
             done = time.time()
         results["bare_drain"] = done - float(client.get("bench:bare:first") or done)
         client.delete(queue_ours, queue_bare)

@@ -31,9 +31,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -358,18 +359,16 @@ class Jobs:
             log.error("message for %s without a valid tenant header or run id (%r); dropped", definition.name, run_id)
             return "invalid"
         now = utcnow()
+        statements = _statements(kernel.db.dialect)
         with kernel.db.session(tenant_id) as session:
             claimed = session.execute(
-                update(JobRun)
-                .where(JobRun.id == rid, JobRun.state.not_in(FINAL_STATES))
-                .values(state="running", started_at=now, attempts=JobRun.attempts + 1, worker=task.request.hostname)
-                .returning(JobRun.kwargs, JobRun.user_id, JobRun.checkpoint, JobRun.attempts)
-                .execution_options(synchronize_session=False)
+                statements.claim, {"run_id": rid, "claim_at": now, "claim_worker": task.request.hostname}
             ).one_or_none()
             if claimed is None:
                 session.rollback()
                 return "skipped"
-            tenant = kernel.tenant_context(session, tenant_id)
+            row = session.execute(statements.tenant, {"tenant": tenant_id}).one_or_none()
+            tenant = kernel.context_for(session, row) if row is not None and row.is_active else None
             session.commit()
             run = _Claimed(kwargs=claimed.kwargs, user_id=claimed.user_id, checkpoint=claimed.checkpoint,
                            attempts=claimed.attempts)  # fmt: skip
@@ -394,12 +393,7 @@ class Jobs:
             with kernel.bound(tenant, session, principal) as scope:
                 ctx = RunContext(session, rid, run.attempts, dict(run.checkpoint or {}))
                 definition.func(ctx, **run.kwargs)
-                done = session.execute(
-                    update(JobRun)
-                    .where(JobRun.id == rid, JobRun.state != "succeeded")
-                    .values(state="succeeded", finished_at=utcnow(), progress=100.0, error=None)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                done = session.execute(statements.succeed, {"run_id": rid, "done_at": utcnow()}).rowcount
                 if not done:  # another execution of this run committed first
                     session.rollback()
                     return "duplicate"
@@ -600,6 +594,52 @@ class Jobs:
         handler(
             Event(id=row.id, tenant_id=row.tenant_id, name=row.name, payload=row.payload, created_at=row.created_at)
         )
+
+
+@dataclass(frozen=True)
+class _Statements:
+    claim: Any
+    tenant: Any
+    succeed: Any
+
+
+@lru_cache(maxsize=4)
+def _statements(dialect: str) -> _Statements:
+    """The statements every execution runs, built once (per dialect) with bound parameters."""
+    tenant_columns: list[Any] = [
+        Tenant.id,
+        Tenant.slug,
+        Tenant.name,
+        Tenant.timezone,
+        Tenant.settings,
+        Tenant.is_active,
+        Tenant.plugins_rev,
+        Tenant.security_rev,
+    ]
+    if dialect == "postgresql":
+        # The claim is bookkeeping: its commit need not wait for the WAL flush. Were it lost in a
+        # server crash, the message (not yet acknowledged) would simply run the task again.
+        tenant_columns.append(func.set_config("synchronous_commit", "off", True).label("async_commit"))
+    return _Statements(
+        # Claim: running, one more attempt; unless it already succeeded or was cancelled.
+        claim=update(JobRun)
+        .where(JobRun.id == bindparam("run_id"), JobRun.state.not_in(FINAL_STATES))
+        .values(
+            state="running",
+            started_at=bindparam("claim_at"),
+            attempts=JobRun.attempts + 1,
+            worker=bindparam("claim_worker"),
+        )
+        .returning(JobRun.kwargs, JobRun.user_id, JobRun.checkpoint, JobRun.attempts)
+        .execution_options(synchronize_session=False),
+        # The tenant's columns as Kernel.context_for needs them (fresh: active, plugins, roles).
+        tenant=select(*tenant_columns).where(Tenant.id == bindparam("tenant")),
+        # Success, in the task's own transaction: only the first execution to commit gets a row.
+        succeed=update(JobRun)
+        .where(JobRun.id == bindparam("run_id"), JobRun.state != "succeeded")
+        .values(state="succeeded", finished_at=bindparam("done_at"), progress=100.0, error=None)
+        .execution_options(synchronize_session=False),
+    )
 
 
 def _headers(task: Task) -> Mapping[str, Any]:
