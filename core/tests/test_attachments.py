@@ -406,3 +406,30 @@ def test_settings_from_the_environment():
     defaults = Settings.from_env(environ={})
     assert defaults.attachments_dir is None and defaults.attachment_max_bytes == 25 * 1024 * 1024
     assert defaults.attachment_types is None
+
+
+def test_deleting_a_record_deletes_its_attachments_and_files(world):
+    kernel, app, ids, records, root = world
+    owner = login(app, "owner@acme.test")
+    short, long = records["acme", "short"], records["acme", "long"]
+    on_short = upload(owner, "notes_note", short, PNG, "s.png", "image/png").get_json()["data"]["id"]
+    upload(owner, "notes_note", long, PDF, "l.pdf", "application/pdf")
+    assert len(stored_files(root)) == 2
+
+    # Rolled back: the attachment rows and files stay.
+    with kernel.tenant_scope("acme") as scope:
+        scope.session.delete(scope.session.scalar(select(Note).where(Note.title == "short")))
+        scope.session.flush()
+        scope.session.rollback()
+    assert len(stored_files(root)) == 2
+
+    with kernel.tenant_scope("acme") as scope:
+        scope.session.delete(scope.session.scalar(select(Note).where(Note.title == "short")))
+        scope.session.commit()
+    with kernel.tenant_scope("acme", write=False) as scope:
+        assert scope.session.scalars(select(Attachment.filename)).all() == ["l.pdf"]
+        deleted = scope.session.scalars(
+            select(AuditEntry.record_id).where(AuditEntry.entity == "core_attachment", AuditEntry.action == "delete")
+        ).all()
+    assert deleted == [on_short]
+    assert [f.read_bytes() for f in stored_files(root)] == [PDF]

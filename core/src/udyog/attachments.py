@@ -178,6 +178,14 @@ def load_storage(settings: Settings) -> AttachmentStorage:
     return storage
 
 
+def attachable(cls: type) -> bool:
+    """Whether records of ``cls`` take attachments: plugin tables unless they opt out, core's if they opt in."""
+    if cls is Attachment or not is_tenant_model(cls):
+        return False
+    table = cls.__table__.name  # type: ignore[attr-defined]
+    return bool(getattr(cls, "__udyog_attachments__", not table.startswith(f"{CORE_NAME}_")))
+
+
 def allowed_types(names: Iterable[str] | None) -> dict[str, FileType]:
     """The allowed types by name (default: :data:`DEFAULT_TYPES`); an unknown name is a ``ConfigError``."""
     chosen = tuple(names) if names else DEFAULT_TYPES
@@ -244,12 +252,8 @@ class Attachments:
         if self._models[0] != len(mappers):
             found = {}
             for mapper in mappers:
-                cls = mapper.class_
-                if not is_tenant_model(cls) or cls is Attachment:
-                    continue
-                table = mapper.local_table.name
-                if getattr(cls, "__udyog_attachments__", not table.startswith(f"{CORE_NAME}_")):
-                    found[table] = cls
+                if attachable(mapper.class_):
+                    found[mapper.local_table.name] = mapper.class_
             self._models = (len(mappers), found)
         return self._models[1]
 
@@ -527,6 +531,24 @@ class _Pending:
 
 def _pending(session: Session) -> _Pending:
     return session.info.setdefault(_PENDING, _Pending([], []))  # type: ignore[no-any-return]
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _delete_with_record(session: Session, flush_context: Any, instances: Any) -> None:
+    """Records deleted through the ORM take their attachments with them (in the same flush, audited)."""
+    doomed: dict[tuple[uuid.UUID, str], list[str]] = {}
+    for obj in session.deleted:
+        if attachable(type(obj)) and obj.id is not None:
+            doomed.setdefault((obj.tenant_id, obj.__table__.name), []).append(str(obj.id))
+    if not doomed:
+        return
+    with session.no_autoflush:
+        for (tenant_id, table), record_ids in doomed.items():
+            query = select(Attachment).where(
+                Attachment.tenant_id == tenant_id, Attachment.entity == table, Attachment.record_id.in_(record_ids)
+            )
+            for row in session.scalars(query).all():
+                session.delete(row)
 
 
 @event.listens_for(TenantSession, "after_flush")
