@@ -187,6 +187,8 @@ def create_app(
         )
     api = UdyogApi(app)
     app.extensions["udyog"] = kernel
+    # Before the blueprints: the shell's page-aware handlers replace some of JWT's.
+    _init_jwt(app, settings)
     owners: dict[str, str] = {}
     _register_blueprints(app, api, kernel, owners)
     app.extensions["udyog.blueprint_owners"] = owners
@@ -194,8 +196,6 @@ def create_app(
     from udyog.worker import celery_init_app
 
     celery_init_app(app)
-
-    _init_jwt(app, settings)
 
     @app.before_request
     def _authenticate_and_scope() -> ResponseReturnValue | None:

@@ -15,8 +15,9 @@ import secrets
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from flask_jwt_extended import create_access_token, get_jwt, set_access_cookies, set_refresh_cookies, unset_jwt_cookies
 from flask_jwt_extended.exceptions import CSRFError
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from udyog import auth
 from udyog.auth_api import login_tokens
 from udyog.models import Branch, Membership, Role, User, UserRole
 from udyog.web.notifications import add_notification_pages
-from udyog.web.shell import install, render_error, safe_next, shell
+from udyog.web.shell import install, is_page_request, render_error, safe_next, shell
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session
 from udyog_sdk.security import ACCESS_ATTRIBUTE, F, authenticated, public, requires
 
@@ -70,8 +71,12 @@ def create_web_blueprint() -> Blueprint:
     def _install(state: BlueprintSetupState) -> None:
         install(state.app)
 
-    @bp.errorhandler(CSRFError)
-    def _csrf_refused(exc: CSRFError) -> Response:
+    @bp.app_errorhandler(CSRFError)
+    def _csrf_refused(exc: CSRFError) -> ResponseReturnValue:
+        # Every page of the shell, plugin pages included, answers with a page;
+        # the API keeps JWT's answer (401 in the error envelope).
+        if not is_page_request():
+            return jsonify({"success": False, "message": f"authentication required: {exc}", "errors": {}}), 401
         return render_error(
             400,
             "This form could not be verified: its security token is missing or stale. Reload the page and try again.",

@@ -13,9 +13,9 @@ RECEIVED: list[tuple[str, str]] = []
 
 @hookimpl
 def udyog_blueprints() -> list[Any]:
-    from .api import create_blueprint
+    from .api import create_blueprint, create_pages
 
-    return [create_blueprint()]
+    return [create_blueprint(), create_pages()]
 
 
 @hookimpl
@@ -141,7 +141,9 @@ def udyog_series() -> list[SeriesDefinition]:
 
 @hookimpl
 def udyog_menu() -> list[MenuEntry]:
-    return [MenuEntry("notes.notes", "Notes", "/api/v1/notes/notes", "notes.note.read", weight=50, icon="journal")]
+    from .api import NOTES
+
+    return [NOTES.menu_entry(weight=50, icon="journal")]
 
 
 @hookimpl
