@@ -360,18 +360,19 @@ class Jobs:
             return "invalid"
         now = utcnow()
         statements = _statements(kernel.db.dialect)
-        with kernel.db.session(tenant_id) as session:
+        # One session: the claim's short transaction, then the task's own.
+        session = kernel.db.session(tenant_id)
+        try:
             claimed = session.execute(
                 statements.claim, {"run_id": rid, "claim_at": now, "claim_worker": task.request.hostname}
             ).one_or_none()
             if claimed is None:
-                session.rollback()
+                session.close()
                 return "skipped"
-            row = session.execute(statements.tenant, {"tenant": tenant_id}).one_or_none()
-            tenant = kernel.context_for(session, row) if row is not None and row.is_active else None
-            session.commit()
             run = _Claimed(kwargs=claimed.kwargs, user_id=claimed.user_id, checkpoint=claimed.checkpoint,
                            attempts=claimed.attempts)  # fmt: skip
+            row = session.execute(statements.tenant, {"tenant": tenant_id}).one_or_none()
+            tenant = kernel.context_for(session, row) if row is not None and row.is_active else None
             failure = None
             principal = None
             if tenant is None:
@@ -385,10 +386,14 @@ class Jobs:
                 principal = self.principal(session, tenant, run.user_id)
                 if principal is None:
                     failure = "the user who queued this run is disabled in this tenant"
+            session.commit()
+        except BaseException:
+            session.close()
+            raise
         if failure is not None or tenant is None:
+            session.close()
             self._finish(tenant_id, rid, "failed", error=failure)
             return "failed"
-        session = kernel.db.session(tenant_id)
         try:
             with kernel.bound(tenant, session, principal) as scope:
                 ctx = RunContext(session, rid, run.attempts, dict(run.checkpoint or {}))
