@@ -309,10 +309,12 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         general = {k: v for k, v in errors.items() if k not in placed}
         return page(resource.form_template, status, mode=mode, fields=fields, general=general, **context)
 
-    def submit(mode: str, fields: list[FormField], act: Callable[[dict[str, Any]], Any]) -> tuple[Any, dict, int]:
-        """Load the form through the schema and act; returns (record, errors, status)."""
+    def submit(
+        mode: str, fields: list[FormField], act: Callable[[dict[str, Any]], Any], extra: Mapping[str, Any] | None = None
+    ) -> tuple[Any, dict[str, list[str]], int]:
+        """Load the form (plus ``extra`` values) through the schema and act; returns (record, errors, status)."""
         errors: dict[str, list[str]] = {}
-        raw = read_form(fields, mode, request.form)
+        raw = {**read_form(fields, mode, request.form), **(extra or {})}
         _scan_text(raw, "", errors)
         if errors:
             return None, errors, 422
@@ -361,11 +363,10 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             version = int(sent)
 
         def act(data: dict[str, Any]) -> Any:
-            if resource.versioned:
-                data["version"] = version
             return resource.perform_update(obj, data)
 
-        done, errors, status = submit("edit", fields, act)
+        extra = {"version": version} if resource.versioned else None
+        done, errors, status = submit("edit", fields, act, extra)
         if errors:
             conflict = status == 409 and "version" in errors
             return form_page(

@@ -38,6 +38,7 @@ import marshmallow as ma
 from flask import Blueprint as FlaskBlueprint
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import Boolean, ForeignKeyConstraint, inspect, select
+from sqlalchemy.orm import ONETOMANY, with_parent
 from sqlalchemy.sql import Select
 
 from udyog_sdk.api import (
@@ -263,7 +264,8 @@ class Resource:
             optional.required = False
             optional.load_default = ma.missing
             attrs[name] = optional
-        exclude = tuple(n for n in self.create_only if n in self.schema._declared_fields)
+        declared = self.schema._declared_fields
+        exclude = tuple(n for n, f in declared.items() if n in self.create_only or (f.dump_only and n != "version"))
         if exclude:
             base_meta = getattr(self.schema, "Meta", object)
             attrs["Meta"] = type("Meta", (base_meta,), {"exclude": exclude})
@@ -392,8 +394,28 @@ class Resource:
                 f"{self.label} {self.describe(obj)}".strip(),
                 instead=f"cancel it (POST /api/v1/{self.plugin}/{self.path}/<id>/cancel)",
             )
+        self.check_unused(obj)
         db_session().delete(obj)
         db_session().flush()
+
+    def check_unused(self, obj: Any) -> None:
+        """409 when records (that the user sees) still point at ``obj`` through a relationship.
+
+        Relationships that cascade deletes, or leave them to the database
+        (``passive_deletes``), are skipped. References the user cannot see
+        are still refused by the database's foreign keys (409 as well).
+        """
+        for rel in inspect(self.model).relationships:
+            if rel.direction is not ONETOMANY or "delete" in rel.cascade or rel.passive_deletes:
+                continue
+            child = rel.mapper.class_
+            if db_session().scalar(select(child.id).where(with_parent(obj, rel.class_attribute)).limit(1)):
+                what = _plural(_humanise(child.__name__).lower())
+                raise UdyogError(
+                    f"{self.label} {self.describe(obj)} is still used by {what}: remove them first".strip(),
+                    status=409,
+                    errors={"_schema": [f"still used by {what}"]},
+                )
 
     def is_cancelled(self, obj: Any) -> bool:
         """Whether the legal document ``obj`` is cancelled."""
