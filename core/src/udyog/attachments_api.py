@@ -43,7 +43,7 @@ class AttachmentSchema(ma.Schema):
     uploaded_at = ma.fields.AwareDateTime()
 
 
-class RecordArgsSchema(ma.Schema):
+class AttachmentRecordArgsSchema(ma.Schema):
     """The record the files belong to."""
 
     entity = ma.fields.String(
@@ -60,11 +60,11 @@ class RecordArgsSchema(ma.Schema):
 ATTACHMENTS = Listing(Attachment, sort=("uploaded_at",), default_sort="-uploaded_at", name="Attachments")
 
 
-class AttachmentListArgsSchema(RecordArgsSchema, ATTACHMENTS.schema):  # type: ignore[misc, valid-type]
+class AttachmentListArgsSchema(AttachmentRecordArgsSchema, ATTACHMENTS.schema):  # type: ignore[misc, valid-type]
     """The record, and the page of its files."""
 
 
-class UploadSchema(ma.Schema):
+class AttachmentUploadSchema(ma.Schema):
     """The file, as the part ``file`` of a multipart/form-data body."""
 
     file = Upload(
@@ -125,8 +125,8 @@ def create_attachments_blueprint() -> Blueprint:
 
     @bp.route("/attachments", methods=["POST"])
     @_limited_body
-    @bp.arguments(RecordArgsSchema, location="query")
-    @bp.arguments(UploadSchema, location="files")
+    @bp.arguments(AttachmentRecordArgsSchema, location="query")
+    @bp.arguments(AttachmentUploadSchema, location="files")
     @bp.response(201, envelope(AttachmentSchema))
     @requires("core.attachment.write")
     def upload(args: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
