@@ -544,6 +544,27 @@ def test_a_counter_past_its_width_is_refused_when_a_limit_would_break_and_the_nu
     assert take(kernel, "plain", "notes.notebook") == "B10"  # without a limit the number grows
 
 
+def test_settings_broken_by_a_newly_enabled_constraint_refuse_and_leave_the_counter_as_it_was(world):
+    kernel = world
+    configure(kernel, "plain", "notes.note", pattern="N{seq:04}", reset="never")
+    assert take(kernel, "plain", "notes.note") == "N0001"
+    enable_plugins(kernel, "plain", ["tags"])  # tags: restart at least every financial year
+    with kernel.tenant_scope("plain") as scope:
+        with pytest.raises(UdyogError) as info:
+            scope.next_number("notes.note")
+        assert info.value.status == 409 and "reset never is not allowed" in info.value.errors["series"][0]
+        value = scope.session.scalar(
+            select(SeriesCounter.value)
+            .join(NumberSeries, NumberSeries.id == SeriesCounter.series_id)
+            .where(NumberSeries.key == "notes.note", SeriesCounter.period == "")
+        )
+        assert value == 1  # nothing taken; the caller's transaction carries on
+        scope.session.commit()
+    assert counters(kernel, "plain")[("notes.note", "", "")] == 1
+    configure(kernel, "plain", "notes.note", pattern="N/{FY_SHORT}/{seq:04}", reset="financial_year")
+    assert take(kernel, "plain", "notes.note") == "N/26-27/0002"  # continues this year's numbers
+
+
 def test_branch_tokens_are_checked_with_the_longest_branch_code(world):
     kernel = world
     errors = refused(kernel, "both", "notes.note", pattern="{BRANCH}/{FY_SHORT}/{seq:03}")

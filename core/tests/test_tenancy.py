@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Integer, String, bindparam, delete, func, literal_column, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload, subqueryload, with_loader_criteria
 from udyog_test_notes.models import Note, Notebook
 
-from udyog.db import TenantBoundaryError
+from udyog.db import PreparedStatement, TenantBoundaryError
 from udyog.models import Branch
 from udyog.tenancy import create_branch, create_tenant
 from udyog_sdk.models import new_id
@@ -248,3 +248,45 @@ def test_updates_cannot_move_rows_to_another_tenant(two_tenants):
         book = s.scalars(select(Notebook)).first()
         with pytest.raises(TenantBoundaryError, match="another tenant"):
             s.execute(update(Notebook), [{"tenant_id": ids["globex"], "id": book.id, "title": "moved"}])
+
+
+#: A kernel-style prepared statement; deliberately without a tenant filter, to show what row-level security does.
+_TITLES_FROM = PreparedStatement(
+    "test_notebook_titles_from",
+    select(Notebook.__table__.c.title)
+    .where(Notebook.__table__.c.title >= bindparam("first"))
+    .order_by(Notebook.__table__.c.title),
+    {"first": String()},
+)
+
+
+def test_prepared_statement_rows_match_its_result_and_run_in_the_sessions_transaction(two_tenants, backend):
+    kernel, ids = two_tenants
+    with kernel.db.session(ids["acme"]) as s:
+        s.add(Notebook(title="zz uncommitted"))
+        s.flush()
+        for _ in range(2):  # the second time the statement is prepared already (PostgreSQL)
+            rows = _TITLES_FROM.rows(s.connection(), {"first": "acme"})
+            assert rows == [tuple(r) for r in _TITLES_FROM.execute(s.connection(), {"first": "acme"})]
+            assert ("zz uncommitted",) in rows  # the session's own pending row: same transaction
+            s.rollback()
+            s.add(Notebook(title="zz uncommitted"))
+            s.flush()
+        if backend == "postgresql":  # the tenant setting went with the statement: RLS shows acme's rows only
+            assert ("globex book",) not in rows and ("acme book",) in rows
+
+
+def test_prepared_statement_rows_raise_driver_errors_as_sqlalchemy_errors(two_tenants, backend):
+    if backend != "postgresql":
+        pytest.skip("rows() goes to the driver on PostgreSQL only (SQLite divides by zero into NULL)")
+    kernel, ids = two_tenants
+    failing = PreparedStatement(
+        "test_failing_division",
+        select((literal_column("1") / bindparam("zero", type_=Integer())).label("q")),
+        {"zero": Integer()},
+    )
+    with kernel.db.session(ids["acme"]) as s:
+        with pytest.raises(DBAPIError):
+            failing.rows(s.connection(), {"zero": 0})
+        s.rollback()
+        assert failing.rows(s.connection(), {"zero": 1}) == [(1,)]  # prepared once, still usable

@@ -343,6 +343,8 @@ class PreparedStatement:
         self._params = params
         self._columns = [column(c.name, c.type) for c in statement.exported_columns]
         self._pg_sql: str | None = None
+        #: ``EXECUTE name(%(a)s, ...)`` for the driver's own cursor (psycopg2's named parameters).
+        self._driver_sql = f"EXECUTE {name}({', '.join(f'%({k})s' for k in params)})"
         placeholders = ", ".join(f":{k}" for k in params)
         self._execute = (
             text(f"EXECUTE {name}({placeholders})")
@@ -371,6 +373,71 @@ class PreparedStatement:
             connection.exec_driver_sql(self._prepare_sql(connection))
             prepared.add(self.name)
         return connection.execute(self._execute, params)
+
+    def rows(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The statement's rows for ``params`` as plain tuples, in the connection's transaction.
+
+        With psycopg2 the ``EXECUTE`` goes straight to the driver's cursor (no
+        SQLAlchemy execution context, result object or statement events; the
+        echo log does not show it), with the transaction's pending tenant
+        setting in the same round trip, as :meth:`execute` would send it.
+        The values are the driver's, which for the kernel's column types
+        (UUID, text, integers, booleans) are what :meth:`execute` returns.
+        Driver errors are raised as SQLAlchemy's (``DBAPIError`` and its
+        subclasses); a lost connection is invalidated. Elsewhere this is
+        :meth:`execute`'s rows.
+        """
+        dialect = connection.dialect
+        if dialect not in _DEFERRING_DIALECTS or not self.prepare:
+            return [tuple(row) for row in self.execute(connection, params)]
+        fairy = connection.connection
+        info = fairy.info
+        prepared: set[str] | None = info.get("udyog_prepared")
+        if prepared is None:
+            prepared = info["udyog_prepared"] = set()
+        dbapi_connection = fairy.dbapi_connection
+        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+        sql: str = self._driver_sql
+        try:
+            if self.name not in prepared:
+                # Its own round trip, once per connection: a PREPARE outlives the
+                # transaction even when the EXECUTE sent with it fails.
+                sql = self._prepare_sql(connection)
+                cursor.execute(sql)
+                prepared.add(self.name)
+                sql = self._driver_sql
+            pending = info.pop(_PENDING_TENANT, None)
+            if pending is not None:
+                sql = _SET_TENANT_PREFIX + sql
+                params = {**params, "udyog_rls_t": pending["t"], "udyog_rls_a": pending["a"]}
+            cursor.execute(sql, params)
+            found: list[tuple[Any, ...]] = cursor.fetchall()
+        except dialect.loaded_dbapi.Error as exc:
+            _raise_driver_error(connection, exc, sql, params, dbapi_connection, cursor)
+        finally:
+            cursor.close()
+        return found
+
+
+def _raise_driver_error(
+    connection: Connection, exc: Exception, sql: str, params: Any, dbapi_connection: Any, cursor: Any
+) -> None:
+    """Raise a driver error as SQLAlchemy would: wrapped in ``DBAPIError``; a lost connection invalidated."""
+    from sqlalchemy import exc as sa_exc
+
+    dialect = connection.dialect
+    disconnect = dialect.is_disconnect(exc, dbapi_connection, cursor)
+    if disconnect and not connection.invalidated:
+        connection.invalidate(exc)
+    raise sa_exc.DBAPIError.instance(
+        sql,
+        params,
+        exc,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.engine.hide_parameters,
+        connection_invalidated=disconnect,
+        dialect=dialect,
+    ) from exc
 
 
 class Database:

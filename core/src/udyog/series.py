@@ -11,7 +11,7 @@ Taking a number (:func:`next_number`) happens in the caller's transaction:
    change of its settings (which locks the row ``FOR UPDATE``) waits for the
    transactions taking numbers and they, in turn, see the change once it is
    committed;
-2. the counter is incremented with one ORM ``UPDATE ... RETURNING``, which
+2. the counter is incremented with one ``UPDATE ... RETURNING``, which
    locks the counter row until the caller commits or rolls back. A rollback
    gives the number back; a concurrent transaction waits for the lock and
    then increments the committed value, so no number is handed out twice.
@@ -699,8 +699,8 @@ def _read_state(session: TenantSession, key: str, *, lock: bool = False) -> _Ser
     for), in the same round trip as the read itself.
     """
     statement = _READ_LOCKED if lock else _READ
-    row = statement.execute(session.connection(), {"tenant_id": _tenant_of(session), "key": key}).first()
-    return _SeriesState(*row) if row is not None else None
+    rows = statement.rows(session.connection(), {"tenant_id": _tenant_of(session), "key": key})
+    return _SeriesState(*rows[0]) if rows else None
 
 
 def _tenant_of(session: TenantSession) -> Any:
@@ -818,8 +818,15 @@ _INCREMENT = PreparedStatement(
 
 
 def _increment(session: TenantSession, series_id: Any, period: str, branch: str, by: int = 1) -> int | None:
-    params = {"p_tenant_id": _tenant_of(session), "p_series_id": series_id, "p_period": period, "p_branch": branch}
-    return _INCREMENT.execute(session.connection(), {**params, "p_by": by}).scalar_one_or_none()  # type: ignore[no-any-return]
+    params = {
+        "p_tenant_id": _tenant_of(session),
+        "p_series_id": series_id,
+        "p_period": period,
+        "p_branch": branch,
+        "p_by": by,
+    }
+    rows = _INCREMENT.rows(session.connection(), params)
+    return int(rows[0][0]) if rows else None
 
 
 def _take(session: TenantSession, series_id: Any, period: str, branch: str) -> int:
@@ -883,6 +890,7 @@ def next_number(scope: TenantScope, key: str, *, branch: str | None = None, on: 
     branch_key = _branch_code(session, key, branch) if pattern.has_branch else ""
     period = period_key(state.reset, day)
     value = _take(session, state.id, period, branch_key)
+    # From here to the caller's commit the counter is locked: only rendering and checking the number.
     number = pattern.render(value, day, branch_key)
     problems = _number_problems(number, limits)
     if problems:
