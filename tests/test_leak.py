@@ -278,6 +278,7 @@ def test_no_route_reads_lists_changes_or_references_another_tenants_data(world):
     reached_routes = 0
     b_holds: set[str] = set()  # strings in tenant B's own rows (written there by B's requests)
     seen_by_owner = set()
+
     # Routes that end the attacker's login (logout, password, tenant switch; API and
     # web shell alike) run last, each with a fresh login, so every other route is
     # probed while logged in.
