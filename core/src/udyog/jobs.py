@@ -31,19 +31,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, event, func, select, update
+from sqlalchemy import String, Uuid, bindparam, event, func, literal_column, null, select, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from udyog.db import TenantSession
+from udyog.db import PreparedStatement, TenantSession
 from udyog.models import JobRun, Membership, Tenant, User
 from udyog.registry import CORE_NAME
 from udyog_sdk import Event, Principal, TenantContext, UdyogError
 from udyog_sdk.jobs import Schedule, TaskDefinition, TransientError
-from udyog_sdk.models import new_id, utcnow
+from udyog_sdk.models import UTCDateTime, new_id, utcnow
 
 if TYPE_CHECKING:
     from celery import Celery, Task
@@ -359,19 +359,25 @@ class Jobs:
             log.error("message for %s without a valid tenant header or run id (%r); dropped", definition.name, run_id)
             return "invalid"
         now = utcnow()
-        statements = _statements(kernel.db.dialect)
         # One session: the claim's short transaction, then the task's own.
         session = kernel.db.session(tenant_id)
         try:
-            claimed = session.execute(
-                statements.claim, {"run_id": rid, "claim_at": now, "claim_worker": task.request.hostname}
-            ).one_or_none()
-            if claimed is None:
+            # Kernel statements on the session's connection, each with its own tenant filter
+            # (row-level security applies on PostgreSQL): no ORM work per execution.
+            connection = session.connection()
+            claimed = _CLAIM.rows(connection, {"p_tenant": tenant_id, "p_run": rid, "p_at": now,
+                                               "p_worker": task.request.hostname})  # fmt: skip
+            if not claimed:
                 session.close()
                 return "skipped"
-            run = _Claimed(kwargs=claimed.kwargs, user_id=claimed.user_id, checkpoint=claimed.checkpoint,
-                           attempts=claimed.attempts)  # fmt: skip
-            row = session.execute(statements.tenant, {"tenant": tenant_id}).one_or_none()
+            kwargs, user_id, checkpoint, attempts = claimed[0]
+            run = _Claimed(kwargs=_json(kwargs), user_id=_uuid(user_id), checkpoint=_json(checkpoint),
+                           attempts=int(attempts))  # fmt: skip
+            found = _TENANT[kernel.db.dialect == "postgresql"].rows(connection, {"p_tenant": tenant_id})
+            row = SimpleNamespace(**dict(zip(_TENANT_COLUMNS, found[0], strict=False))) if found else None
+            if row is not None:
+                row.id = _uuid(row.id)
+                row.settings = _json(row.settings)
             tenant = kernel.context_for(session, row) if row is not None and row.is_active else None
             failure = None
             principal = None
@@ -398,7 +404,7 @@ class Jobs:
             with kernel.bound(tenant, session, principal) as scope:
                 ctx = RunContext(session, rid, run.attempts, dict(run.checkpoint or {}))
                 definition.func(ctx, **run.kwargs)
-                done = session.execute(statements.succeed, {"run_id": rid, "done_at": utcnow()}).rowcount
+                done = _SUCCEED.rows(session.connection(), {"p_tenant": tenant_id, "p_run": rid, "p_at": utcnow()})
                 if not done:  # another execution of this run committed first
                     session.rollback()
                     return "duplicate"
@@ -601,50 +607,74 @@ class Jobs:
         )
 
 
-@dataclass(frozen=True)
-class _Statements:
-    claim: Any
-    tenant: Any
-    succeed: Any
+_RUNS = JobRun.__table__
+_TENANT_COLUMNS = ("id", "slug", "name", "timezone", "settings", "is_active", "plugins_rev", "security_rev")
+
+#: Claim: running, one more attempt; unless it already succeeded or was cancelled.
+_CLAIM = PreparedStatement(
+    "udyog_job_claim",
+    update(_RUNS)
+    .where(
+        _RUNS.c.tenant_id == bindparam("p_tenant"),
+        _RUNS.c.id == bindparam("p_run"),
+        _RUNS.c.state != literal_column("'succeeded'"),
+        _RUNS.c.state != literal_column("'cancelled'"),
+    )
+    .values(
+        state=literal_column("'running'"),
+        started_at=bindparam("p_at"),
+        attempts=_RUNS.c.attempts + literal_column("1"),
+        worker=bindparam("p_worker"),
+    )
+    .returning(_RUNS.c.kwargs, _RUNS.c.user_id, _RUNS.c.checkpoint, _RUNS.c.attempts),
+    {"p_tenant": Uuid(), "p_run": Uuid(), "p_at": UTCDateTime(), "p_worker": String()},
+)
+
+#: Success, in the task's own transaction: only the first execution to commit gets a row.
+_SUCCEED = PreparedStatement(
+    "udyog_job_succeed",
+    update(_RUNS)
+    .where(
+        _RUNS.c.tenant_id == bindparam("p_tenant"),
+        _RUNS.c.id == bindparam("p_run"),
+        _RUNS.c.state != literal_column("'succeeded'"),
+    )
+    .values(
+        state=literal_column("'succeeded'"),
+        finished_at=bindparam("p_at"),
+        progress=literal_column("100.0"),
+        error=null(),
+    )
+    .returning(_RUNS.c.id),
+    {"p_tenant": Uuid(), "p_run": Uuid(), "p_at": UTCDateTime()},
+)
 
 
-@lru_cache(maxsize=4)
-def _statements(dialect: str) -> _Statements:
-    """The statements every execution runs, built once (per dialect) with bound parameters."""
-    tenant_columns: list[Any] = [
-        Tenant.id,
-        Tenant.slug,
-        Tenant.name,
-        Tenant.timezone,
-        Tenant.settings,
-        Tenant.is_active,
-        Tenant.plugins_rev,
-        Tenant.security_rev,
-    ]
-    if dialect == "postgresql":
+def _tenant_statement(asynchronous_commit: bool) -> PreparedStatement:
+    columns: list[Any] = [getattr(Tenant, name) for name in _TENANT_COLUMNS]
+    if asynchronous_commit:
         # The claim is bookkeeping: its commit need not wait for the WAL flush. Were it lost in a
         # server crash, the message (not yet acknowledged) would simply run the task again.
-        tenant_columns.append(func.set_config("synchronous_commit", "off", True).label("async_commit"))
-    return _Statements(
-        # Claim: running, one more attempt; unless it already succeeded or was cancelled.
-        claim=update(JobRun)
-        .where(JobRun.id == bindparam("run_id"), JobRun.state.not_in(FINAL_STATES))
-        .values(
-            state="running",
-            started_at=bindparam("claim_at"),
-            attempts=JobRun.attempts + 1,
-            worker=bindparam("claim_worker"),
+        columns.append(
+            func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"), true()).label("ac")
         )
-        .returning(JobRun.kwargs, JobRun.user_id, JobRun.checkpoint, JobRun.attempts)
-        .execution_options(synchronize_session=False),
-        # The tenant's columns as Kernel.context_for needs them (fresh: active, plugins, roles).
-        tenant=select(*tenant_columns).where(Tenant.id == bindparam("tenant")),
-        # Success, in the task's own transaction: only the first execution to commit gets a row.
-        succeed=update(JobRun)
-        .where(JobRun.id == bindparam("run_id"), JobRun.state != "succeeded")
-        .values(state="succeeded", finished_at=bindparam("done_at"), progress=100.0, error=None)
-        .execution_options(synchronize_session=False),
-    )
+    name = "udyog_job_tenant_async" if asynchronous_commit else "udyog_job_tenant"
+    return PreparedStatement(name, select(*columns).where(Tenant.id == bindparam("p_tenant")), {"p_tenant": Uuid()})
+
+
+#: The tenant's columns as Kernel.context_for needs them (fresh: active, plugins, roles).
+_TENANT = {True: _tenant_statement(True), False: _tenant_statement(False)}
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value as the driver gave it (decoded by psycopg2, text from SQLite's fallback)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
 
 
 def _headers(task: Task) -> Mapping[str, Any]:
