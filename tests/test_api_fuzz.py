@@ -58,7 +58,31 @@ def fuzz_app(kernel_factory, backend):
     kernel = kernel_factory(["*"], backend=backend, strict=False)
     create_tenant(kernel, "fuzz", "Fuzz", plugins=kernel.registry.order)
     create_member(kernel, "fuzz", OWNER, roles=("Owner",))
+    _define_custom_fields(kernel, "fuzz")
     return kernel, create_app(kernel=kernel)
+
+
+def _define_custom_fields(kernel: Any, tenant: str) -> None:
+    """One custom field of every type on the vouchers, so the composed schemas and filters are fuzzed too."""
+    from udyog.custom_fields import create_definition
+
+    definitions = [
+        {"name": "x_site", "type": "text", "max_length": 20},
+        {"name": "x_boxes", "type": "number"},
+        {"name": "x_weight", "type": "decimal", "places": 3},
+        {"name": "x_due", "type": "date"},
+        {"name": "x_priority", "type": "choice", "options": ["low", "high"], "default": "low"},
+        {"name": "x_urgent", "type": "boolean"},
+        {"name": "x_notebook", "type": "link", "target": "notes.notebook"},
+    ]
+    with kernel.tenant_scope(tenant) as scope:
+        if kernel.compositions.declared("ledger.voucher", scope.tenant) is None:
+            return
+        for values in definitions:
+            create_definition(
+                scope.session, scope.tenant, kernel.compositions, {"resource": "ledger.voucher", **values}
+            )
+        scope.session.commit()
 
 
 def _token(app: Any) -> str:

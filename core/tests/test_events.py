@@ -58,6 +58,21 @@ def test_a_rolled_back_change_emits_nothing(kernel):
     assert outbox(kernel) == []
 
 
+def test_a_rolled_back_savepoint_keeps_the_transactions_other_events(kernel):
+    with kernel.tenant_scope("acme") as scope:
+        notebook_id = ensure_default_notebook().id
+        create_note(notebook_id=notebook_id, title="kept")
+        with scope.session.begin_nested() as savepoint:
+            create_note(notebook_id=notebook_id, title="undone")
+            savepoint.rollback()
+        scope.session.commit()
+    # delivered right after the commit, not only by the sweeper
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.created"]
+    assert tags_hooks.SEEN == ["kept"]
+    [row] = outbox(kernel)
+    assert row.dispatched_at is not None
+
+
 def test_events_left_pending_are_delivered_at_the_next_start(kernel):
     kernel.dispatcher.enabled = False  # as if the process died right after the commit
     add_note(kernel, "orphan")

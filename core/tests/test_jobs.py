@@ -76,6 +76,19 @@ def test_a_rolled_back_transaction_queues_nothing(world):
     assert "never" not in note_titles(kernel)
 
 
+def test_a_rolled_back_savepoint_keeps_the_transactions_other_runs(world):
+    kernel, _, _ = world
+    with kernel.tenant_scope("acme") as scope:
+        kept = enqueue("notes.append", {"title": "kept"})
+        with scope.session.begin_nested() as savepoint:
+            enqueue("notes.append", {"title": "undone"})
+            savepoint.rollback()
+        scope.session.commit()
+    # sent (and, eagerly, run) at the commit, not left to the sweeper
+    assert [(run.id, run.state) for run in runs(kernel)] == [(kept, "succeeded")]
+    assert note_titles(kernel).count("kept") == 1 and "undone" not in note_titles(kernel)
+
+
 def test_queuing_with_a_key_is_idempotent(world):
     kernel, _, _ = world
     first = queue(kernel, "notes.append", {"title": "once"}, key="import:42")

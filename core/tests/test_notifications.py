@@ -113,7 +113,14 @@ def kernel(kernel_factory, backend, smtp):
 
 def set_language(kernel, slug: str, language: str) -> None:
     with kernel.db.session() as session:
-        session.execute(update(Tenant).where(Tenant.slug == slug).values(settings={"language": language}))
+        session.execute(
+            update(Tenant)
+            .where(Tenant.slug == slug)
+            .values(
+                settings={"core": {"version": 1, "values": {"language": language}}},
+                settings_rev=Tenant.settings_rev + 1,
+            )
+        )
         session.commit()
 
 
@@ -183,14 +190,15 @@ def test_the_tenants_language_picks_the_template_and_falls_back_to_english(kerne
     assert email.language == "hi"
 
 
-def test_language_comes_from_settings_or_locale_else_english():
+def test_language_comes_from_the_core_settings_else_english():
     def ctx(settings):
         return TenantContext(id=uuid.uuid4(), slug="x", name="X", timezone="Asia/Kolkata", settings=settings)
 
     assert tenant_language(ctx({})) == "en"
-    assert tenant_language(ctx({"language": "mr"})) == "mr"
-    assert tenant_language(ctx({"locale": "hi_IN"})) == "hi-IN"
-    assert tenant_language(ctx({"language": "not a tag!"})) == "en"
+    assert tenant_language(ctx({"core": {"language": "mr"}})) == "mr"
+    assert tenant_language(ctx({"core": {"language": "hi_IN"}})) == "hi-IN"
+    assert tenant_language(ctx({"core": {"language": "not a tag!"}})) == "en"
+    assert tenant_language(ctx({"language": "mr"})) == "en"  # settings are keyed by plugin
 
 
 def test_explicit_users_must_be_active_members_of_the_tenant(kernel, smtp):

@@ -184,6 +184,7 @@ def test_landing_page_shows_tenant_user_roles_and_menu(kernel_factory, backend):
         "core.roles",
         "core.plugins",
         "core.jobs",
+        "core.settings",
     ]
 
 
@@ -200,6 +201,7 @@ def test_menu_shows_only_what_the_roles_allow(world):
         "core.roles",
         "core.plugins",
         "core.jobs",
+        "core.settings",
     ]
     assert menu_keys(member) == ["core.home", "core.branches"]  # Member: core.tenant.read, core.branch.read
     assert "Administration" not in member and "/core/users" not in member

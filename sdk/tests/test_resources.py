@@ -277,9 +277,12 @@ def test_the_openapi_document_describes_every_operation(world):
     update_schema = spec["components"]["schemas"]["VoucherUpdate"]
     assert update_schema["required"] == ["version"]
     assert set(update_schema["properties"]) == {"party", "amount", "issued_on", "version"}  # no dump_only fields
-    create_schema = spec["components"]["schemas"]["Voucher"]
+    create_schema = spec["components"]["schemas"]["VoucherCreate"]  # the body of POST
     assert set(create_schema["required"]) == {"party", "amount", "issued_on"}
     assert create_schema["properties"]["number"]["readOnly"] is True
+    create_ref = spec["paths"]["/api/v1/ledger/vouchers"]["post"]["requestBody"]["content"]["application/json"]
+    assert create_ref["schema"]["$ref"] == "#/components/schemas/VoucherCreate"
+    assert "number" in spec["components"]["schemas"]["Voucher"]["properties"]  # the output
 
 
 # -- overriding hooks ---------------------------------------------------------------------
@@ -336,6 +339,7 @@ def test_declaration_defaults_and_permissions():
         "ledger.voucher.create",
         "ledger.voucher.write",
         "ledger.voucher.cancel",
+        "ledger.voucher.import",
     ]
     assert VOUCHERS.permission("delete") == "ledger.voucher.cancel"
     assert [p.name for p in NOTES.permissions()] == ["notes.note.read", "notes.note.write"]

@@ -83,10 +83,11 @@ def _login_check() -> PreparedStatement:
             Tenant.slug,
             Tenant.name,
             Tenant.timezone,
-            Tenant.settings,
+            Tenant.settings_rev,
             Tenant.is_active,
             Tenant.plugins_rev,
             Tenant.security_rev,
+            Tenant.fields_rev,
             AuthSession.revoked_at,
             AuthSession.expires_at,
             User.is_active.label("user_active"),
@@ -177,6 +178,11 @@ def create_app(
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
+        # Read by udyog_sdk.imports and udyog_sdk.exports (the SDK knows no Settings).
+        UDYOG_IMPORT_MAX_BYTES=settings.import_max_bytes,
+        UDYOG_IMPORT_MAX_ROWS=settings.import_max_rows,
+        UDYOG_IMPORT_BACKGROUND_ROWS=settings.import_background_rows,
+        UDYOG_EXPORT_MAX_ROWS=settings.export_max_rows,
     )
     app.url_map.strict_slashes = False
     if settings.proxy_hops:

@@ -19,6 +19,7 @@ the plugin that owns the table) and sees the record under their record rules
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import logging
@@ -453,6 +454,10 @@ class Attachments:
         """The :class:`~udyog_sdk.attachments.AttachmentService` of one scope."""
         return ScopeAttachments(self, scope)
 
+    def work_files(self, scope: TenantScope) -> ScopeWorkFiles:
+        """The :class:`~udyog_sdk.workfiles.WorkFiles` of one scope (in the same storage)."""
+        return ScopeWorkFiles(self.storage, scope)
+
 
 def _zip_has(stream: BinaryIO, member: str) -> bool:
     try:
@@ -511,6 +516,38 @@ class ScopeAttachments:
         """Remove one attachment in the scope's transaction."""
         self.scope.session.delete(self._row(attachment_id))
         self.scope.session.flush()
+
+
+@dataclass
+class ScopeWorkFiles:
+    """A tenant's work files (uploads waiting for their job) in the attachment storage.
+
+    Keys come from the storage (random, checked on every call) and every call
+    names the scope's tenant, so a tenant reaches only its own files. A file
+    put in a transaction that does not commit is removed when it ends.
+    """
+
+    storage: AttachmentStorage
+    scope: TenantScope
+
+    def put(self, data: bytes | BinaryIO) -> str:
+        """Store ``data``; return its key (removed again unless the scope's transaction commits)."""
+        import io
+
+        stream = io.BytesIO(bytes(data)) if isinstance(data, (bytes, bytearray, memoryview)) else data
+        tenant_id = self.scope.tenant.id
+        key = self.storage.put(tenant_id, stream)
+        _pending(self.scope.session).written.append((self.storage, tenant_id, key))
+        return key
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the tenant's file ``key`` (``FileNotFoundError`` if it has none)."""
+        return self.storage.open(self.scope.tenant.id, key)
+
+    def remove(self, key: str) -> None:
+        """Remove the tenant's file ``key`` now; a missing file is no error."""
+        with contextlib.suppress(FileNotFoundError):
+            self.storage.delete(self.scope.tenant.id, key)
 
 
 # -- files follow their transaction ------------------------------------------------------
@@ -597,6 +634,7 @@ __all__ = [
     "FileType",
     "LocalStorage",
     "ScopeAttachments",
+    "ScopeWorkFiles",
     "allowed_types",
     "clean_filename",
     "info",

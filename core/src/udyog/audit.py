@@ -152,6 +152,20 @@ def _entry(tenant_id: Any, table: str, record_id: Any, action: str, changes: dic
     }
 
 
+def record(
+    session: Session, tenant_id: uuid.UUID, entity: str, record_id: Any, action: str, changes: dict[str, Any]
+) -> None:
+    """Log a change the ORM events cannot see (values kept outside a tenant table), in this transaction.
+
+    ``entity`` names what changed (``core_settings``), ``action`` is
+    ``insert``, ``update`` or ``delete`` and ``changes`` follows the log's
+    format; values are made JSON-safe. The user is the bound scope's.
+    """
+    if action not in (INSERT, UPDATE, DELETE):
+        raise ValueError(f"unknown audit action {action!r}")
+    _write(session, [_entry(tenant_id, entity, record_id, action, json_safe(changes))])
+
+
 # -- the unit of work ---------------------------------------------------------------
 
 

@@ -421,13 +421,16 @@ def plugins_enable(obj: _Obj, names: tuple[str, ...], tenant_ref: str) -> None:
 @plugins.command("disable")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--tenant", "tenant_ref", required=True)
+@click.option(
+    "--purge-settings", is_flag=True, help="Also forget the tenant's settings of these plugins (kept by default)."
+)
 @click.pass_obj
 @_udyog_errors
-def plugins_disable(obj: _Obj, names: tuple[str, ...], tenant_ref: str) -> None:
-    """Disable plugins for a tenant (their data stays); no restart needed."""
+def plugins_disable(obj: _Obj, names: tuple[str, ...], tenant_ref: str, purge_settings: bool) -> None:
+    """Disable plugins for a tenant (their data and settings stay); no restart needed."""
     from udyog.tenancy import disable_plugins
 
-    removed = disable_plugins(obj.kernel, tenant_ref, names)
+    removed = disable_plugins(obj.kernel, tenant_ref, names, purge_settings=purge_settings)
     click.echo(f"disabled for {tenant_ref}: {', '.join(removed) if removed else 'nothing'}")
 
 
@@ -646,6 +649,75 @@ def beat_cmd(obj: _Obj, loglevel: str) -> None:
     app = create_app(kernel=kernel, dispatch_pending=False)
     kernel.db.engine.dispose()
     app.extensions["celery"].start(["beat", f"--loglevel={loglevel}"])
+
+
+# -- plugin development ------------------------------------------------------------------
+
+
+@main.group()
+def plugin() -> None:
+    """Plugin development: scaffold a new plugin, check one before publishing."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    default=None,
+    help="Directory to create (default: ./udyog-NAME); it must not exist or be empty.",
+)
+def plugin_new(name: str, directory: str | None) -> None:
+    """Scaffold the plugin distribution udyog-NAME: model, migration, schema, resource, page, hooks, tests."""
+    from pathlib import Path
+
+    from udyog.scaffold import ScaffoldError, scaffold
+
+    try:
+        made = scaffold(name, Path(directory) if directory else None)
+    except ScaffoldError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"created {made.distribution} in {made.directory}")
+    for path in made.files:
+        click.echo(f"  {path}")
+    click.echo(f"next: pip install -e '{made.directory}[test]' && (cd {made.directory} && pytest)")
+    click.echo(f"      udyog plugin check {made.directory}")
+
+
+@plugin.command("check")
+@click.argument("target", default=".")
+@click.option(
+    "--postgresql",
+    "postgresql",
+    envvar="UDYOG_CHECK_POSTGRESQL_URL",
+    default=None,
+    help="Also run the database checks on a scratch database created beside this administrative PostgreSQL URL.",
+)
+def plugin_check_cmd(target: str, postgresql: str | None) -> None:
+    """Check a plugin before publishing it: TARGET is its directory (default: .) or an installed plugin's name.
+
+    Exits with status 1 when a check finds an error, 2 when TARGET cannot be read.
+    """
+    from udyog.plugin_check import CheckError, check
+
+    try:
+        reports = check(target, postgresql=postgresql)
+    except CheckError as exc:
+        _fail(str(exc))
+        return
+    errors = warnings = 0
+    for report in reports:
+        for line, colour in report.lines():
+            click.secho(line, fg=colour)
+        errors += len(report.errors)
+        warnings += len(report.warnings)
+    names = ", ".join(r.name for r in reports)
+    summary = f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''} ({names})"
+    if errors:
+        click.secho(f"plugin check failed: {summary}", fg="red")
+        sys.exit(1)
+    click.secho(f"plugin check passed: {summary}", fg="green")
 
 
 # -- docs ------------------------------------------------------------------------------

@@ -138,6 +138,12 @@ class Settings:
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_types: tuple[str, ...] | None = None
     attachment_storage: str = "local"
+    #: Imports: the largest file, the most rows, and from how many rows on a file is imported
+    #: by a background job; exports: the most rows a list export holds (docs/import-export.md).
+    import_max_bytes: int = 10 * 1024 * 1024
+    import_max_rows: int = 10_000
+    import_background_rows: int = 200
+    export_max_rows: int = 10_000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -181,6 +187,10 @@ class Settings:
             attachment_max_bytes=_int(env, "UDYOG_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024),
             attachment_types=_names(env.get("UDYOG_ATTACHMENT_TYPES")),
             attachment_storage=env.get("UDYOG_ATTACHMENT_STORAGE") or "local",
+            import_max_bytes=_int(env, "UDYOG_IMPORT_MAX_BYTES", 10 * 1024 * 1024),
+            import_max_rows=_int(env, "UDYOG_IMPORT_MAX_ROWS", 10_000),
+            import_background_rows=_int(env, "UDYOG_IMPORT_BACKGROUND_ROWS", 200),
+            export_max_rows=_int(env, "UDYOG_EXPORT_MAX_ROWS", 10_000),
         )
         settings = replace(settings, database_url=normalize_database_url(settings.database_url))
         if settings.plugins.strict:

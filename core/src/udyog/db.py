@@ -519,6 +519,26 @@ class Database:
         session.info["udyog_dispatcher"] = self.dispatcher
         return session
 
+    def autocommit_rows(
+        self, statement: PreparedStatement, tenant_id: uuid.UUID, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run one kernel statement for ``tenant_id`` as a transaction of its own, committed at once.
+
+        With psycopg2 the tenant settings, the statement and its commit take
+        one round trip: the connection is in autocommit mode and the settings
+        and the statement go in one query string, which the server runs as one
+        implicit transaction (row-level security applies). Elsewhere it is a
+        short transaction of its own.
+        """
+        if self.engine.dialect in _DEFERRING_DIALECTS:
+            with self.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                _set_db_tenant(conn, tenant_id, False)
+                return statement.rows(conn, params)
+        with self.session(tenant_id) as session:
+            found = statement.rows(session.connection(), params)
+            session.commit()
+            return found
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from udyog_sdk import Listener, Permission, RoleTemplate, hookimpl
-from udyog_sdk.ui import MenuEntry
+import marshmallow as ma
+
+from udyog_sdk import Listener, Permission, RoleTemplate, SettingsSchema, TaskDefinition, hookimpl
+from udyog_sdk.notifications import LANGUAGE_RE
+from udyog_sdk.ui import DashboardWidget, MenuEntry
 
 if TYPE_CHECKING:
     from flask import Blueprint
@@ -33,21 +36,41 @@ CORE_PERMISSIONS = (
     Permission("core.attachment.read", "List and download files attached to records the user may read"),
     Permission("core.attachment.write", "Attach files to records the user may read"),
     Permission("core.attachment.delete", "Delete files attached to records the user may read"),
+    Permission("core.custom_field.read", "See the custom fields defined on resources"),
+    Permission("core.custom_field.manage", "Define, change and delete custom fields (and their values)"),
+    Permission("core.settings.read", "See the tenant's settings of the core and its plugins"),
+    Permission("core.settings.manage", "Change the tenant's settings of the core and its plugins"),
 )
+
+
+class CoreSettingsSchema(ma.Schema):
+    """The core's per-tenant settings."""
+
+    language = ma.fields.String(
+        load_default="en",
+        validate=ma.validate.Regexp(LANGUAGE_RE, error="a language tag such as en, hi, mr or en-IN"),
+        metadata={
+            "label": "Language",
+            "description": "Notifications are sent in this language where a text exists in it (else English).",
+        },
+    )
 
 
 @hookimpl
 def udyog_blueprints() -> list[Blueprint]:
-    """The core's API (health, plugins, tenant, branches, users and roles, authentication, number series) and web UI."""
+    """The core's API (health, plugins, tenant, branches, users, roles, login, series, settings) and web UI."""
     from udyog.admin_api import create_admin_blueprint
     from udyog.api import create_blueprint
     from udyog.attachments_api import create_attachments_blueprint
     from udyog.auth_api import create_auth_blueprint
+    from udyog.custom_fields_api import create_custom_fields_blueprint
     from udyog.jobs_api import create_jobs_blueprint
     from udyog.notifications_api import create_notifications_blueprint
     from udyog.series_api import create_series_blueprint
+    from udyog.settings_api import create_settings_blueprint
     from udyog.web import create_web_blueprint
     from udyog.web.jobs import create_jobs_pages
+    from udyog.web.settings import create_settings_pages
 
     return [
         create_blueprint(),
@@ -57,8 +80,11 @@ def udyog_blueprints() -> list[Blueprint]:
         create_notifications_blueprint(),
         create_jobs_blueprint(),
         create_attachments_blueprint(),
+        create_custom_fields_blueprint(),
+        create_settings_blueprint(),
         create_web_blueprint(),
         create_jobs_pages(),
+        create_settings_pages(),
     ]
 
 
@@ -68,6 +94,14 @@ def udyog_event_listeners() -> list[Listener]:
     from udyog.notifications import listeners
 
     return listeners()
+
+
+@hookimpl
+def udyog_tasks() -> list[TaskDefinition]:
+    """The core's tasks: imports of any resource too large for one request."""
+    from udyog.imports import import_task
+
+    return [import_task()]
 
 
 @hookimpl
@@ -92,7 +126,7 @@ def udyog_roles() -> list[RoleTemplate]:
 
 @hookimpl
 def udyog_menu() -> list[MenuEntry]:
-    """The core's menu: Home, Branches, and Administration (users, roles, plugins)."""
+    """The core's menu: Home, Branches, and Administration (users, roles, plugins, jobs, settings)."""
     return [
         MenuEntry("core.home", "Home", "/", None, weight=0, icon="house"),
         MenuEntry("core.branches", "Branches", "/core/branches", "core.branch.read", weight=10, icon="shop"),
@@ -101,4 +135,24 @@ def udyog_menu() -> list[MenuEntry]:
         MenuEntry("core.roles", "Roles", "/core/roles", "core.role.read", 20, "core.admin", "shield-lock"),
         MenuEntry("core.plugins", "Plugins", "/core/plugins", "core.plugin.read", 30, "core.admin", "puzzle"),
         MenuEntry("core.jobs", "Jobs", "/core/jobs", "core.jobs.read", 40, "core.admin", "hourglass-split"),
+        MenuEntry("core.settings", "Settings", "/core/settings", "core.settings.read", 50, "core.admin", "sliders"),
     ]
+
+
+@hookimpl
+def udyog_settings() -> SettingsSchema:
+    """The core's own settings: the tenant's language (notifications)."""
+    return SettingsSchema(
+        CoreSettingsSchema,
+        title="General",
+        description="Settings of the organisation that every module uses.",
+        weight=0,
+    )
+
+
+@hookimpl
+def udyog_dashboard() -> list[DashboardWidget]:
+    """The core's cards: your unread notifications, and failed background jobs."""
+    from udyog.web.dashboard import core_widgets
+
+    return core_widgets()

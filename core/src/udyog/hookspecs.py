@@ -23,9 +23,12 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from udyog_sdk import Listener, NotificationTemplate, Permission, RecordRule, RoleTemplate, TenantContext
+    from udyog_sdk.fields import FieldContribution
     from udyog_sdk.jobs import Schedule, TaskDefinition
+    from udyog_sdk.resources import Resource
     from udyog_sdk.series import SeriesConstraint, SeriesDefinition
-    from udyog_sdk.ui import MenuEntry
+    from udyog_sdk.settings import SettingsSchema
+    from udyog_sdk.ui import DashboardWidget, MenuEntry
 
 
 @hookspec
@@ -321,6 +324,118 @@ def udyog_schedules() -> list[Schedule]:
             return [Schedule("fssai.expiry_scan", "fssai.scan_expiring", cron="30 1 * * *")]
 
     Returns: a list of :class:`udyog_sdk.Schedule`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_settings() -> SettingsSchema | None:
+    """Declare the plugin's per-tenant settings: a marshmallow schema with a default for every field.
+
+    Called once per kernel, when it is built. Every field of the schema needs
+    a ``load_default``; the defaults must load, and so must the deployment's
+    values in ``plugins.toml`` (``[settings.<plugin>]``), which replace the
+    defaults for every tenant of the deployment. A ``permission`` must be one
+    the plugin declares. A plugin whose declaration breaks a rule is unloaded
+    (with its dependants), like any plugin that fails to register.
+
+    A tenant that enabled the plugin reads and changes its settings through
+    ``/api/v1/core/settings/<plugin>`` (``core.settings.read``,
+    ``core.settings.manage``) and the settings page; code running for the
+    tenant reads them with ``udyog_sdk.plugin_settings(<plugin>)`` (or
+    ``current_tenant().settings[<plugin>]``), already loaded, at no cost per
+    request. Stored values are kept when the plugin is disabled. Example::
+
+        class LedgerSettings(ma.Schema):
+            recent_count = ma.fields.Integer(load_default=5, validate=ma.validate.Range(min=1, max=20))
+
+        @hookimpl
+        def udyog_settings():
+            return SettingsSchema(LedgerSettings, title="Ledger")
+
+    Returns: a :class:`udyog_sdk.SettingsSchema`, or None for no settings.
+    Broadcast (one declaration per plugin).
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_dashboard() -> list[DashboardWidget]:
+    """Contribute cards to the landing page (the dashboard).
+
+    Called when the landing page is shown, on the tenant's relay (only plugins
+    the tenant enabled take part); each widget is shown only to users holding
+    its ``permission``. The page calls every widget's ``render()`` in the
+    request's tenant scope: a widget that raises is shown as unavailable (and
+    logged), and a plugin whose implementation raises loses its widgets; the
+    page always renders. Keys start with the plugin's name; order comes from
+    ``weight`` (then title), never from registration. Example::
+
+        @hookimpl
+        def udyog_dashboard():
+            return [DashboardWidget("sales.open_orders", "Open orders", count_open_orders,
+                                    permission="sales.order.read", url="/sales/orders")]
+
+    Returns: a list of :class:`udyog_sdk.ui.DashboardWidget`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_resources() -> list[Resource]:
+    """Declare the plugin's resources (``udyog_sdk.resources.Resource``) so the platform knows them by key.
+
+    Called once when a kernel is built. A resource's key is its permission
+    prefix (``ledger.voucher``) and must start with the declaring plugin's
+    name; a key declared twice unloads the later plugin, naming both. Only a
+    declared resource takes field contributions from other plugins and
+    custom fields from implementers (see ``udyog_field_contributions`` and
+    ``docs/custom-fields.md``). Declaring does not add routes: return the
+    resource's blueprints from ``udyog_blueprints`` as before. Example::
+
+        @hookimpl
+        def udyog_resources():
+            from .api import VOUCHERS
+
+            return [VOUCHERS]
+
+    Returns: a list of :class:`udyog_sdk.resources.Resource`. Broadcast.
+
+    Since: SDK 1.0.
+    """
+
+
+@hookspec
+def udyog_field_contributions() -> list[FieldContribution]:
+    """Add fields to another plugin's resource, stored in a 1:1 side table of the contributing plugin.
+
+    Called once when a kernel is built. Each
+    :class:`udyog_sdk.fields.FieldContribution` names the owner resource by
+    key, the plugin's side table (a ``udyog_sdk.fields.SideTable`` extending
+    the owner's table, named ``<plugin>_<thing>``) and marshmallow fields.
+    For tenants that enabled the contributing plugin, the fields appear in
+    the owner's API input and output, its lists (declared ``filters``), forms,
+    detail pages and OpenAPI document; they are written in the same
+    transaction as the owner's record and deleted with it. For other tenants
+    they do not exist; the owner's tables never change.
+
+    The core refuses a contribution (unloading the contributing plugin, with
+    a message naming both sides) when its resource is not declared (unless
+    the owner is among the plugin's ``optional`` plugins and not installed),
+    its model is not a side table of the owner's table or not the plugin's
+    own table, or a field name clashes with the owner's fields, another
+    contributor's, or the ``x_`` prefix of custom fields. Example::
+
+        @hookimpl
+        def udyog_field_contributions():
+            return [FieldContribution("inventory.product", ProductTax,
+                                      {"hsn_code": ma.fields.String(allow_none=True, load_default=None)},
+                                      filters=["hsn_code"])]
+
+    Returns: a list of :class:`udyog_sdk.fields.FieldContribution`. Broadcast.
 
     Since: SDK 1.0.
     """

@@ -42,7 +42,7 @@ from udyog.db import PreparedStatement, TenantSession
 from udyog.models import JobRun, Membership, Tenant, User
 from udyog.registry import CORE_NAME
 from udyog_sdk import Event, Principal, TenantContext, UdyogError
-from udyog_sdk.jobs import Schedule, TaskDefinition, TransientError
+from udyog_sdk.jobs import JobFailed, RunStatus, Schedule, TaskDefinition, TransientError
 from udyog_sdk.models import UTCDateTime, new_id, utcnow
 
 if TYPE_CHECKING:
@@ -78,6 +78,14 @@ def plain_json(data: Mapping[str, Any], what: str) -> dict[str, Any]:
         return json.loads(json.dumps(dict(data)))  # type: ignore[no-any-return]
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what}: not plain JSON data ({exc}); pass ids, not objects") from exc
+
+
+def plain_result(value: Any, task: str) -> Any:
+    """A task's result as plain JSON data; a result that is not plain data is a TypeError naming the task."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"task {task}: its result is not plain JSON data ({exc})") from exc
 
 
 def backoff_delay(definition: TaskDefinition, attempt: int) -> float:
@@ -262,6 +270,7 @@ class Jobs:
             soft_time_limit=limit,
             time_limit=limit + 30,
             max_retries=None,
+            ignore_result=True,  # the run's row is its result: nothing for Celery's result store
             shared=False,  # this app's task only: every kernel binds its own
         )(run)
 
@@ -358,27 +367,19 @@ class Jobs:
         except ValueError:
             log.error("message for %s without a valid tenant header or run id (%r); dropped", definition.name, run_id)
             return "invalid"
-        now = utcnow()
-        # One session: the claim's short transaction, then the task's own.
+        claimed = self._claim(tenant_id, rid, utcnow(), task.request.hostname)
+        if claimed is None:
+            return "skipped"
+        run, row = claimed
+        # The task's transaction: the tenant's context (cached per revision), the principal, the task.
+        # On SQLite a writing session holds the database's write lock from its first
+        # statement (BEGIN IMMEDIATE): the context and the principal are read in a
+        # reading session there, so that a task writing in sessions of its own is not
+        # locked out by its own execution's reads.
         session = kernel.db.session(tenant_id)
+        reader = session if kernel.db.dialect == "postgresql" else kernel.db.session(tenant_id, write=False)
         try:
-            # Kernel statements on the session's connection, each with its own tenant filter
-            # (row-level security applies on PostgreSQL): no ORM work per execution.
-            connection = session.connection()
-            claimed = _CLAIM.rows(connection, {"p_tenant": tenant_id, "p_run": rid, "p_at": now,
-                                               "p_worker": task.request.hostname})  # fmt: skip
-            if not claimed:
-                session.close()
-                return "skipped"
-            kwargs, user_id, checkpoint, attempts = claimed[0]
-            run = _Claimed(kwargs=_json(kwargs), user_id=_uuid(user_id), checkpoint=_json(checkpoint),
-                           attempts=int(attempts))  # fmt: skip
-            found = _TENANT[kernel.db.dialect == "postgresql"].rows(connection, {"p_tenant": tenant_id})
-            row = SimpleNamespace(**dict(zip(_TENANT_COLUMNS, found[0], strict=False))) if found else None
-            if row is not None:
-                row.id = _uuid(row.id)
-                row.settings = _json(row.settings)
-            tenant = kernel.context_for(session, row) if row is not None and row.is_active else None
+            tenant = kernel.context_for(reader, row) if row is not None and row.is_active else None
             failure = None
             principal = None
             if tenant is None:
@@ -389,13 +390,15 @@ class Jobs:
             elif definition.plugin != CORE_NAME and not tenant.is_enabled(definition.plugin):
                 failure = f"plugin {definition.plugin!r} is no longer enabled for this tenant"
             elif run.user_id is not None:
-                principal = self.principal(session, tenant, run.user_id)
+                principal = self.principal(reader, tenant, run.user_id)
                 if principal is None:
                     failure = "the user who queued this run is disabled in this tenant"
-            session.commit()
         except BaseException:
             session.close()
             raise
+        finally:
+            if reader is not session:
+                reader.close()
         if failure is not None or tenant is None:
             session.close()
             self._finish(tenant_id, rid, "failed", error=failure)
@@ -403,7 +406,15 @@ class Jobs:
         try:
             with kernel.bound(tenant, session, principal) as scope:
                 ctx = RunContext(session, rid, run.attempts, dict(run.checkpoint or {}))
-                definition.func(ctx, **run.kwargs)
+                result = definition.func(ctx, **run.kwargs)
+                if result is not None:
+                    # Only for tasks that return something: one more statement, in the same transaction.
+                    session.execute(
+                        update(JobRun)
+                        .where(JobRun.id == rid)
+                        .values(result=plain_result(result, definition.name))
+                        .execution_options(synchronize_session=False)
+                    )
                 done = _SUCCEED.rows(session.connection(), {"p_tenant": tenant_id, "p_run": rid, "p_at": utcnow()})
                 if not done:  # another execution of this run committed first
                     session.rollback()
@@ -413,6 +424,12 @@ class Jobs:
         except SoftTimeLimitExceeded:
             session.rollback()
             self._finish(tenant_id, rid, "failed", error="stopped: the task ran longer than its time limit")
+            return "failed"
+        except JobFailed as exc:
+            session.rollback()
+            log.info("run %s of %s refused: %s", rid, definition.name, exc.message)
+            result = plain_result(exc.result, definition.name) if exc.result is not None else None
+            self._finish(tenant_id, rid, "failed", error=exc.message or "failed", result=result)
             return "failed"
         except Exception as exc:
             session.rollback()
@@ -432,6 +449,47 @@ class Jobs:
         finally:
             session.close()
 
+    def _claim(
+        self, tenant_id: uuid.UUID, run_id: uuid.UUID, now: datetime, worker: str
+    ) -> tuple[_Claimed, SimpleNamespace | None] | None:
+        """Mark the run running with one more attempt, committed at once; its values and its tenant's row.
+
+        None when the run is not there to claim (it succeeded or was cancelled).
+        The claim is bookkeeping: its commit need not wait for the WAL flush
+        (asynchronous commit); were it lost in a server crash, the message, not
+        yet acknowledged, would run the task again. On PostgreSQL it is one
+        statement (the claim and the tenant's row) in a transaction of its own:
+        one round trip. Row-level security applies.
+        """
+        params = {"p_tenant": tenant_id, "p_run": run_id, "p_at": now, "p_worker": worker}
+        db = self.kernel.db
+        if db.dialect == "postgresql":
+            found = db.autocommit_rows(_CLAIM_WITH_TENANT, tenant_id, params)
+            if not found:
+                return None
+            values = found[0]
+            tenant_values: tuple[Any, ...] | None = values[4 : 4 + len(_TENANT_COLUMNS)]
+            if tenant_values is not None and tenant_values[0] is None:  # the tenant's row is not there
+                tenant_values = None
+        else:
+            with db.session(tenant_id) as session:
+                connection = session.connection()
+                found = _CLAIM.rows(connection, params)
+                if not found:
+                    return None
+                values = found[0]
+                tenants = _TENANT.rows(connection, {"p_tenant": tenant_id})
+                tenant_values = tenants[0] if tenants else None
+                session.commit()
+        kwargs, user_id, checkpoint, attempts = values[:4]
+        run = _Claimed(kwargs=_json(kwargs), user_id=_uuid(user_id), checkpoint=_json(checkpoint),
+                       attempts=int(attempts))  # fmt: skip
+        row = None
+        if tenant_values is not None:
+            row = SimpleNamespace(**dict(zip(_TENANT_COLUMNS, tenant_values, strict=False)))
+            row.id = _uuid(row.id)
+        return run, row
+
     def _finish(
         self,
         tenant_id: uuid.UUID,
@@ -441,8 +499,11 @@ class Jobs:
         error: str | None = None,
         eta: datetime | None = None,
         final: bool = True,
+        result: Any = None,
     ) -> None:
         values: dict[str, Any] = {"state": state, "error": error}
+        if result is not None:
+            values["result"] = result
         if final:
             values["finished_at"] = utcnow()
         if eta is not None:
@@ -455,6 +516,26 @@ class Jobs:
                 .execution_options(synchronize_session=False)
             )
             session.commit()
+
+    def status(self, scope: TenantScope, run_id: uuid.UUID) -> RunStatus | None:
+        """The scope's tenant's run ``run_id`` as the SDK shows it (None if the tenant has none)."""
+        run = scope.session.scalar(select(JobRun).where(JobRun.id == run_id))
+        if run is None:
+            return None
+        return RunStatus(
+            id=run.id,
+            task=run.task,
+            state=run.state,
+            kwargs=dict(run.kwargs or {}),
+            user_id=run.user_id,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            progress=run.progress,
+            message=run.message,
+            error=run.error,
+            result=run.result,
+        )
 
     def principal(self, session: TenantSession, tenant: TenantContext, user_id: uuid.UUID) -> Principal | None:
         """The principal of an active member ``user_id`` of ``tenant``, or None."""
@@ -492,6 +573,7 @@ class Jobs:
             raise JobError(f"plugin {entry[0]!r} is not enabled for this tenant", status=409)
         run.state = "queued"
         run.error = None
+        run.result = None
         run.finished_at = None
         run.eta = None
         run.sent_at = utcnow()
@@ -608,11 +690,10 @@ class Jobs:
 
 
 _RUNS = JobRun.__table__
-_TENANT_COLUMNS = ("id", "slug", "name", "timezone", "settings", "is_active", "plugins_rev", "security_rev")
+_TENANT_COLUMNS = ("id", "slug", "name", "timezone", "settings_rev", "is_active", "plugins_rev", "security_rev")
 
 #: Claim: running, one more attempt; unless it already succeeded or was cancelled.
-_CLAIM = PreparedStatement(
-    "udyog_job_claim",
+_CLAIM_UPDATE = (
     update(_RUNS)
     .where(
         _RUNS.c.tenant_id == bindparam("p_tenant"),
@@ -626,9 +707,24 @@ _CLAIM = PreparedStatement(
         attempts=_RUNS.c.attempts + literal_column("1"),
         worker=bindparam("p_worker"),
     )
-    .returning(_RUNS.c.kwargs, _RUNS.c.user_id, _RUNS.c.checkpoint, _RUNS.c.attempts),
-    {"p_tenant": Uuid(), "p_run": Uuid(), "p_at": UTCDateTime(), "p_worker": String()},
+    .returning(_RUNS.c.kwargs, _RUNS.c.user_id, _RUNS.c.checkpoint, _RUNS.c.attempts)
 )
+_CLAIM_PARAMS = {"p_tenant": Uuid(), "p_run": Uuid(), "p_at": UTCDateTime(), "p_worker": String()}
+_CLAIM = PreparedStatement("udyog_job_claim", _CLAIM_UPDATE, _CLAIM_PARAMS)
+
+
+def _claim_with_tenant() -> PreparedStatement:
+    """PostgreSQL: the claim and the tenant's row in one statement, with an asynchronous commit."""
+    claimed = _CLAIM_UPDATE.cte("claimed")
+    statement = select(
+        *claimed.c,
+        *(getattr(Tenant, name) for name in _TENANT_COLUMNS),
+        func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"), true()).label("ac"),
+    ).select_from(claimed.outerjoin(Tenant, Tenant.id == bindparam("p_tenant")))
+    return PreparedStatement("udyog_job_claim_tenant", statement, _CLAIM_PARAMS)
+
+
+_CLAIM_WITH_TENANT = _claim_with_tenant()
 
 #: Success, in the task's own transaction: only the first execution to commit gets a row.
 _SUCCEED = PreparedStatement(
@@ -650,20 +746,12 @@ _SUCCEED = PreparedStatement(
 )
 
 
-def _tenant_statement(asynchronous_commit: bool) -> PreparedStatement:
-    columns: list[Any] = [getattr(Tenant, name) for name in _TENANT_COLUMNS]
-    if asynchronous_commit:
-        # The claim is bookkeeping: its commit need not wait for the WAL flush. Were it lost in a
-        # server crash, the message (not yet acknowledged) would simply run the task again.
-        columns.append(
-            func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"), true()).label("ac")
-        )
-    name = "udyog_job_tenant_async" if asynchronous_commit else "udyog_job_tenant"
-    return PreparedStatement(name, select(*columns).where(Tenant.id == bindparam("p_tenant")), {"p_tenant": Uuid()})
-
-
 #: The tenant's columns as Kernel.context_for needs them (fresh: active, plugins, roles).
-_TENANT = {True: _tenant_statement(True), False: _tenant_statement(False)}
+_TENANT = PreparedStatement(
+    "udyog_job_tenant",
+    select(*(getattr(Tenant, name) for name in _TENANT_COLUMNS)).where(Tenant.id == bindparam("p_tenant")),
+    {"p_tenant": Uuid()},
+)
 
 
 def _json(value: Any) -> Any:
@@ -697,6 +785,12 @@ def _send_after_commit(session: Session) -> None:
             dispatcher.kernel.jobs.send(item)
 
 
-@event.listens_for(TenantSession, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop("udyog_jobs", None)
+@event.listens_for(TenantSession, "after_transaction_end")
+def _forget_after_rollback(session: Session, transaction: Any) -> None:
+    """The outermost transaction ended without a commit (a commit has taken them): forget the sends.
+
+    Not on a savepoint's rollback: the transaction's other runs are still to be
+    sent (one queued inside the savepoint, rolled back, is skipped at its claim).
+    """
+    if transaction.parent is None:
+        session.info.pop("udyog_jobs", None)

@@ -37,6 +37,10 @@ class JobRunSchema(ma.Schema):
     progress = ma.fields.Float(allow_none=True, metadata={"description": "percent, as the task last reported it"})
     message = ma.fields.String(metadata={"description": "the task's last progress message"})
     error = ma.fields.String(allow_none=True)
+    result = ma.fields.Raw(
+        allow_none=True,
+        metadata={"description": "what the task returned, or what a refused run reports (an import's row errors)"},
+    )
 
 
 class TaskSchema(ma.Schema):
@@ -91,6 +95,7 @@ def run_data(run: JobRun) -> dict[str, Any]:
         "progress": run.progress,
         "message": run.message,
         "error": run.error,
+        "result": run.result,
     }
 
 

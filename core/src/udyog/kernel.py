@@ -27,7 +27,9 @@ from udyog_sdk.notifications import NotifyResult
 from udyog_sdk.runtime import bind_scope, unbind_scope
 
 if TYPE_CHECKING:
-    from udyog.attachments import ScopeAttachments
+    from udyog.attachments import ScopeAttachments, ScopeWorkFiles
+    from udyog_sdk.fields import Composition
+    from udyog_sdk.jobs import RunStatus
 
 log = logging.getLogger("udyog")
 
@@ -86,6 +88,18 @@ class TenantScope:
         """The attachments of this scope's tenant (see :mod:`udyog.attachments`)."""
         return self.kernel.attachments.bound(self)
 
+    def composition(self, resource: Any) -> Composition | None:
+        """The tenant's composed fields of ``resource`` (see :mod:`udyog.composition`), cached."""
+        return self.kernel.compositions.compose(resource, self.tenant, self.session)
+
+    def run_status(self, run_id: uuid.UUID) -> RunStatus | None:
+        """The tenant's background run ``run_id``, read in this scope's session (see :mod:`udyog.jobs`)."""
+        return self.kernel.jobs.status(self, run_id)
+
+    def work_files(self) -> ScopeWorkFiles:
+        """The tenant's work files, in the attachment storage (see :mod:`udyog_sdk.workfiles`)."""
+        return self.kernel.attachments.work_files(self)
+
 
 class Kernel:
     """Everything the app, the CLI and workers share for one deployment."""
@@ -116,6 +130,12 @@ class Kernel:
         from udyog.attachments import Attachments
 
         self.attachments = Attachments(self)
+        from udyog.plugin_settings import PluginSettings
+
+        self.plugin_settings = PluginSettings(self)
+        from udyog.composition import Compositions
+
+        self.compositions = Compositions(self)
         self._enabled_cache: dict[tuple[uuid.UUID, int], frozenset[str]] = {}
         self._cache_lock = threading.Lock()
 
@@ -149,16 +169,35 @@ class Kernel:
         """The context of a loaded tenant (a ``Tenant`` or a row with its columns; ``session`` bound to it).
 
         ``enabled`` overrides the stored plugin set (while enablement is changing).
+        The row needs ``settings_rev``; ``settings`` is read only when the
+        resolved settings of that revision are not cached yet.
         """
+        if enabled is None:
+            enabled = self.enabled_plugins(session, tenant)
         return TenantContext(
             id=tenant.id,
             slug=tenant.slug,
             name=tenant.name,
             timezone=tenant.timezone,
-            enabled_plugins=self.enabled_plugins(session, tenant) if enabled is None else enabled,
-            settings=dict(tenant.settings or {}),
+            enabled_plugins=enabled,
+            settings=self.plugin_settings.resolve(
+                tenant.id,
+                tenant.settings_rev,
+                enabled,
+                lambda: self._stored_settings(session, tenant),
+                slug=tenant.slug,
+            ),
             security_rev=tenant.security_rev,
+            fields_rev=getattr(tenant, "fields_rev", 0) or 0,
         )
+
+    def _stored_settings(self, session: TenantSession, tenant: Any) -> Any:
+        if isinstance(tenant, Tenant):
+            return tenant.settings
+        # A short read of its own: reading in ``session`` would begin its transaction, which on
+        # SQLite begins writing ones IMMEDIATE, before a task or handler is ready to write.
+        with self.db.session(write=False) as reader:
+            return reader.scalar(select(Tenant.settings).where(Tenant.id == tenant.id))
 
     def enabled_plugins(self, session: TenantSession, tenant: Any) -> frozenset[str]:
         """Plugins enabled for ``tenant`` and loaded here, cached per revision."""

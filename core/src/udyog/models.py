@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from udyog_sdk.models import Base, TenantMixin, UTCDateTime, VersionedMixin, new_id, tenant_fk, utcnow
@@ -23,6 +35,8 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    #: Plugin settings, keyed by plugin: ``{"ledger": {"version": 2, "values": {...}}}``; only
+    #: values a tenant set are stored (see :mod:`udyog.plugin_settings`).
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Bumped whenever the tenant's set of enabled plugins changes; processes
@@ -31,6 +45,12 @@ class Tenant(Base):
     #: Bumped whenever roles or role assignments change; permission caches
     #: are keyed on it, so an edit takes effect at once in every process.
     security_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Bumped whenever a custom-field definition changes; composed schemas are
+    #: cached per revision, so a change takes effect at once in every process.
+    fields_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Bumped whenever ``settings`` changes; resolved settings are cached per
+    #: (tenant, revision), so a change takes effect at once in every process.
+    settings_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -330,9 +350,7 @@ class Attachment(TenantMixin, Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(100))
-    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("core_user.id", ondelete="SET NULL"), default=None
-    )
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), default=None)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -372,4 +390,69 @@ class JobRun(TenantMixin, Base):
     #: What the task's last progress checkpoint saved, to resume from.
     checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    #: What the task returned (plain JSON), or the result of a refusal (``JobFailed.result``).
+    result: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), default=None)
     worker: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class CustomField(VersionedMixin, TenantMixin, Base):
+    """A tenant's custom field on a resource, defined by an implementer (see :mod:`udyog.custom_fields`)."""
+
+    __tablename__ = "core_custom_field"
+    __table_args__ = (UniqueConstraint("tenant_id", "resource", "name"),)
+
+    #: The resource's key (its permission prefix, ``ledger.voucher``).
+    resource: Mapped[str] = mapped_column(String(80))
+    #: The input and output key: ``x_`` and lower-case letters, digits, underscores.
+    name: Mapped[str] = mapped_column(String(40))
+    #: text, number, decimal, date, choice, boolean or link.
+    type: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(120))
+    help: Mapped[str] = mapped_column(String(500), default="")
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The default on create, as the API reads it (text, a decimal or date as a string, a number, a boolean).
+    default: Mapped[Any | None] = mapped_column(JSON(none_as_null=True), default=None)
+    #: The choices of a ``choice`` field.
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The resource a ``link`` field points at.
+    target: Mapped[str | None] = mapped_column(String(80), default=None)
+    #: Decimal places of a ``decimal`` field; the longest text of a ``text`` field.
+    places: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_length: Mapped[int | None] = mapped_column(Integer, default=None)
+    show_in_list: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Order among the resource's custom fields (then by name).
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CustomValue(TenantMixin, Base):
+    """The value of one custom field for one record: a typed column per kind of value (EAV).
+
+    Typed columns keep values comparable and indexable on SQLite and
+    PostgreSQL alike: text and choices in ``value_text``, numbers in
+    ``value_int``, decimals in ``value_decimal`` as an exact integer of
+    millionths (``Decimal("12.5")`` is ``12500000``), dates, booleans, and
+    links (the record's id) in their own columns.
+    """
+
+    __tablename__ = "core_custom_value"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "field_id", "record_id"),
+        tenant_fk("field_id", "core_custom_field"),
+        # A record's values (output, deletion with the record), and the filters by type.
+        Index("ix_core_custom_value_record", "tenant_id", "record_id"),
+        Index("ix_core_custom_value_text", "tenant_id", "field_id", "value_text"),
+        Index("ix_core_custom_value_int", "tenant_id", "field_id", "value_int"),
+        Index("ix_core_custom_value_decimal", "tenant_id", "field_id", "value_decimal"),
+        Index("ix_core_custom_value_date", "tenant_id", "field_id", "value_date"),
+        Index("ix_core_custom_value_ref", "tenant_id", "value_ref"),
+    )
+
+    field_id: Mapped[uuid.UUID]
+    #: The record (of the field's resource) the value belongs to.
+    record_id: Mapped[uuid.UUID]
+    value_text: Mapped[str | None] = mapped_column(String(500), default=None)
+    value_int: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    value_decimal: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    value_date: Mapped[date | None] = mapped_column(Date, default=None)
+    value_bool: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    value_ref: Mapped[uuid.UUID | None] = mapped_column(default=None)

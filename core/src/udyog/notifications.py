@@ -196,9 +196,10 @@ def _enabled_here(plugin: str, tenant: TenantContext) -> bool:
 
 
 def tenant_language(tenant: TenantContext) -> str:
-    """The tenant's language: ``settings["language"]`` or ``settings["locale"]`` (``hi_IN`` is ``hi-IN``), else en."""
-    for key in ("language", "locale"):
-        value = tenant.settings.get(key)
+    """The tenant's language: the core setting ``language`` (``hi_IN`` reads as ``hi-IN``), else en."""
+    core_settings = tenant.settings.get(CORE_NAME) or {}
+    for key in ("language",):
+        value = core_settings.get(key)
         if isinstance(value, str):
             tag = value.strip().replace("_", "-")
             if "-" in tag:

@@ -8,6 +8,11 @@ at ``/api/openapi.json`` narrows it to what the caller can use:
 - anyone else gets the public paths only (those marked
   ``udyog_sdk.security.public``, such as health and login).
 
+For a tenant, each declared resource's schemas and list parameters also
+describe its composed fields (other plugins' contributions and the tenant's
+custom fields, :mod:`udyog.composition`), marked ``x-udyog-origin``.
+Documents are cached per enabled set and composition.
+
 Every error answer is documented with :class:`udyog_sdk.api.ErrorSchema` (the
 ``default`` response of every operation, 422 for operations that read
 arguments). Schemas no remaining operation refers to are dropped.
@@ -30,6 +35,7 @@ from flask_smorest import Api
 
 from udyog.registry import CORE_NAME
 from udyog_sdk.api import ErrorSchema
+from udyog_sdk.fields import Composition
 from udyog_sdk.runtime import active_tenant
 from udyog_sdk.security import public
 
@@ -42,6 +48,8 @@ OPENAPI_ENDPOINT = "api-docs.openapi_json"
 DOCS_BLUEPRINT = "udyog_docs"
 DOCS_URL = "/api/docs"
 SPEC_URL = "/api/openapi.json"
+#: Documents cached at most (enabled sets times compositions); the cache starts afresh beyond.
+MAX_DOCUMENTS = 1000
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -71,7 +79,7 @@ class OpenAPIComposer:
         self.owners = owners
         self._base: dict[str, Any] | None = None
         self._operations: dict[tuple[str, str], tuple[str, tuple[str, str | None]]] = {}
-        self._cache: dict[frozenset[str] | None, str] = {}
+        self._cache: dict[tuple[frozenset[str] | None, Any], str] = {}
         self._lock = threading.Lock()
 
     def _prepare(self) -> dict[str, Any]:
@@ -89,9 +97,14 @@ class OpenAPIComposer:
                     self._base = self.api.spec.to_dict()
         return self._base
 
-    def document(self, enabled: frozenset[str] | None) -> str:
-        """The JSON document for a tenant with ``enabled`` plugins (None: an anonymous caller)."""
-        cached = self._cache.get(enabled)
+    def document(self, enabled: frozenset[str] | None, compositions: Mapping[str, Composition] | None = None) -> str:
+        """The JSON document for a tenant with ``enabled`` plugins (None: an anonymous caller).
+
+        ``compositions`` (resource key → composition) adds the tenant's composed fields.
+        """
+        compositions = compositions or {}
+        cache_key = (enabled, tuple(sorted((k, c.fingerprint) for k, c in compositions.items())))
+        cached = self._cache.get(cache_key)
         if cached is not None:
             return cached
         base = self._prepare()
@@ -125,11 +138,56 @@ class OpenAPIComposer:
             "bearerFormat": "JWT",
             "description": "the access token from POST /api/v1/auth/login",
         }
+        if compositions:
+            self._compose(spec, compositions)
         _prune_schemas(spec)
         text = json.dumps(spec, indent=2, sort_keys=False)
         with self._lock:
-            self._cache[enabled] = text
+            if len(self._cache) >= MAX_DOCUMENTS:
+                self._cache.clear()
+            self._cache[cache_key] = text
         return text
+
+    def _component(self, schema: Any) -> str | None:
+        """The component name apispec gave ``schema`` (a class or an instance), if it is in the document."""
+        from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_instance
+
+        refs: dict[Any, str] = self.api.ma_plugin.converter.refs
+        return refs.get(make_schema_key(resolve_schema_instance(schema)))
+
+    def _compose(self, spec: dict[str, Any], compositions: Mapping[str, Composition]) -> None:
+        """Describe each resource's composed fields in its schemas and list parameters."""
+        kernel = self.app.extensions["udyog"]
+        converter = self.api.ma_plugin.converter
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for key, composition in compositions.items():
+            declared = kernel.compositions.resources.get(key)
+            if declared is None:
+                continue
+            resource = declared.resource
+            for schema, mode in (
+                (resource.schema, "output"),
+                (resource.input_schema, "create"),
+                (resource.patch_schema, "update"),
+            ):
+                name = self._component(schema)
+                target = schemas.get(name or "")
+                if target is None:
+                    continue
+                properties = target.setdefault("properties", {})
+                for field_name, item in composition.fields.items():
+                    fld = item.update_field if mode == "update" else item.field
+                    properties[field_name] = converter.field2property(fld)
+                    if mode == "create" and fld.required:
+                        target.setdefault("required", []).append(field_name)
+            listing = spec["paths"].get(f"/api/v1/{resource.plugin}/{resource.path}", {}).get("get")
+            if listing is None:
+                continue
+            parameters = listing.setdefault("parameters", [])
+            for param, flt in composition.filters.items():
+                parameter = converter._field2parameter(flt.field, name=param, location="query")
+                parameter["description"] = flt.label
+                parameters.append(parameter)
 
 
 def _document_access(operation: dict[str, Any], kind: str, permission: str | None) -> None:
@@ -175,8 +233,8 @@ def _prune_schemas(spec: dict[str, Any]) -> None:
     components["schemas"] = {k: v for k, v in schemas.items() if k in wanted}
 
 
-def _caller_enabled_plugins(kernel: Kernel) -> frozenset[str] | None:
-    """The enabled plugins of the caller's tenant, or None for an anonymous caller.
+def _caller_enabled_plugins(kernel: Kernel) -> tuple[frozenset[str] | None, dict[str, Composition]]:
+    """The enabled plugins of the caller's tenant (None for an anonymous caller), and its compositions.
 
     A request bound to a tenant answers directly; otherwise a valid access
     token (header or cookie) of a live login names the tenant. A missing,
@@ -185,7 +243,9 @@ def _caller_enabled_plugins(kernel: Kernel) -> frozenset[str] | None:
     """
     tenant = active_tenant()
     if tenant is not None:
-        return tenant.enabled_plugins
+        from udyog_sdk.runtime import current_scope
+
+        return tenant.enabled_plugins, kernel.compositions.compose_all(tenant, current_scope().session)
     from flask_jwt_extended import get_jwt, verify_jwt_in_request
     from flask_jwt_extended.exceptions import JWTExtendedException
     from jwt.exceptions import PyJWTError
@@ -195,16 +255,16 @@ def _caller_enabled_plugins(kernel: Kernel) -> frozenset[str] | None:
 
     try:
         if verify_jwt_in_request(optional=True) is None:
-            return None
+            return None, {}
         claims = get_jwt()
     except (JWTExtendedException, PyJWTError):
-        return None
+        return None, {}
     with kernel.db.session(write=False) as session:
         try:
             context, _ = check_login(kernel, session, claims)
         except UdyogError:
-            return None
-        return context.enabled_plugins
+            return None, {}
+        return context.enabled_plugins, kernel.compositions.compose_all(context, session)
 
 
 def install_openapi(app: Flask, api: Api, owners: Mapping[str, str]) -> None:
@@ -217,7 +277,7 @@ def install_openapi(app: Flask, api: Api, owners: Mapping[str, str]) -> None:
     def openapi_json() -> ResponseReturnValue:
         """The OpenAPI document of what the caller can use."""
         kernel = current_app.extensions["udyog"]
-        text = composer.document(_caller_enabled_plugins(kernel))
+        text = composer.document(*_caller_enabled_plugins(kernel))
         return current_app.response_class(text, mimetype="application/json")
 
     _mark_public(openapi_json)

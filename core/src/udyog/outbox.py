@@ -58,9 +58,15 @@ def _after_commit(session: Session) -> None:
         dispatcher.deliver_many(session.info["tenant_id"], ids)
 
 
-@event.listens_for(TenantSession, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop("udyog_outbox", None)
+@event.listens_for(TenantSession, "after_transaction_end")
+def _after_rollback(session: Session, transaction: Any) -> None:
+    """The outermost transaction ended without a commit (a commit has taken them): forget the events.
+
+    Not on a savepoint's rollback: the transaction's other events are still to be
+    delivered (one added inside the savepoint, rolled back, is not found at its claim).
+    """
+    if transaction.parent is None:
+        session.info.pop("udyog_outbox", None)
 
 
 class Dispatcher:

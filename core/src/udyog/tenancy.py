@@ -154,10 +154,14 @@ def _enable(kernel: Kernel, session: TenantSession, tenant: Tenant, names: list[
     return added
 
 
-def disable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable[str]) -> list[str]:
+def disable_plugins(
+    kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable[str], *, purge_settings: bool = False
+) -> list[str]:
     """Disable plugins for a tenant; refused while an enabled plugin requires one of them.
 
-    Each plugin's ``udyog_tenant_teardown`` runs first; its data stays.
+    Each plugin's ``udyog_tenant_teardown`` runs first; its data stays, and so
+    do the tenant's settings of it (enabling it again restores them) unless
+    ``purge_settings`` forgets them in the same transaction.
     Returns the plugins that were disabled.
     """
     names = list(names)
@@ -188,13 +192,17 @@ def disable_plugins(kernel: Kernel, tenant_ref: str | uuid.UUID, names: Iterable
                 if name in removing and name in loaded:
                     scope.hooks.call_plugin(name, "udyog_tenant_teardown", tenant=context, session=session)
         session.execute(delete(TenantPlugin).where(TenantPlugin.plugin.in_(removing)))
+        if purge_settings:
+            from udyog.plugin_settings import purge
+
+            purge(session, tenant.id, removing)
         session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plugins_rev=Tenant.plugins_rev + 1))
         session.commit()
         return sorted(removing)
 
 
 def uninstall_plugin(kernel: Kernel, name: str, report: Callable[[str], None] = print) -> None:
-    """Disable ``name`` for every tenant (teardown hooks run), then drop its tables.
+    """Disable ``name`` for every tenant (teardown hooks run), forget its settings, then drop its tables.
 
     Run it before ``pip uninstall``: the branch is downgraded to base while its
     migrations are still installed. Refused while a loaded plugin requires it.
@@ -210,8 +218,14 @@ def uninstall_plugin(kernel: Kernel, name: str, report: Callable[[str], None] = 
     for tenant_id in tenant_ids:
         disable_plugins(kernel, tenant_id, [name])
         report(f"disabled {name} for tenant {tenant_id}")
+    from udyog.plugin_settings import purge_everywhere
+
+    for tenant_id in purge_everywhere(kernel, name):
+        report(f"purged the settings of {name} for tenant {tenant_id}")
     if has_tables:
         downgrade_branch(kernel, name, report=report)
+        # Its side tables are gone: this process stops writing and deleting their rows.
+        kernel.compositions.forget(name)
     else:
         report(f"{name} has no migrations: no tables to drop")
 

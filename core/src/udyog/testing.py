@@ -1,4 +1,7 @@
-"""Helpers for tests of the kernel and of plugins: databases and kernels.
+"""Helpers for tests of the kernel and of plugins: databases, kernels, tenants, users and clients.
+
+The pytest plugin :mod:`udyog.pytest_plugin` builds its fixtures from these
+helpers; the kernel's own tests call them directly.
 
 ``UDYOG_TEST_DATABASE_URL`` names an administrative PostgreSQL URL (such as
 ``postgresql://postgres@127.0.0.1:5432/test``); each test database is created
@@ -8,19 +11,33 @@ security is :data:`TEST_APP_ROLE`.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from udyog.config import PluginsFile, Settings, normalize_database_url
 from udyog.kernel import Kernel
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from werkzeug.test import TestResponse
+
+    from udyog.kernel import TenantScope
 
 TEST_APP_ROLE = "udyog_test_app"
 TEST_PASSWORD = "correct horse battery staple"
@@ -55,6 +72,39 @@ def postgres_database(admin_url: str, prefix: str = "udyog_t") -> Iterator[str]:
 def sqlite_url(directory: Path, name: str = "udyog.db") -> str:
     """A SQLite URL for a file in ``directory``."""
     return f"sqlite:///{directory / name}"
+
+
+def with_requirements(plugins: Iterable[str]) -> list[str]:
+    """``plugins`` and every plugin they require (read from the installed manifests), sorted by name.
+
+    A deployment selects dependencies in ``plugins.toml`` itself; a test
+    naming the plugin it tests gets what that plugin needs. Names that are not
+    installed, or whose manifest does not load, are kept as given so that the
+    kernel reports them.
+    """
+    from importlib.metadata import entry_points
+
+    from udyog.registry import ENTRY_POINT_GROUP
+    from udyog_sdk import Plugin
+
+    installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found: set[str] = set()
+    pending = list(plugins)
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        ep = installed.get(name)
+        if ep is None:
+            continue
+        try:
+            manifest = ep.load()
+        except Exception:  # noqa: BLE001 - the kernel reports the failure when it loads the plugin
+            continue
+        if isinstance(manifest, Plugin):
+            pending.extend(manifest.required_names)
+    return sorted(found)
 
 
 def build_kernel(
@@ -163,3 +213,346 @@ def execute_run(kernel: Kernel, tenant_id: uuid.UUID, run_id: uuid.UUID, *, user
         return kernel.jobs.execute(attempt, definition, str(run_id))  # type: ignore[arg-type]
     except RetryScheduledError:
         return "retrying"
+
+
+# -- tenants, users and clients (the pytest plugin's fixtures are built from these) --
+
+
+@dataclass(frozen=True)
+class TenantHandle:
+    """A tenant made for a test: its id, slug, name and the plugins enabled for it."""
+
+    kernel: Kernel = field(repr=False)
+    id: uuid.UUID
+    slug: str
+    name: str
+    plugins: tuple[str, ...]
+
+    def scope(self, *, write: bool = True) -> AbstractContextManager[TenantScope]:
+        """A scope bound to this tenant, for calling a plugin's services directly.
+
+        Inside it the SDK's accessors work (``udyog_sdk.db_session()``,
+        ``emit()``, ``hooks()``, ``current_tenant()``); nothing is committed
+        unless the test calls ``scope.session.commit()``.
+        """
+        return self.kernel.tenant_scope(self.id, write=write)
+
+
+def make_tenant(kernel: Kernel, slug: str, name: str | None = None, plugins: Iterable[str] = ()) -> TenantHandle:
+    """Create a tenant with ``plugins`` (and what they require) enabled."""
+    from udyog.tenancy import create_tenant, tenant_plugins
+
+    title = name or slug.replace("-", " ").title()
+    tenant_id = create_tenant(kernel, slug, title, plugins=list(plugins))
+    return TenantHandle(kernel, tenant_id, slug, title, tuple(tenant_plugins(kernel, tenant_id)))
+
+
+@dataclass(frozen=True)
+class UserHandle:
+    """A user made for a test, a member of ``tenant`` holding ``roles``."""
+
+    id: uuid.UUID
+    email: str
+    password: str = field(repr=False)
+    tenant: str
+    roles: tuple[str, ...]
+
+
+def make_user(
+    kernel: Kernel,
+    tenant: str | uuid.UUID,
+    email: str | None = None,
+    *,
+    roles: Iterable[str] | None = None,
+    permissions: Iterable[str] | None = None,
+    record_rules: Iterable[str] = (),
+    password: str = TEST_PASSWORD,
+    name: str | None = None,
+) -> UserHandle:
+    """A member of ``tenant`` with ``roles`` and, optionally, exactly ``permissions``.
+
+    Without ``roles`` and ``permissions`` the user is an ``Owner``. With
+    ``permissions`` (patterns such as ``ledger.voucher.read`` or
+    ``ledger.*``) or ``record_rules``, a role of the user's own holding just
+    those is created and given to them, besides any ``roles``. Patterns that
+    match no declared permission, unknown rules and unknown roles raise
+    ``ValueError`` naming them (a test asking for the impossible fails at once).
+    """
+    from sqlalchemy import select
+
+    from udyog.models import Role, Tenant
+    from udyog.rbac import bump_security
+
+    role_names = list(roles) if roles is not None else ([] if permissions or record_rules else ["Owner"])
+    with kernel.db.session(write=False) as session:
+        found = kernel.find_tenant(session, tenant)
+        if found is None:
+            raise ValueError(f"no tenant {tenant!r}")
+        slug = found.slug
+        session.bind_tenant(found.id)
+        known = set(session.scalars(select(Role.name)))
+    unknown = [r for r in role_names if r not in known]
+    if unknown:
+        raise ValueError(
+            f"no role {', '.join(map(repr, unknown))} in tenant {slug} (roles: {', '.join(sorted(known))})"
+        )
+    email = email or f"user-{uuid.uuid4().hex[:8]}@{slug}.test"
+    wanted_permissions = sorted(set(permissions or ()))
+    wanted_rules = sorted(set(record_rules))
+    if wanted_permissions or wanted_rules:
+        problems = kernel.security.validate_role(wanted_permissions, wanted_rules)
+        if problems:
+            raise ValueError("; ".join(m for messages in problems.values() for m in messages))
+        role_name = f"test: {email}"[:80]
+        with kernel.db.session() as session:
+            tenant_row = session.get(Tenant, found.id)
+            assert tenant_row is not None
+            session.bind_tenant(tenant_row.id)
+            session.add(
+                Role(
+                    name=role_name,
+                    description="made by a test",
+                    permissions=wanted_permissions,
+                    record_rules=wanted_rules,
+                    is_default=False,
+                )
+            )
+            session.flush()
+            bump_security(session)
+            session.commit()
+        role_names.append(role_name)
+    user_id = create_member(kernel, found.id, email, role_names, password=password, name=name)
+    return UserHandle(user_id, email, password, slug, tuple(role_names))
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """One answer of the API: its status and the envelope (``body``)."""
+
+    method: str
+    url: str
+    status: int
+    headers: Mapping[str, str] = field(repr=False)
+    text: str = field(repr=False)
+    body: Any = field(repr=False)
+
+    @property
+    def success(self) -> bool | None:
+        """The envelope's ``success``."""
+        return self._get("success")
+
+    @property
+    def data(self) -> Any:
+        """The envelope's ``data``."""
+        return self._get("data")
+
+    @property
+    def message(self) -> str | None:
+        """The envelope's ``message``."""
+        return self._get("message")
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        """The error envelope's field errors (empty when there are none)."""
+        return self._get("errors") or {}
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The envelope's ``meta``."""
+        return self._get("meta") or {}
+
+    @property
+    def pagination(self) -> dict[str, Any]:
+        """``meta.pagination`` of a list."""
+        return dict(self.meta.get("pagination") or {})
+
+    def _get(self, key: str) -> Any:
+        return self.body.get(key) if isinstance(self.body, dict) else None
+
+    def expect(self, status: int) -> ApiResponse:
+        """This response if its status is ``status``; else an AssertionError showing the body."""
+        if self.status != status:
+            raise AssertionError(f"{self.method} {self.url}: expected {status}, got {self.status}: {self.text[:2000]}")
+        return self
+
+
+#: A transport sends (method, path, query, JSON body, headers) and returns (status, headers, body bytes).
+Transport = Callable[[str, str, Mapping[str, Any] | None, Any, Mapping[str, str]], tuple[int, dict[str, str], bytes]]
+
+
+def flask_transport(app: Flask) -> Transport:
+    """Requests through Flask's test client (in the test's process, no socket)."""
+    client = app.test_client()
+
+    def send(
+        method: str, path: str, params: Mapping[str, Any] | None, body: Any, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        kwargs: dict[str, Any] = {"method": method, "headers": dict(headers), "query_string": params}
+        if body is not None:
+            kwargs["json"] = body
+        response = client.open(path, **kwargs)
+        return response.status_code, dict(response.headers), response.get_data()
+
+    return send
+
+
+def http_transport(base_url: str, timeout: float = 30.0) -> Transport:
+    """Requests over real HTTP to ``base_url`` (a :class:`LiveServer` or any deployment)."""
+
+    def send(
+        method: str, path: str, params: Mapping[str, Any] | None, body: Any, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        url = base_url.rstrip("/") + path
+        if params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params, doseq=True)
+        data = None
+        sent = dict(headers)
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    return send
+
+
+class ApiClient:
+    """A JSON client of the REST API whose helpers return the envelope as an :class:`ApiResponse`.
+
+    ``client.post("/api/v1/ledger/vouchers", json={...}, expect=201).data``
+    — ``expect`` turns an unexpected status into an AssertionError that shows
+    the answer. The same client runs in-process (:func:`flask_transport`) or
+    over real HTTP (:func:`http_transport`).
+    """
+
+    def __init__(self, transport: Transport, *, user: UserHandle | None = None) -> None:
+        self.transport = transport
+        self.user = user
+        self.headers: dict[str, str] = {"Accept": "application/json"}
+        self.tokens: dict[str, Any] = {}
+
+    def login(self, email: str, password: str = TEST_PASSWORD, tenant: str | None = None) -> ApiClient:
+        """Log in through ``/api/v1/auth/login``; later requests carry the bearer token."""
+        body: dict[str, Any] = {"email": email, "password": password}
+        if tenant is not None:
+            body["tenant"] = tenant
+        answer = self.post("/api/v1/auth/login", json=body)
+        if answer.status != 200:
+            raise AssertionError(f"login of {email} failed: {answer.status} {answer.text[:500]}")
+        self.tokens = dict(answer.data)
+        self.headers["Authorization"] = f"Bearer {answer.data['access_token']}"
+        return self
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: int | None = None,
+    ) -> ApiResponse:
+        """Send one request; the answer's JSON body (if any) is parsed."""
+        status, answer_headers, raw = self.transport(method, path, params, json, {**self.headers, **(headers or {})})
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            body = _json_loads(text) if text else None
+        except ValueError:
+            body = None
+        response = ApiResponse(method, path, status, answer_headers, text, body)
+        return response.expect(expect) if expect is not None else response
+
+    def get(self, path: str, *, params: Mapping[str, Any] | None = None, expect: int | None = None) -> ApiResponse:
+        """GET ``path`` with query ``params``."""
+        return self.request("GET", path, params=params, expect=expect)
+
+    def post(self, path: str, *, json: Any = None, expect: int | None = None) -> ApiResponse:
+        """POST ``json`` to ``path``."""
+        return self.request("POST", path, json=json, expect=expect)
+
+    def put(self, path: str, *, json: Any = None, expect: int | None = None) -> ApiResponse:
+        """PUT ``json`` to ``path``."""
+        return self.request("PUT", path, json=json, expect=expect)
+
+    def patch(self, path: str, *, json: Any = None, expect: int | None = None) -> ApiResponse:
+        """PATCH ``path`` with ``json``."""
+        return self.request("PATCH", path, json=json, expect=expect)
+
+    def delete(self, path: str, *, expect: int | None = None) -> ApiResponse:
+        """DELETE ``path``."""
+        return self.request("DELETE", path, expect=expect)
+
+
+def _json_loads(text: str) -> Any:
+    # The request helpers' ``json`` parameter shadows the module inside them.
+    return json.loads(text)
+
+
+def api_client(target: Flask | str, user: UserHandle | None = None) -> ApiClient:
+    """An :class:`ApiClient` for an app (in-process) or a base URL (HTTP), logged in as ``user`` if given."""
+    transport = http_transport(target) if isinstance(target, str) else flask_transport(target)
+    client = ApiClient(transport, user=user)
+    if user is not None:
+        client.login(user.email, user.password, tenant=user.tenant)
+    return client
+
+
+class LiveServer:
+    """Serves an app over real HTTP on a free local port, in a thread, until closed."""
+
+    def __init__(self, app: Flask, host: str = "127.0.0.1") -> None:
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                """No access log in test output."""
+
+        self._server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
+        self.url = f"http://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="udyog-live-server", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+
+    def __enter__(self) -> LiveServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class WebClient:
+    """A browser-like client of the web shell, logged in through the login form (cookies and CSRF)."""
+
+    def __init__(self, app: Flask, user: UserHandle) -> None:
+        self.user = user
+        self.client: FlaskClient = app.test_client()
+        page = self.client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        if token is None:
+            raise AssertionError(f"the login page has no CSRF field: {page.status_code}")
+        answer = self.client.post(
+            "/login", data={"email": user.email, "password": user.password, "csrf_token": token.group(1), "next": "/"}
+        )
+        if answer.status_code != 302:
+            raise AssertionError(f"web login of {user.email} failed: {answer.status_code} {answer.text[:500]}")
+
+    def get(self, path: str, **kwargs: Any) -> TestResponse:
+        """GET a page (``query_string=`` and other test-client arguments pass through)."""
+        return self.client.get(path, **kwargs)
+
+    def submit(self, path: str, data: Mapping[str, Any]) -> TestResponse:
+        """POST a form as the shell's pages do, with the CSRF double-submit value."""
+        token = self.client.get_cookie("csrf_access_token")
+        if token is None:
+            raise AssertionError("not logged in: no CSRF cookie")
+        return self.client.post(path, data={**data, "csrf_token": token.value})

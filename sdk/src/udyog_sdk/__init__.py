@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from udyog_sdk._version import SDK_VERSION
 from udyog_sdk.events import Event, Listener
-from udyog_sdk.jobs import JobContext, Schedule, TaskDefinition, TransientError, enqueue
+from udyog_sdk.fields import FieldContribution, SideTable
+from udyog_sdk.jobs import JobContext, JobFailed, Schedule, TaskDefinition, TransientError, enqueue
 from udyog_sdk.manifest import Plugin
 from udyog_sdk.markers import PROJECT_NAME, hookimpl, hookspec
 from udyog_sdk.notifications import NotificationTemplate, notify
@@ -25,12 +26,15 @@ from udyog_sdk.runtime import (
     hooks,
 )
 from udyog_sdk.security import Permission, Principal, RecordRule, RoleTemplate
+from udyog_sdk.settings import SettingsSchema, plugin_settings
 
 __all__ = [
     "PROJECT_NAME",
     "SDK_VERSION",
     "Event",
+    "FieldContribution",
     "JobContext",
+    "JobFailed",
     "Listener",
     "NotificationTemplate",
     "Permission",
@@ -39,6 +43,8 @@ __all__ = [
     "RecordRule",
     "RoleTemplate",
     "Schedule",
+    "SettingsSchema",
+    "SideTable",
     "TaskDefinition",
     "TenantContext",
     "TransientError",
@@ -52,4 +58,5 @@ __all__ = [
     "hooks",
     "hookspec",
     "notify",
+    "plugin_settings",
 ]

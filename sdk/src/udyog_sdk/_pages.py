@@ -2,7 +2,9 @@
 
 List (filters, sort, keyset "next" link), detail, create and edit forms
 generated from the schema (errors inline, version conflicts explained), and
-confirmation pages for delete and cancel. Pages are server-rendered in the
+confirmation pages for delete and cancel. The tenant's composed fields
+(other plugins' contributions, custom fields) appear in each like the
+resource's own. Pages are server-rendered in the
 shell (the templates extend ``udyog/base.html``); forms POST with the CSRF
 value in the field ``csrf_token``, which the host checks before the view runs.
 """
@@ -113,48 +115,70 @@ def _one_of(fld: ma.fields.Field) -> list[str] | None:
 
 def form_fields(resource: Resource, mode: str, obj: Any | None = None) -> list[FormField]:
     """The inputs of ``resource``'s create or edit form (see :meth:`Resource.form_fields`)."""
-    from udyog_sdk.resources import FormField
-
     schema = resource.input_schema() if mode == "create" else resource.patch_schema()
     out: list[FormField] = []
     for name, fld in schema.fields.items():
         if fld.dump_only or name == "version":
             continue
-        kind = _kind(fld)
-        if not kind:
-            continue
         attr = fld.attribute or name
-        key = fld.data_key or name
-        value: Any = ""
-        if obj is not None:
-            value = getattr(obj, attr, "")
-        elif fld.load_default is not ma.missing and not callable(fld.load_default):
-            value = fld.load_default
-        item = FormField(
-            name=key,
-            label=label_of(name, fld),
-            kind=kind,
-            required=bool(fld.required) or (mode == "edit" and not fld.allow_none and kind != "checkbox"),
-            value=value if kind == "checkbox" else as_text(value),
-            help=str(fld.metadata.get("description") or ""),
-            maxlength=_max_length(fld),
-            nullable=bool(fld.allow_none),
-        )
-        choices = _one_of(fld)
+        value: Any = getattr(obj, attr, "") if obj is not None else _NO_VALUE
         target = resource.references.get(attr)
-        if choices is not None:
-            item.kind = "select"
-            item.choices = [(c, c) for c in choices]
-        elif target is not None:
-            item.kind = "select"
-            rows = db_session().scalars(select(target).limit(MAX_CHOICES)).all()
-            item.choices = sorted(((str(r.id), _row_label(r)) for r in rows), key=lambda c: c[1].casefold())
-        elif (kind == "text" and (item.maxlength or 0) > TEXTAREA_FROM) or fld.metadata.get("widget") == "textarea":
-            item.kind = "textarea"
-        if item.kind == "select" and (item.nullable or not fld.required):
-            item.choices.insert(0, ("", "—"))
-        out.append(item)
+        query = select(target).limit(MAX_CHOICES) if target is not None else None
+        item = _form_field(fld.data_key or name, label_of(name, fld), fld, mode, value, query)
+        if item is not None:
+            out.append(item)
+    composition = resource.composition()
+    if composition is not None:
+        values = composition.values([obj])[0] if obj is not None else {}
+        for name, composed in composition.fields.items():
+            fld = composed.field if mode == "create" else composed.update_field
+            ref = composed.reference
+            query = ref.query().limit(MAX_CHOICES) if ref is not None else None
+            value = values.get(name) if obj is not None else _NO_VALUE
+            item = _form_field(name, composed.label, fld, mode, value, query, help_text=composed.help)
+            if item is not None:
+                out.append(item)
     return out
+
+
+#: No record yet: a create form shows the field's default.
+_NO_VALUE = object()
+
+
+def _form_field(
+    key: str, label: str, fld: ma.fields.Field, mode: str, value: Any, choices_query: Any, *, help_text: str = ""
+) -> FormField | None:
+    """One input for field ``fld`` (None when it has no generic input); ``choices_query`` lists referenced records."""
+    from udyog_sdk.resources import FormField
+
+    kind = _kind(fld)
+    if not kind:
+        return None
+    if value is _NO_VALUE:
+        value = fld.load_default if fld.load_default is not ma.missing and not callable(fld.load_default) else ""
+    item = FormField(
+        name=key,
+        label=label,
+        kind=kind,
+        required=bool(fld.required) or (mode == "edit" and not fld.allow_none and kind != "checkbox"),
+        value=bool(value) if kind == "checkbox" else as_text(value),
+        help=help_text or str(fld.metadata.get("description") or ""),
+        maxlength=_max_length(fld),
+        nullable=bool(fld.allow_none),
+    )
+    choices = _one_of(fld)
+    if choices is not None:
+        item.kind = "select"
+        item.choices = [(c, c) for c in choices]
+    elif choices_query is not None:
+        item.kind = "select"
+        rows = db_session().scalars(choices_query).all()
+        item.choices = sorted(((str(r.id), _row_label(r)) for r in rows), key=lambda c: c[1].casefold())
+    elif (kind == "text" and (item.maxlength or 0) > TEXTAREA_FROM) or fld.metadata.get("widget") == "textarea":
+        item.kind = "textarea"
+    if item.kind == "select" and (item.nullable or not fld.required):
+        item.choices.insert(0, ("", "—"))
+    return item
 
 
 def _row_label(row: Any) -> str:
@@ -220,13 +244,14 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             "write": {"update"},
             "delete": {"delete"},
             "cancel": {"cancel"},
+            "import": {"create"} if resource.importable else set(),
         }
         return {
             action: bool(
                 user is not None and allowed[action] & resource.enabled and user.can(resource.permission(action))
             )
             for action in allowed
-        }
+        } | {"export": bool(resource.exportable and "list" in resource.enabled)}
 
     def page(template: str, status: int = 200, **context: Any) -> Response:
         html = render_template(template, resource=resource, can=can(), endpoint=endpoint, humanise=humanise, **context)
@@ -247,8 +272,8 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         meta: dict[str, Any] = {}
         if not errors:
             try:
-                args = resource.listing.schema().load(raw)
-                rows, meta = resource.listing.page(resource.query(), args)
+                args = resource.list_schema().load(raw)
+                rows, meta = resource.page(args)
             except ma.ValidationError as exc:
                 errors = flatten(exc.messages)
             except UdyogError as exc:
@@ -285,6 +310,9 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             for name, fld in schema.fields.items()
             if not fld.load_only and (fld.data_key or name) in data
         ]
+        composition = resource.composition()
+        if composition is not None:
+            fields += [(item.label, data.get(name)) for name, item in composition.fields.items()]
         cancelled = bool(resource.legal_document and resource.is_cancelled(obj))
         return page(
             resource.detail_template,
@@ -432,6 +460,9 @@ def list_columns(resource: Resource) -> list[tuple[str, str]]:
     for name in names:
         fld = fields.get(name)
         out.append((fld.data_key or name, label_of(name, fld)) if fld is not None else (name, humanise(name)))
+    composition = resource.composition()
+    if composition is not None:
+        out += [(name, item.label) for name, item in composition.fields.items() if item.list_column]
     return out
 
 
@@ -456,6 +487,14 @@ def page_filters(resource: Resource, raw: Mapping[str, str]) -> list[dict[str, A
         }.get(python_type, "text")
         name = str(getattr(column, "key", param))
         out.append({"name": param, "label": humanise(name) + suffix[flt.op], "kind": kind, "value": raw.get(param, "")})
+    composition = resource.composition()
+    if composition is not None:
+        for param, composed in composition.filters.items():
+            if composed.op not in PAGE_FILTER_OPS:
+                continue
+            kind = _kind(composed.field)
+            kind = {"checkbox": "boolean", "decimal": "text", "email": "text"}.get(kind, kind) or "text"
+            out.append({"name": param, "label": composed.label, "kind": kind, "value": raw.get(param, "")})
     return out
 
 

@@ -10,13 +10,18 @@ and the keyword arguments given to :func:`enqueue` (plain JSON data: ids,
 never ORM objects).
 
 Effects are exactly-once for tasks that only change the database: the work
-a task does and the run's success are committed in one transaction, and a
+a task does, its return value (the run's ``result``) and the run's success
+are committed in one transaction, and a
 run that already succeeded is never executed again (a worker killed before
 the commit loses nothing, and its redelivered message runs the task anew).
 :meth:`JobContext.progress` is a checkpoint: it commits the work done so far
 with the progress, so a task that reports progress must resume from
 :attr:`JobContext.state` rather than redo what it committed. See
 ``docs/jobs.md``.
+
+A task that decides its work must not happen (an import whose rows have
+errors) raises :class:`JobFailed`: its work is rolled back and the run
+fails at once with that message and result. :func:`run_status` reads a run.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from udyog_sdk.runtime import current_scope
@@ -40,6 +45,47 @@ class TransientError(Exception):
     ``max_retries``; database deadlocks, serialisation failures and lost
     connections count as transient too.
     """
+
+
+class JobFailed(Exception):  # noqa: N818 - named for what the run does, like TransientError
+    """Raise from a task to end its run as failed at once, with a message and a result.
+
+    Everything the run wrote is rolled back and it is not retried (a user may
+    retry it from the jobs list). ``message`` becomes the run's ``error``
+    (no traceback: it is meant for people) and ``result`` (plain JSON data,
+    such as an import's row errors) its ``result``.
+    """
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What is known about one run of a background task (see :func:`run_status`)."""
+
+    id: uuid.UUID
+    task: str
+    #: queued, running, retrying, succeeded, failed or cancelled.
+    state: str
+    kwargs: Mapping[str, Any]
+    user_id: uuid.UUID | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    #: Percent, as the task last reported it (None before any report).
+    progress: float | None
+    message: str
+    error: str | None
+    #: What the task returned, or the result of its :class:`JobFailed`.
+    result: Any
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run ended (succeeded, failed or cancelled): it changes no more unless retried."""
+        return self.state in ("succeeded", "failed", "cancelled")
 
 
 class JobContext(Protocol):
@@ -73,7 +119,8 @@ class TaskDefinition:
         name: ``<plugin>.<task>`` (dotted lower-case words); the plugin's own prefix.
         func: called as ``func(ctx, **kwargs)`` in a tenant scope; whatever it
             writes through :func:`udyog_sdk.db_session` is committed with the
-            run's success, or rolled back with its failure.
+            run's success, or rolled back with its failure. What it returns
+            (plain JSON data, or None) is kept as the run's ``result``.
         title: shown in the jobs list.
         max_retries: retries after :class:`TransientError` (or ``retry_on``)
             before the run fails.
@@ -145,6 +192,15 @@ class Schedule:
     def plugin(self) -> str:
         """The plugin prefix of the name."""
         return self.name.split(".", 1)[0]
+
+
+def run_status(run_id: uuid.UUID) -> RunStatus | None:
+    """The current tenant's run ``run_id`` (None if it has no such run).
+
+    Any code acting for the tenant may read it; routes that show runs check
+    their own permission first.
+    """
+    return current_scope().run_status(run_id)
 
 
 def enqueue(

@@ -22,11 +22,18 @@ session applies them to every query and write. Every step is a method a
 subclass may override (:meth:`Resource.query`, :meth:`Resource.validate`,
 :meth:`Resource.create`, :meth:`Resource.update`, :meth:`Resource.delete`,
 :meth:`Resource.cancel`, :meth:`Resource.dump`, ...). See ``docs/resources.md``.
+
+Per tenant, a resource also carries the fields other plugins contribute and
+the tenant's custom fields (:mod:`udyog_sdk.fields`): its input schemas load
+them, its operations write them in the same transaction, its output, lists,
+pages and OpenAPI entries show them. Declare the resource through the
+``udyog_resources`` hook so the platform knows it by key.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -39,6 +46,7 @@ from flask import Blueprint as FlaskBlueprint
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import Boolean, ForeignKeyConstraint, inspect, select
 from sqlalchemy.orm import ONETOMANY, with_parent
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.sql import Select
 
 from udyog_sdk.api import (
@@ -51,15 +59,16 @@ from udyog_sdk.api import (
     refuse_delete,
     version_field,
 )
+from udyog_sdk.fields import CUSTOM_PREFIX, Composition
 from udyog_sdk.models import utcnow
-from udyog_sdk.runtime import UdyogError, db_session
+from udyog_sdk.runtime import NoScopeError, UdyogError, current_scope, db_session
 from udyog_sdk.security import Permission, requires
 from udyog_sdk.ui import MenuEntry
 
 __all__ = ["ACTIONS", "TEMPLATE_FOLDER", "FormField", "Resource"]
 
 #: The actions a resource declares permissions for, in order.
-ACTIONS = ("read", "create", "write", "delete", "cancel")
+ACTIONS = ("read", "create", "write", "delete", "cancel", "import")
 
 #: The SDK's templates (``udyog_sdk/resource_*.html``, extending ``udyog/base.html``).
 TEMPLATE_FOLDER = str(Path(__file__).parent / "templates")
@@ -77,6 +86,40 @@ def _plural(word: str) -> str:
 
 def _humanise(name: str) -> str:
     return name.replace("_", " ").strip().capitalize()
+
+
+class ComposedInput(ma.Schema):
+    """Base of a resource's input schemas: with a tenant bound, they load its composed fields too.
+
+    The resource's own fields load as declared; the fields other plugins
+    contribute and the tenant's custom fields (see :meth:`Resource.composition`)
+    load through the composition; errors of both come back together. A key
+    that neither knows is refused ("Unknown field."). Outside any tenant scope
+    only the own fields load.
+    """
+
+    #: The resource whose composition applies, and which part: create, update or filter.
+    udyog_resource: ClassVar[Any] = None
+    udyog_mode: ClassVar[str] = "create"
+
+    def load(  # type: ignore[override]
+        self,
+        data: Any,
+        *,
+        many: bool | None = None,
+        partial: Any = None,
+        unknown: str | None = None,
+    ) -> Any:
+        """Load ``data`` with the resource's own fields and the tenant's composed fields."""
+        resource = type(self).udyog_resource
+        composition = resource.composition() if resource is not None else None
+        if composition is None or (self.many if many is None else many) or not isinstance(data, Mapping):
+            return super().load(data, many=many, partial=partial, unknown=unknown)
+
+        def own(values: dict[str, Any]) -> Any:
+            return super(ComposedInput, self).load(values, many=False, partial=partial, unknown=unknown)
+
+        return composition.load(own, data, type(self).udyog_mode)
 
 
 @dataclass
@@ -136,7 +179,12 @@ class Resource:
     - ``list_columns``, ``title_field``: what the list page shows and what
       names a record.
     - ``list_template``, ``detail_template``, ``form_template``,
-      ``confirm_template``: the pages' templates (SDK defaults extend the shell).
+      ``confirm_template``, ``import_template``, ``import_status_template``:
+      the pages' templates (SDK defaults extend the shell).
+    - ``importable``: serve CSV/Excel import (:mod:`udyog_sdk.imports`) where
+      ``create`` is served; permission ``<prefix>.import``, plus ``create``.
+    - ``exportable``: serve the list export (:mod:`udyog_sdk.exports`) where
+      ``list`` is served; permission ``<prefix>.read``.
     """
 
     model: Any = None
@@ -162,6 +210,10 @@ class Resource:
     detail_template: str = "udyog_sdk/resource_detail.html"
     form_template: str = "udyog_sdk/resource_form.html"
     confirm_template: str = "udyog_sdk/resource_confirm.html"
+    import_template: str = "udyog_sdk/resource_import.html"
+    import_status_template: str = "udyog_sdk/resource_import_status.html"
+    importable: bool = True
+    exportable: bool = True
 
     _OPTIONS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -185,6 +237,10 @@ class Resource:
             "detail_template",
             "form_template",
             "confirm_template",
+            "import_template",
+            "import_status_template",
+            "importable",
+            "exportable",
         }
     )
 
@@ -225,8 +281,9 @@ class Resource:
             default_limit=self.default_limit,
             name=self._schema_base(),
         )
-        self.input_schema: type[ma.Schema] = self.schema
+        self.input_schema: type[ma.Schema] = self._composed(self.schema, f"{self._schema_base()}CreateSchema", "create")
         self.patch_schema = self._build_update_schema()
+        self.list_schema: type[ma.Schema] = self._composed(self.listing.schema, self.listing.schema.__name__, "filter")
         self.cancel_schema = self._build_cancel_schema()
         self._dumper = self.schema()
         self._many_dumper = self.schema(many=True)
@@ -246,16 +303,27 @@ class Resource:
             )
         if self.legal_document and not hasattr(self.model, self.cancel_field):
             raise ValueError(f"{name}: legal document {self.model.__name__} has no field {self.cancel_field!r}")
+        for key, fld in self.schema._declared_fields.items():
+            if key.startswith(CUSTOM_PREFIX) or (fld.data_key or "").startswith(CUSTOM_PREFIX):
+                raise ValueError(
+                    f"{name}: field {key!r}: names starting with {CUSTOM_PREFIX!r} belong to custom fields"
+                )
+
+    def _composed(self, base: type[ma.Schema], name: str, mode: str) -> type[ma.Schema]:
+        """``base`` as a :class:`ComposedInput` schema named ``name`` for this resource's ``mode``."""
+        attrs = {"udyog_resource": self, "udyog_mode": mode}
+        return type(name, (ComposedInput, base), attrs)
 
     def _schema_base(self) -> str:
         return str(self.schema.__name__).removesuffix("Schema")
 
     def _build_update_schema(self) -> type[ma.Schema]:
         given = self.update_schema
+        composed = {"udyog_resource": self, "udyog_mode": "update"}
         if given is not None:
             if self.versioned and "version" not in given._declared_fields:
-                return type(given.__name__, (given,), {"version": version_field()})
-            return given  # type: ignore[no-any-return]
+                return type(given.__name__, (ComposedInput, given), {**composed, "version": version_field()})
+            return type(given.__name__, (ComposedInput, given), composed)
         attrs: dict[str, Any] = {}
         for name, fld in self.schema._declared_fields.items():
             if fld.dump_only or name in self.create_only:
@@ -271,7 +339,7 @@ class Resource:
             attrs["Meta"] = type("Meta", (base_meta,), {"exclude": exclude})
         if self.versioned:
             attrs["version"] = version_field()
-        return type(f"{self._schema_base()}UpdateSchema", (self.schema,), attrs)
+        return type(f"{self._schema_base()}UpdateSchema", (ComposedInput, self.schema), {**attrs, **composed})
 
     def _build_cancel_schema(self) -> type[ma.Schema] | None:
         if not self.versioned:
@@ -312,6 +380,7 @@ class Resource:
         """The actions this resource serves (see :data:`ACTIONS`)."""
         wanted = {"read": {"list", "get"}, "create": {"create"}, "write": {"update"}, "delete": {"delete"}}
         wanted["cancel"] = {"cancel"}
+        wanted["import"] = {"create"} if self.importable else set()
         return [a for a in ACTIONS if wanted[a] & self.enabled]
 
     def permissions(self) -> list[Permission]:
@@ -322,6 +391,7 @@ class Resource:
         (declare it where it belongs).
         """
         verbs = {"read": "See", "create": "Create", "write": "Change", "delete": "Delete", "cancel": "Cancel"}
+        verbs["import"] = "Import (CSV, Excel)"
         out: dict[str, Permission] = {}
         for action in self.actions():
             name = self.permission(action)
@@ -353,6 +423,56 @@ class Resource:
         """The list page's path, ``/<plugin>/<path>``."""
         return f"/{self.plugin}/{self.path}"
 
+    # -- composed fields ------------------------------------------------------------------
+
+    def composition(self) -> Composition | None:
+        """The current tenant's extra fields of this resource: contributions and custom fields.
+
+        None outside a tenant scope, when the host composes nothing for this
+        resource (it was not declared through ``udyog_resources``), or when
+        the tenant has no extra fields here. The host builds it once per
+        tenant configuration and caches it, so calling it is cheap.
+        """
+        try:
+            scope = current_scope()
+        except NoScopeError:
+            return None
+        compose = getattr(scope, "composition", None)
+        if compose is None:
+            return None
+        found = compose(self)
+        return found if found else None
+
+    def input_fields(self, mode: str = "create") -> dict[str, ma.fields.Field]:
+        """Input key → field of everything create (or ``"update"``) accepts, composed fields included.
+
+        For tools that build input for :meth:`perform_create` (imports): load
+        it with ``input_schema`` (or ``patch_schema``), which reads the same keys.
+        """
+        schema = (self.input_schema if mode == "create" else self.patch_schema)()
+        out = {(f.data_key or n): f for n, f in schema.fields.items() if not f.dump_only and n != "version"}
+        composition = self.composition()
+        if composition is not None:
+            for name, item in composition.fields.items():
+                out[name] = item.field if mode == "create" else item.update_field
+        return out
+
+    def split_input(self, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Composition | None]:
+        """Loaded input → (the model's own values, the composed values, the composition)."""
+        composition = self.composition()
+        if composition is None:
+            return dict(data), {}, None
+        own, extra = composition.split(data)
+        return own, extra, composition
+
+    def page(self, args: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """One page of :meth:`query` with the filters, composed filters and sort in ``args`` (``list_schema``)."""
+        query = self.query()
+        composition = self.composition()
+        if composition is not None:
+            query = composition.where(query, args)
+        return self.listing.page(query, args)
+
     # -- hooks: override these ----------------------------------------------------------
 
     def query(self) -> Select[Any]:
@@ -369,8 +489,11 @@ class Resource:
     def validate(self, data: dict[str, Any], obj: Any | None) -> None:
         """Check loaded input before it is written (``obj`` is None on create).
 
-        Raise :class:`udyog_sdk.UdyogError` with ``status=422`` and field
-        errors to refuse it. The default accepts everything the schema did.
+        ``data`` holds the composed fields' values too (contributed fields by
+        name, custom fields as ``x_...``); :meth:`create` and :meth:`update`
+        receive the model's own values only. Raise
+        :class:`udyog_sdk.UdyogError` with ``status=422`` and field errors to
+        refuse it. The default accepts everything the schemas did.
         """
 
     def create(self, data: dict[str, Any]) -> Any:
@@ -432,12 +555,21 @@ class Resource:
         db_session().flush()
 
     def dump(self, obj: Any) -> dict[str, Any]:
-        """The output of one record (``schema().dump``)."""
-        return self._dumper.dump(obj)  # type: ignore[no-any-return]
+        """The output of one record (``schema().dump``, plus the composed fields)."""
+        out: dict[str, Any] = self._dumper.dump(obj)
+        composition = self.composition()
+        if composition is not None:
+            out.update(composition.dump_many([obj])[0])
+        return out
 
     def dump_many(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        """The output of a page of records."""
-        return self._many_dumper.dump(rows)  # type: ignore[no-any-return]
+        """The output of a page of records (the composed fields read with one query per source)."""
+        out: list[dict[str, Any]] = self._many_dumper.dump(rows)
+        composition = self.composition()
+        if composition is not None:
+            for item, extra in zip(out, composition.dump_many(rows), strict=True):
+                item.update(extra)
+        return out
 
     def describe(self, obj: Any) -> str:
         """A short name of the record for people (``title_field``, else a name-like column, else the id)."""
@@ -462,15 +594,40 @@ class Resource:
             raise UdyogError(f"invalid {self.label}".lower(), status=422, errors=errors)
 
     def perform_create(self, data: dict[str, Any]) -> Any:
-        """Validate, create and commit; returns the record."""
-        self.validate(data, None)
-        self.check_references(data)
-        obj = self.create(data)
+        """Validate, create, store the composed fields and commit, in one transaction; returns the record.
+
+        ``data`` is input loaded with ``input_schema`` (composed fields
+        included): the one path the API, the pages and imports share.
+        """
+        obj = self.create_record(data)
         db_session().commit()
         return obj
 
+    def create_record(self, data: dict[str, Any]) -> Any:
+        """:meth:`perform_create` without the commit: validate, create, store the composed fields; flushed.
+
+        Imports call it once per row, inside a savepoint, and commit (or roll
+        back) all rows together.
+        """
+        own, extra, composition = self.split_input(data)
+        self.validate({**own, **extra}, None)
+        self.check_references(own)
+        if composition is not None:
+            composition.check(extra, self.label or "record")
+        obj = self.create(own)
+        if composition is not None and extra:
+            if getattr(obj, "id", None) is None:
+                db_session().flush()
+            composition.write(obj, extra)
+            db_session().flush()
+        return obj
+
     def perform_update(self, obj: Any, data: dict[str, Any]) -> Any:
-        """Check the version, validate, update and commit; returns the record."""
+        """Check the version, validate, update, store the composed fields and commit; returns the record.
+
+        A change of composed fields alone still moves the record to a new
+        version, so a client holding the old one gets 409 as for any change.
+        """
         data = dict(data)
         version = data.pop("version", None)
         if self.versioned:
@@ -481,11 +638,29 @@ class Resource:
                 status=409,
                 errors={"_schema": ["cancelled"]},
             )
-        self.validate(data, obj)
-        self.check_references(data)
-        self.update(obj, data)
+        own, extra, composition = self.split_input(data)
+        self.validate({**own, **extra}, obj)
+        self.check_references(own)
+        if composition is not None:
+            composition.check(extra, self.label or "record")
+        before = getattr(obj, "version", None)
+        self.update(obj, own)
+        if composition is not None and extra and composition.write(obj, extra):
+            if self.versioned and getattr(obj, "version", None) == before:
+                self._touch(obj)
+            db_session().flush()
         db_session().commit()
         return obj
+
+    def _touch(self, obj: Any) -> None:
+        """Make the flush update ``obj``'s row unchanged, so its version moves on (and is checked)."""
+        mapper = inspect(self.model)
+        state = inspect(obj)
+        keys = {"tenant_id", "id"} | {p.key for p in mapper.column_attrs if mapper.version_id_col in p.columns}
+        for prop in mapper.column_attrs:
+            if prop.key not in keys and prop.key in state.dict:
+                flag_modified(obj, prop.key)
+                return
 
     def perform_delete(self, obj: Any) -> dict[str, Any]:
         """Delete and commit; returns the record's last output."""
@@ -564,13 +739,13 @@ class Resource:
         if "list" in self.enabled:
 
             def list_(args: dict[str, Any]) -> Any:
-                rows, meta = self.listing.page(self.query(), args)
+                rows, meta = self.page(args)
                 return ok(self.dump_many(rows), meta=meta)
 
             filters = ", ".join(self.listing.filters) or "none"
             sorts = ", ".join(self.listing.sortable) or "none"
             bp.route(base, methods=["GET"], endpoint=f"{name}_list")(
-                bp.arguments(self.listing.schema, location="query")(
+                bp.arguments(self.list_schema, location="query")(
                     bp.response(200, envelope(out, many=True, paginated=True))(
                         view(list_, "read", f"List {plural}\n\nKeyset-paginated. Filters: {filters}. Sort: {sorts}.")
                     )
@@ -644,6 +819,15 @@ class Resource:
                 bp.route(f"{item}/cancel", methods=["POST"], endpoint=f"{name}_cancel")(
                     bp.response(200, envelope(out))(view(cancel_unversioned, "cancel", cancel_doc))
                 )
+        if self.exportable and "list" in self.enabled:
+            from udyog_sdk import exports
+
+            exports.add_export_route(self, bp)
+        if self.importable and "create" in self.enabled:
+            from udyog_sdk import imports
+
+            imports.add_import_routes(self, bp)
+        bp.record_once(functools.partial(_remember, self))
         return bp
 
     # -- the web pages ----------------------------------------------------------------------
@@ -660,6 +844,10 @@ class Resource:
 
         bp.record_once(_install_templates)
         pages.add_pages(self, bp)
+        if self.importable and "create" in self.enabled:
+            from udyog_sdk import imports
+
+            imports.add_import_pages(self, bp)
         return bp
 
     def form_fields(self, mode: str, obj: Any | None = None) -> list[FormField]:
@@ -673,6 +861,13 @@ class Resource:
         from udyog_sdk import _pages as pages
 
         return pages.form_fields(self, mode, obj)
+
+
+def _remember(resource: Resource, state: BlueprintSetupState) -> None:
+    """Record the resource in the app by key (background imports find it there)."""
+    from udyog_sdk import imports
+
+    imports.record_resource(resource, state.app)
 
 
 def _install_templates(state: BlueprintSetupState) -> None:

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from udyog_sdk.attachments import AttachmentService
+    from udyog_sdk.fields import Composition
+    from udyog_sdk.jobs import RunStatus
     from udyog_sdk.notifications import NotifyResult
     from udyog_sdk.security import Principal
+    from udyog_sdk.workfiles import WorkFiles
 
 
 class UdyogError(Exception):
@@ -62,6 +65,8 @@ class TenantContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: Revision of the tenant's roles and assignments (permission caches key on it).
     security_rev: int = 0
+    #: Revision of the tenant's custom-field definitions (composed schemas key on it).
+    fields_rev: int = 0
 
     def is_enabled(self, plugin: str) -> bool:
         """Whether ``plugin`` is enabled for this tenant."""
@@ -119,6 +124,18 @@ class Scope(Protocol):
 
     def attachments(self) -> AttachmentService:
         """The attachments of the scope's tenant (see :mod:`udyog_sdk.attachments`)."""
+        ...
+
+    def composition(self, resource: Any) -> Composition | None:
+        """The tenant's composed fields of ``resource`` (see :meth:`udyog_sdk.resources.Resource.composition`)."""
+        ...
+
+    def run_status(self, run_id: uuid.UUID) -> RunStatus | None:
+        """The tenant's background run ``run_id`` (see :func:`udyog_sdk.jobs.run_status`)."""
+        ...
+
+    def work_files(self) -> WorkFiles:
+        """The tenant's private work files (see :mod:`udyog_sdk.workfiles`)."""
         ...
 
 

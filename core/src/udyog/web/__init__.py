@@ -85,8 +85,10 @@ def create_web_blueprint() -> Blueprint:
     @bp.route("/")
     @authenticated
     def home() -> str:
-        """The landing page: the tenant, the user, their roles and the menu."""
-        return render_template("udyog/home.html")
+        """The landing page: the dashboard's widgets, the tenant, the user, their roles and the menu."""
+        from udyog.web.dashboard import dashboard
+
+        return render_template("udyog/home.html", cards=dashboard())
 
     @bp.route("/login", methods=["GET", "POST"])
     @public

@@ -317,6 +317,18 @@ def install(app: Flask) -> None:
 
     app.config["BOOTSTRAP_SERVE_LOCAL"] = True  # never a CDN: LAN and offline deployments
     Bootstrap5(app)
+    _install_sdk_templates(app)
     app.extensions["udyog.error_page"] = error_page
     app.after_request(add_page_headers)
     app.context_processor(lambda: {"shell": shell()})
+
+
+def _install_sdk_templates(app: Flask) -> None:
+    """Make the SDK's templates (dashboard widgets, resource pages) findable, once per app."""
+    from flask import Blueprint
+
+    from udyog_sdk.resources import TEMPLATE_FOLDER
+
+    name = "udyog_sdk_templates"  # the name the SDK's resource pages register it under
+    if name not in app.blueprints:
+        app.register_blueprint(Blueprint(name, "udyog_sdk", template_folder=TEMPLATE_FOLDER))

@@ -8,12 +8,22 @@ from udyog_sdk import Permission, hookimpl
 from udyog_sdk.series import SeriesDefinition
 from udyog_sdk.ui import MenuEntry
 
+from .dashboard import udyog_dashboard  # noqa: F401 - registered with this module
+from .settings import udyog_settings  # noqa: F401 - registered with this module
+
 
 @hookimpl
 def udyog_blueprints() -> list[Any]:
     from .api import VOUCHERS
 
     return [VOUCHERS.blueprint(description="Vouchers (test plugin)"), VOUCHERS.page_blueprint()]
+
+
+@hookimpl
+def udyog_resources() -> list[Any]:
+    from .api import VOUCHERS
+
+    return [VOUCHERS]
 
 
 @hookimpl

@@ -52,6 +52,7 @@ class NotebookResource(Resource):
         "create": "notes.notebook.manage",
         "write": "notes.notebook.manage",
         "delete": "notes.notebook.manage",
+        "import": "notes.notebook.manage",
     }
 
 
@@ -66,7 +67,7 @@ class NoteResource(Resource):
     sort = ("title", "words")
     default_sort = "title"
     list_columns = ("title", "words", "notebook_id", "branch_id")
-    permission_names = {"create": "notes.note.write", "delete": "notes.note.write"}
+    permission_names = {"create": "notes.note.write", "delete": "notes.note.write", "import": "notes.note.write"}
 
     def create(self, data: dict[str, Any]) -> Note:
         """Create through the service, so hooks and events apply as everywhere else."""

@@ -19,6 +19,13 @@ def udyog_blueprints() -> list[Any]:
 
 
 @hookimpl
+def udyog_resources() -> list[Any]:
+    from .api import NOTEBOOKS, NOTES
+
+    return [NOTEBOOKS, NOTES]
+
+
+@hookimpl
 def udyog_permissions() -> list[Permission]:
     return [
         Permission("notes.notebook.read", "See notebooks"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from udyog_sdk import Event, JobContext, Schedule, TaskDefinition, TransientError, UdyogError, db_session
+from udyog_sdk import Event, JobContext, JobFailed, Schedule, TaskDefinition, TransientError, UdyogError, db_session
 
 from .models import Note, Notebook
 from .services import ensure_default_notebook
@@ -77,9 +77,20 @@ def index_note(event: Event) -> None:
     _append("indexed:" + title[3:])
 
 
-def trivial(ctx: JobContext, n: int = 0) -> int:
-    """Does nothing (the drain benchmark)."""
-    return n
+def trivial(ctx: JobContext, n: int = 0) -> None:
+    """Does nothing (the drain benchmark); returns nothing, so no result is written either."""
+
+
+def tally(ctx: JobContext, title: str) -> dict[str, int]:
+    """Appends a note and returns how many notes there are: the run's result."""
+    _append(title)
+    return {"notes": len(db_session().scalars(select(Note.id)).all())}
+
+
+def refuse(ctx: JobContext, title: str) -> None:
+    """Appends a note, then refuses with a result: the note is rolled back, the run fails at once."""
+    _append(title)
+    raise JobFailed(f"refused {title}", result={"errors": [{"row": 2, "column": "Title", "messages": ["no"]}]})
 
 
 def definitions() -> list[TaskDefinition]:
@@ -91,6 +102,8 @@ def definitions() -> list[TaskDefinition]:
         TaskDefinition("notes.count_up", count_up, title="Count up", backoff=0.1, backoff_max=0.5),
         TaskDefinition("notes.tick", tick, title="Tick"),
         TaskDefinition("notes.trivial", trivial, title="Trivial"),
+        TaskDefinition("notes.tally", tally, title="Append and count"),
+        TaskDefinition("notes.refuse", refuse, title="Append, then refuse"),
     ]
 
 

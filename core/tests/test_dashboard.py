@@ -1,0 +1,159 @@
+"""The landing page's dashboard: widgets of the enabled plugins, permissions, failures, settings at runtime."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import pytest
+
+from udyog.app import create_app
+from udyog.tenancy import create_tenant, disable_plugins
+from udyog.testing import TEST_PASSWORD, create_member, login
+from udyog_sdk import hookimpl
+from udyog_sdk.ui import Counter, DashboardWidget, ItemList, ListItem, Table
+
+
+@pytest.fixture
+def world(kernel_factory, backend):
+    kernel = kernel_factory(["notes", "ledger"], backend=backend)
+    create_tenant(kernel, "acme", "Acme Ltd", plugins=["notes", "ledger"])
+    create_member(kernel, "acme", "owner@acme.test", roles=("Owner",))
+    create_member(kernel, "acme", "member@acme.test", roles=("Member",))
+    return kernel, create_app(kernel=kernel)
+
+
+def web_login(app, email):
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]*)"', client.get("/login").text).group(1)
+    response = client.post("/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def widgets(html: str) -> list[str]:
+    return re.findall(r'data-widget="([^"]+)"', html)
+
+
+def card(html: str, key: str) -> str:
+    start = html.index(f'data-widget="{key}"')
+    return html[start : html.index("</section>", start)]
+
+
+def add_vouchers(app, *rows):
+    api = login(app, "owner@acme.test")
+    for party, amount in rows:
+        made = api.post(
+            "/api/v1/ledger/vouchers", json={"party": party, "amount": amount, "issued_on": dt.date.today().isoformat()}
+        )
+        assert made.status_code == 201, made.get_json()
+    return api
+
+
+def test_the_landing_page_composes_widgets_by_weight_and_permission(world):
+    kernel, app = world
+    owner = web_login(app, "owner@acme.test").get("/").text
+    assert widgets(owner) == [
+        "core.notifications",
+        "ledger.vouchers",
+        "ledger.recent",
+        "ledger.review",
+        "core.failed_jobs",
+    ]
+    member = web_login(app, "member@acme.test").get("/").text
+    assert widgets(member) == ["core.notifications"]  # no ledger.voucher.read, no core.jobs.read
+    # Responsive sizes: full width on phones, two or four abreast on wider screens.
+    assert (
+        'class="col-12 col-sm-6 col-xl-3">\n      <section class="card h-100 shadow-sm" data-widget="ledger.vouchers"'
+        in owner
+    )
+    assert 'class="col-12 col-md-6">\n      <section class="card h-100 shadow-sm" data-widget="ledger.recent"' in owner
+
+
+def test_widgets_show_live_data_and_read_the_tenants_settings(world):
+    kernel, app = world
+    api = add_vouchers(app, ("Asha Traders", "150000.00"), ("Bala Stores", "20.00"), ("Chitra Foods", "30.00"))
+    client = web_login(app, "owner@acme.test")
+    html = client.get("/").text
+    assert re.search(r"data-widget-value>3<", card(html, "ledger.vouchers"))
+    recent = card(html, "ledger.recent")
+    assert recent.count("list-group-item") == 3 and 'href="/ledger/vouchers/' in recent
+    review = card(html, "ledger.review")
+    assert "Asha Traders" in review and "150,000.00" in review and "Bala Stores" not in review
+
+    api.patch(
+        "/api/v1/core/settings/ledger", json={"version": 0, "values": {"recent_count": 2, "approval_limit": "25"}}
+    )
+    html = client.get("/").text
+    assert card(html, "ledger.recent").count("list-group-item") == 2
+    review = card(html, "ledger.review")
+    assert "Chitra Foods" in review and "Bala Stores" not in review
+
+
+def test_disabling_a_plugin_removes_its_widgets_without_restart(world):
+    kernel, app = world
+    client = web_login(app, "owner@acme.test")
+    assert "ledger.vouchers" in widgets(client.get("/").text)
+    disable_plugins(kernel, "acme", ["ledger"])
+    assert not [w for w in widgets(client.get("/").text) if w.startswith("ledger.")]
+
+
+class _Misbehaving:
+    """A plugin (registered by hand) whose widgets fail in every way the page must survive."""
+
+    @hookimpl
+    def udyog_dashboard(self) -> list[DashboardWidget]:
+        def boom() -> Counter:
+            raise RuntimeError("the report server is down")
+
+        return [
+            DashboardWidget("zz.broken", "Broken", boom),
+            DashboardWidget("zz.wrong_data", "Wrong data", lambda: {"value": 1}),
+            DashboardWidget("zz.fine", "Fine", lambda: Table(("A",), [(1,)]), size="full"),
+            DashboardWidget("zz.evil_link", "Evil", lambda: ItemList([ListItem("x", url="https://evil.example/")])),
+            DashboardWidget("other.key", "Not its prefix", lambda: Counter(1)),
+            DashboardWidget("zz.huge", "Bad size", lambda: Counter(1), size="huge"),
+            DashboardWidget("zz.away", "Away", lambda: Counter(1), url="//evil.example/"),
+            "not a widget",  # type: ignore[list-item]
+        ]
+
+
+class _Raising:
+    @hookimpl
+    def udyog_dashboard(self) -> list[DashboardWidget]:
+        raise ValueError("cannot build widgets")
+
+
+def test_failing_widgets_are_unavailable_and_never_break_the_page(world, caplog):
+    kernel, app = world
+    kernel.pm.register(_Misbehaving(), name="zz")
+    kernel.pm.register(_Raising(), name="zy")
+    kernel.bus.refresh(kernel.registry.order)
+    with caplog.at_level(logging.WARNING, logger="udyog.web"):
+        page = web_login(app, "owner@acme.test").get("/")
+    assert page.status_code == 200
+    html = page.text
+    shown = widgets(html)
+    assert {"zz.broken", "zz.wrong_data", "zz.fine", "zz.evil_link", "ledger.vouchers"} <= set(shown)
+    assert not {"other.key", "zz.huge", "zz.away"} & set(shown)
+    for key in ("zz.broken", "zz.wrong_data", "zz.evil_link"):
+        assert "data-widget-unavailable" in card(html, key), key
+    assert "data-widget-table" in card(html, "zz.fine") and 'class="col-12">' in html
+    assert "evil.example" not in html
+    log = caplog.text
+    assert "the report server is down" in log and "plugin zy: udyog_dashboard failed" in log
+    assert "does not start with zz." in log and "size 'huge'" in log and "not a DashboardWidget" in log
+
+
+def test_the_unread_notifications_counter(world):
+    from udyog.auth import user_by_email
+
+    kernel, app = world
+    member = user_by_email(kernel, "member@acme.test")
+    with kernel.tenant_scope("acme") as scope:
+        scope.notify("notes.note.shared", {"title": "Rates", "by": "Asha", "excerpt": "x"}, users=[member.id])
+        scope.session.commit()
+    html = web_login(app, "member@acme.test").get("/").text
+    assert re.search(r'href="/core/notifications"[^>]*data-widget-value>1<', card(html, "core.notifications"))
+    assert "unread notification" in card(html, "core.notifications")

@@ -1,0 +1,57 @@
+"""The ledger's dashboard widgets: they read the tenant's ledger settings at runtime."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from udyog_sdk import db_session, hookimpl, plugin_settings
+from udyog_sdk.ui import Counter, DashboardWidget, ItemList, ListItem, Table
+
+from .models import Voucher
+
+READ = "ledger.voucher.read"
+
+
+def voucher_count() -> Counter:
+    count = db_session().scalar(select(func.count()).select_from(Voucher).where(Voucher.cancelled.is_(False))) or 0
+    return Counter(count, "voucher" if count == 1 else "vouchers", url="/ledger/vouchers")
+
+
+def recent_vouchers() -> ItemList:
+    settings = plugin_settings("ledger")
+    query = select(Voucher).order_by(Voucher.issued_on.desc(), Voucher.number.desc()).limit(settings["recent_count"])
+    if not settings["show_cancelled"]:
+        query = query.where(Voucher.cancelled.is_(False))
+    items = [
+        ListItem(f"{v.number} · {v.party}", url=f"/ledger/vouchers/{v.id}", detail=f"{v.amount:,.2f}")
+        for v in db_session().scalars(query)
+    ]
+    return ItemList(items, empty="No vouchers yet.")
+
+
+def above_limit() -> Table:
+    limit = plugin_settings("ledger")["approval_limit"]
+    # Compared in Python: on SQLite, Money is stored as text, and text does not compare as numbers.
+    query = select(Voucher.number, Voucher.party, Voucher.amount).where(Voucher.cancelled.is_(False)).limit(500)
+    found = sorted((row for row in db_session().execute(query) if row.amount > limit), key=lambda r: -r.amount)
+    rows = [(number, party, f"{amount:,.2f}") for number, party, amount in found[:10]]
+    return Table(("Number", "Party", "Amount"), rows, empty=f"Nothing above {limit:,.2f}.")
+
+
+@hookimpl
+def udyog_dashboard() -> list[DashboardWidget]:
+    return [
+        DashboardWidget("ledger.vouchers", "Vouchers", voucher_count, permission=READ, weight=50, icon="receipt"),
+        DashboardWidget(
+            "ledger.recent",
+            "Recent vouchers",
+            recent_vouchers,
+            permission=READ,
+            weight=51,
+            size="medium",
+            url="/ledger/vouchers",
+        ),
+        DashboardWidget(
+            "ledger.review", "To review", above_limit, permission=READ, weight=52, size="medium", icon="flag"
+        ),
+    ]
