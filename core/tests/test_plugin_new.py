@@ -10,16 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from udyog.testing import child_env, overlay_venv
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 UDYOG = str(BIN / "udyog")
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UDYOG_") or k.startswith("UDYOG_TEST_")}
-    env["NO_COLOR"] = "1"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return env
 
 
 def udyog(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -50,7 +45,7 @@ def test_the_scaffold_has_the_standard_shape(tmp_path):
     assert migration.endswith("_warranty_items.py")
     pyproject = (root / "pyproject.toml").read_text()
     assert '[project.entry-points."udyog.plugins"]\nwarranty = "udyog_warranty:plugin"' in pyproject
-    assert 'dependencies = ["udyog-sdk>=1.0,<2"]' in pyproject
+    assert 'dependencies = ["udyog-sdk>=1.1,<2"]' in pyproject
     assert 'udyog_warranty = ["migrations/*.py"]' in pyproject
     revision = (root / migration).read_text()
     assert 'branch_labels: str | Sequence[str] | None = ("warranty",)' in revision
@@ -130,21 +125,8 @@ def test_the_scaffolds_tests_pass_right_after_pip_install(tmp_path):
     made = udyog("plugin", "new", "warranty", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     plugin = tmp_path / "udyog-warranty"
-    venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True, timeout=120
-    )
-    python = venv / "bin" / "python"
-    # A venv made from our venv's Python sees the base interpreter's packages, not our venv's:
-    # a .pth file adds our site-packages (with the editable core, SDK and pytest) behind its own.
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    python = overlay_venv(tmp_path / "venv")
     ours = sysconfig.get_paths()["purelib"]
-    Path(purelib, "udyog_workspace.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
     env = child_env()
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", "-e", str(plugin)],

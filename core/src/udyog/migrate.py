@@ -74,16 +74,26 @@ def table_owner(table_name: str, kernel: Kernel) -> str | None:
     return None
 
 
-def alembic_config(kernel: Kernel, connection: Connection, *, targets_only: bool = False, **attributes: Any) -> Config:
+def alembic_config(
+    kernel: Kernel,
+    connection: Connection,
+    *,
+    targets_only: bool = False,
+    also: tuple[str, ...] = (),
+    **attributes: Any,
+) -> Config:
     """An alembic Config for ``kernel``'s plan, bound to ``connection``.
 
     ``targets_only`` limits the version locations to the branches being
-    upgraded (new revisions are written against those alone).
+    upgraded (new revisions are written against those alone); ``also`` adds
+    the locations of these plugins even if they hold no revision yet (a
+    plugin's first revision is written into its empty directory).
     """
     from alembic.config import Config
 
     plan = migration_plan(kernel)
-    locations = [plan.locations[t] for t in plan.targets] if targets_only else list(plan.locations.values())
+    names = plan.targets + [n for n in also if n not in plan.targets and n in plan.locations]
+    locations = [plan.locations[t] for t in names] if targets_only else list(plan.locations.values())
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     cfg.set_main_option("path_separator", "newline")
@@ -302,7 +312,12 @@ def revision(
 
     with _migration_connection(kernel) as conn:
         cfg = alembic_config(
-            kernel, conn, targets_only=True, include_object=include_object, process_revision_directives=capture
+            kernel,
+            conn,
+            targets_only=True,
+            also=(plugin,),
+            include_object=include_object,
+            process_revision_directives=capture,
         )
         kwargs: dict[str, Any] = {"message": message, "autogenerate": autogenerate, "version_path": str(directory)}
         if existing:

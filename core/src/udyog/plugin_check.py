@@ -714,6 +714,7 @@ class PluginChecker:
         hooks = self.hooks_module
         if hooks is None:
             return
+        self._import_required_models()
         prefix = f"{self.name}."
         declared: set[str] = set()
         for hook, kind in (("udyog_permissions", Permission), ("udyog_record_rules", RecordRule)):
@@ -747,6 +748,25 @@ class PluginChecker:
                     self.report.add(
                         check, ERROR, f"role template name {role.name!r} must have 1-80 characters", path, line
                     )
+
+    def _import_required_models(self) -> None:
+        """Import the models of the plugins this one requires, as the kernel does before it loads this one.
+
+        A declaration may build on them: a resource whose table references
+        another plugin's table needs that table in the metadata.
+        """
+        installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        for name in self.closure:
+            ep = installed.get(name)
+            if name == self.name or ep is None:
+                continue
+            try:
+                other = ep.load()
+                module_name = other.module_name("models") if isinstance(other, Plugin) else None
+                if module_name:
+                    import_module(module_name)
+            except Exception as exc:  # noqa: BLE001
+                self.report.add("declarations", WARNING, f"models of {name} could not be imported: {_describe(exc)}")
 
     def _call_declaration(self, hooks: types.ModuleType, hook: str) -> list[Any] | None:
         function = getattr(hooks, hook, None)

@@ -556,3 +556,43 @@ class WebClient:
         if token is None:
             raise AssertionError("not logged in: no CSRF cookie")
         return self.client.post(path, data={**data, "csrf_token": token.value})
+
+
+# -- separate environments (installing plugins as their authors and deployers do) ----------
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a child ``udyog`` or ``pip``, without the deployment's ``UDYOG_*`` settings.
+
+    ``UDYOG_TEST_*`` stay (the child's tests find the same PostgreSQL and Redis).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UDYOG_") or k.startswith("UDYOG_TEST_")}
+    env.update(NO_COLOR="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+    env.update(extra)
+    return env
+
+
+def overlay_venv(path: Path) -> Path:
+    """A virtual environment at ``path`` that sees this environment's packages behind its own; its Python.
+
+    What is installed into it stays there, and nothing is downloaded to make
+    it: a ``.pth`` file adds this environment's site-packages (the core, the
+    SDK, pip, setuptools and pytest) after the new environment's own.
+    """
+    import subprocess
+    import sys
+    import sysconfig
+
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)], check=True, timeout=120
+    )
+    python = path / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = sysconfig.get_paths()["purelib"]
+    Path(purelib, "udyog_workspace.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    return python
