@@ -538,3 +538,34 @@ def test_cancel_and_delete_ask_for_confirmation(sqlite_world):
     assert owner.get(f"/api/v1/notes/notebooks/{book['id']}").status_code == 200
     empty = owner.post("/api/v1/notes/notebooks", json={"title": "Empty"}).get_json()["data"]
     assert owner.delete(f"/api/v1/notes/notebooks/{empty['id']}").status_code == 200
+
+
+def test_money_orders_and_compares_as_numbers_on_both_databases(world):
+    """SQLite stores Money as text: ordering, range filters and keyset pages must still go by value."""
+    import decimal
+
+    from udyog_test_ledger.models import Voucher
+
+    from udyog_sdk.api import paginate
+
+    owner = world["owner"]
+    for amount in ("100.00", "20.00", "3.50", "1000000000.01", "7.00", "20.00"):
+        voucher(owner, amount=amount)
+    with world["kernel"].tenant_scope("acme", write=False) as scope:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            rows, meta = paginate(
+                select(Voucher).where(Voucher.amount >= decimal.Decimal("7")),
+                sort=[(Voucher.amount, "desc")],
+                cursor=cursor,
+                limit=2,
+                session=scope.session,
+            )
+            seen += [str(r.amount) for r in rows]
+            cursor = meta["pagination"]["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == ["1000000000.01", "100.00", "20.00", "20.00", "7.00"]
+        exact = scope.session.scalars(select(Voucher.amount).where(Voucher.amount == decimal.Decimal("3.5"))).all()
+        assert exact == [decimal.Decimal("3.50")]

@@ -27,7 +27,11 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ClauseElement, literal
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -161,15 +165,54 @@ def tenant_fk(
     )
 
 
+class _NumericKey(FunctionElement[Any]):
+    """A Money column or value as SQL compares and orders it: itself, or ``CAST(... AS REAL)`` on SQLite."""
+
+    inherit_cache = True
+
+
+@compiles(_NumericKey)
+def _numeric_key(element: _NumericKey, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_NumericKey, "sqlite")
+def _numeric_key_sqlite(element: _NumericKey, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS REAL)"
+
+
+_ORDERING_COMPARISONS = (operators.lt, operators.le, operators.gt, operators.ge)
+_ORDERINGS = (operators.asc_op, operators.desc_op)
+
+
 class Money(TypeDecorator[decimal.Decimal]):
     """An exact decimal: ``NUMERIC(p, s)`` on PostgreSQL, a string on SQLite.
 
     SQLite has no decimal type (``Numeric`` goes through float there), so the
     value is stored as its canonical string and read back as ``Decimal``.
+    Stored exactly; ``<``, ``<=``, ``>``, ``>=`` and ``ORDER BY`` compare
+    numbers there too (``CAST(... AS REAL)``: exact up to 15 significant
+    digits, which orders every amount below 10^13 with paise), not text, so
+    filters, sorting and keyset pages agree on both databases. Equality
+    compares the canonical strings, exactly.
     """
 
     impl = Numeric
     cache_ok = True
+
+    class Comparator(TypeDecorator.Comparator[decimal.Decimal]):
+        """Orders and range-compares by number on every database."""
+
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            """Range comparisons and orderings through the numeric key; everything else as usual."""
+            if op in _ORDERINGS:
+                return op(_NumericKey(self.expr), **kwargs)
+            if op in _ORDERING_COMPARISONS:
+                keyed = [_NumericKey(o if isinstance(o, ClauseElement) else literal(o, self.type)) for o in other]
+                return op(_NumericKey(self.expr), *keyed, **kwargs)
+            return super().operate(op, *other, **kwargs)
+
+    comparator_factory = Comparator
 
     @property
     def python_type(self) -> type[decimal.Decimal]:
