@@ -582,7 +582,7 @@ def run_cmd(obj: _Obj, host: str, port: int, workers: int, with_jobs: bool | Non
     kernel = obj.kernel
     _require_head(kernel)
     app = create_app(kernel=kernel)
-    kernel.db.engine.dispose()
+    kernel.db.dispose()
     worker = None
     if kernel.settings.jobs_embedded if with_jobs is None else with_jobs:
         # The worker inherits the environment (database, plugins file, data directory) and
@@ -625,7 +625,7 @@ def worker_cmd(
     _require_head(kernel)
     _ensure_sqlite_dir(kernel)
     app = create_app(kernel=kernel, dispatch_pending=False)
-    kernel.db.engine.dispose()
+    kernel.db.dispose()
     if parent_pid is not None:
         watch_parent(parent_pid)
     argv = ["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", f"--pool={pool}"]
@@ -647,7 +647,7 @@ def beat_cmd(obj: _Obj, loglevel: str) -> None:
     _require_head(kernel)
     _ensure_sqlite_dir(kernel)
     app = create_app(kernel=kernel, dispatch_pending=False)
-    kernel.db.engine.dispose()
+    kernel.db.dispose()
     app.extensions["celery"].start(["beat", f"--loglevel={loglevel}"])
 
 

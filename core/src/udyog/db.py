@@ -453,13 +453,14 @@ class Database:
         self.echo = echo
         self.engine = self._create_engine(url, app_role=app_role, echo=echo)
         self._owner_engine: Engine | None = None
+        self._autocommit_engine: Engine | None = None
         # Writing transactions begin IMMEDIATE on SQLite (see _sqlite_begin).
         self.write_engine = self.engine.execution_options(udyog_write=True)
         self._factory = sessionmaker(class_=TenantSession, expire_on_commit=False)
         #: The outbox dispatcher sessions hand their committed events to.
         self.dispatcher: Any = None
 
-    def _create_engine(self, url: str, *, app_role: str | None, echo: bool) -> Engine:
+    def _create_engine(self, url: str, *, app_role: str | None, echo: bool, **options: Any) -> Engine:
         if self.dialect == "sqlite":
             engine = create_engine(
                 url,
@@ -471,7 +472,8 @@ class Database:
             return engine
         # No pre-ping (a round trip per checkout); connections are recycled
         # hourly and a dropped one fails one request, not the process.
-        engine = create_engine(url, echo=echo, pool_recycle=3600, pool_size=10, max_overflow=20)
+        options = {"pool_recycle": 3600, "pool_size": 10, "max_overflow": 20, **options}
+        engine = create_engine(url, echo=echo, **options)
         if engine.dialect.driver == "psycopg2":
             event.listen(engine, "before_cursor_execute", _send_pending_tenant, retval=True)
             event.listen(engine, "commit", _drop_pending_tenant)
@@ -531,7 +533,7 @@ class Database:
         short transaction of its own.
         """
         if self.engine.dialect in _DEFERRING_DIALECTS:
-            with self.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with self.autocommit_engine.connect() as conn:
                 _set_db_tenant(conn, tenant_id, False)
                 return statement.rows(conn, params)
         with self.session(tenant_id) as session:
@@ -539,10 +541,25 @@ class Database:
             session.commit()
             return found
 
-    def dispose(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
-        if self._owner_engine is not None:
+    @property
+    def autocommit_engine(self) -> Engine:
+        """An engine whose connections stay in autocommit mode (PostgreSQL), for statements that commit alone.
+
+        Its own small pool: switching a pooled connection of :attr:`engine`
+        to autocommit and back costs the driver a round trip each way.
+        """
+        if self._autocommit_engine is None:
+            self._autocommit_engine = self._create_engine(
+                self.url, app_role=self.app_role, echo=self.echo, isolation_level="AUTOCOMMIT", pool_size=2
+            )
+        return self._autocommit_engine
+
+    def dispose(self, *, close: bool = True) -> None:
+        """Drop every pooled connection; ``close=False`` after a fork (the parent's are left to the parent)."""
+        self.engine.dispose(close=close)
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose(close=close)
+        if self._owner_engine is not None and close:
             self._owner_engine.dispose()
 
 

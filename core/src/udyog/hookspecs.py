@@ -357,7 +357,7 @@ def udyog_settings() -> SettingsSchema | None:
     Returns: a :class:`udyog_sdk.SettingsSchema`, or None for no settings.
     Broadcast (one declaration per plugin).
 
-    Since: SDK 1.0.
+    Since: SDK 1.1.
     """
 
 
@@ -380,7 +380,7 @@ def udyog_dashboard() -> list[DashboardWidget]:
 
     Returns: a list of :class:`udyog_sdk.ui.DashboardWidget`. Broadcast.
 
-    Since: SDK 1.0.
+    Since: SDK 1.1.
     """
 
 
@@ -404,7 +404,7 @@ def udyog_resources() -> list[Resource]:
 
     Returns: a list of :class:`udyog_sdk.resources.Resource`. Broadcast.
 
-    Since: SDK 1.0.
+    Since: SDK 1.1.
     """
 
 
@@ -437,5 +437,5 @@ def udyog_field_contributions() -> list[FieldContribution]:
 
     Returns: a list of :class:`udyog_sdk.fields.FieldContribution`. Broadcast.
 
-    Since: SDK 1.0.
+    Since: SDK 1.1.
     """

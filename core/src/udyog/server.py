@@ -30,7 +30,7 @@ class UdyogServer(BaseApplication):  # type: ignore[misc]
 def _post_fork(server: Any, worker: Any) -> None:
     # Connections opened in the master must not be shared with workers.
     app = worker.app.application
-    app.extensions["udyog"].db.engine.dispose(close=False)
+    app.extensions["udyog"].db.dispose(close=False)
 
 
 def serve(app: Flask, *, host: str, port: int, workers: int, threads: int = 4) -> None:

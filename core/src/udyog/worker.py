@@ -155,7 +155,7 @@ def _fresh_connections(**_: Any) -> None:
 
     kernel = getattr(current_app, "udyog_kernel", None)
     if kernel is not None:
-        kernel.db.engine.dispose(close=False)
+        kernel.db.dispose(close=False)
 
 
 def watch_parent(parent_pid: int, interval: float = 2.0) -> None:

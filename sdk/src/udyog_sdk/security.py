@@ -89,8 +89,8 @@ class Principal:
     roles: frozenset[str] = frozenset()
     permissions: frozenset[str] = frozenset()
     record_rules: frozenset[str] = frozenset()
-    #: Roles without any record rule on a model see all of it; see
-    #: :meth:`unrestricted_roles`.
+    #: (role name, the record rules it carries): a role concerning a plugin
+    #: without any of its rules lifts them (see docs/security.md, record rules).
     role_rules: tuple[tuple[str, frozenset[str]], ...] = ()
     #: (role name, its permission patterns), to tell which roles concern a plugin.
     role_permissions: tuple[tuple[str, frozenset[str]], ...] = ()
