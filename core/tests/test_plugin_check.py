@@ -7,6 +7,7 @@ the shared metadata, which this test process must not see.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,21 @@ def test_a_target_that_is_no_plugin_is_refused_with_status_2(target, message):
     result = run_check(target)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+
+
+def test_the_example_plugin_passes_and_data_files_left_out_of_the_wheel_are_named(tmp_path):
+    example = ROOT / "examples" / "udyog-warranty"
+    result = run_check(str(example))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "plugin check passed: 0 errors, 0 warnings (warranty)"
+    copy = tmp_path / "udyog-warranty"
+    shutil.copytree(example, copy, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
+    pyproject = copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(', "templates/**/*.html"', ""))
+    line = pyproject.read_text().splitlines().index("[tool.setuptools.package-data]") + 1
+    result = run_check(str(copy))
+    assert result.returncode == 1
+    assert findings(result.stdout) == [
+        f"{pyproject}:{line}: error: files of udyog_warranty are not shipped in the wheel: "
+        'templates/warranty/expiring.html (add "templates/**/*" to udyog_warranty in [tool.setuptools.package-data])'
+    ]

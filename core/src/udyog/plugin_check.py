@@ -559,15 +559,14 @@ class PluginChecker:
                 pyproject_path,
                 _line_in(pyproject_path, r"^\s*dependencies\s*="),
             )
-        migrations = manifest.migrations_dir()
         backend = pyproject.get("build-system", {}).get("build-backend", "")
-        if migrations is None or not backend.startswith("setuptools") or manifest.migrations:
+        if not backend.startswith("setuptools") or (self.target.root / "MANIFEST.in").is_file():  # type: ignore[operator]
             return
+        top = manifest.package.split(".")[0]
         package_data = pyproject.get("tool", {}).get("setuptools", {}).get("package-data", {})
-        patterns = [p for key in (manifest.package.split(".")[0], "*", "") for p in package_data.get(key, [])]
-        shipped = any("migrations" in p for p in patterns) or (self.target.root / "MANIFEST.in").is_file()  # type: ignore[operator]
-        if not shipped:
-            top = manifest.package.split(".")[0]
+        patterns = [p for key in (top, "*", "") for p in package_data.get(key, [])]
+        migrations = manifest.migrations_dir()
+        if migrations is not None and not manifest.migrations and not any("migrations" in p for p in patterns):
             self.report.add(
                 "manifest",
                 ERROR,
@@ -575,6 +574,38 @@ class PluginChecker:
                 f'{top} = ["migrations/*.py"] to [tool.setuptools.package-data]',
                 pyproject_path,
             )
+        self._check_data_files(top, patterns, pyproject_path)
+
+    def _check_data_files(self, top: str, patterns: list[str], pyproject_path: Path) -> None:
+        """Files of the package that are not Python (templates, static files) must be package data too.
+
+        Installed from a wheel, a template left out answers 500 where the
+        editable checkout worked.
+        """
+        roots = [r for r in _package_roots(top) if self.target.root is None or r.is_relative_to(self.target.root)]
+        for root in roots:
+            shipped = {path for pattern in patterns for path in root.glob(pattern)}
+            left_out = sorted(
+                path.relative_to(root).as_posix()
+                for path in root.rglob("*")
+                if path.is_file()
+                and path.suffix not in (".py", ".pyc", ".pyi")
+                and path.name != "py.typed"
+                and "__pycache__" not in path.parts
+                and path not in shipped
+            )
+            if left_out:
+                shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+                folders = sorted({f.split("/", 1)[0] for f in left_out if "/" in f})
+                hint = ", ".join(f'"{d}/**/*"' for d in folders) or '"*.ext"'
+                self.report.add(
+                    "manifest",
+                    ERROR,
+                    f"files of {top} are not shipped in the wheel: {shown} "
+                    f"(add {hint} to {top} in [tool.setuptools.package-data])",
+                    pyproject_path,
+                    _line_in(pyproject_path, r"^\s*\[tool\.setuptools\.package-data\]"),
+                )
 
     # 2. hooks ---------------------------------------------------------------------------
 
