@@ -12,7 +12,16 @@ from __future__ import annotations
 from udyog_sdk._version import SDK_VERSION
 from udyog_sdk.events import Event, Listener
 from udyog_sdk.fields import FieldContribution, SideTable
-from udyog_sdk.jobs import JobContext, JobFailed, Schedule, TaskDefinition, TransientError, enqueue
+from udyog_sdk.jobs import (
+    JobContext,
+    JobFailed,
+    RunStatus,
+    Schedule,
+    TaskDefinition,
+    TransientError,
+    enqueue,
+    run_status,
+)
 from udyog_sdk.manifest import Plugin
 from udyog_sdk.markers import PROJECT_NAME, hookimpl, hookspec
 from udyog_sdk.notifications import NotificationTemplate, notify
@@ -42,6 +51,7 @@ __all__ = [
     "Principal",
     "RecordRule",
     "RoleTemplate",
+    "RunStatus",
     "Schedule",
     "SettingsSchema",
     "SideTable",
@@ -59,4 +69,5 @@ __all__ = [
     "hookspec",
     "notify",
     "plugin_settings",
+    "run_status",
 ]
