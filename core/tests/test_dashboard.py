@@ -12,7 +12,7 @@ from udyog.app import create_app
 from udyog.tenancy import create_tenant, disable_plugins
 from udyog.testing import TEST_PASSWORD, create_member, login
 from udyog_sdk import hookimpl
-from udyog_sdk.ui import Counter, DashboardWidget, ItemList, ListItem, Table
+from udyog_sdk.ui import BarChart, Counter, DashboardWidget, ItemList, LineChart, ListItem, Series, Table
 
 
 @pytest.fixture
@@ -41,11 +41,12 @@ def card(html: str, key: str) -> str:
     return html[start : html.index("</section>", start)]
 
 
-def add_vouchers(app, *rows):
+def add_vouchers(app, *rows, issued_on=None):
     api = login(app, "owner@acme.test")
     for party, amount in rows:
         made = api.post(
-            "/api/v1/ledger/vouchers", json={"party": party, "amount": amount, "issued_on": dt.date.today().isoformat()}
+            "/api/v1/ledger/vouchers",
+            json={"party": party, "amount": amount, "issued_on": (issued_on or dt.date.today()).isoformat()},
         )
         assert made.status_code == 201, made.get_json()
     return api
@@ -59,6 +60,7 @@ def test_the_landing_page_composes_widgets_by_weight_and_permission(world):
         "ledger.vouchers",
         "ledger.recent",
         "ledger.review",
+        "ledger.by_month",
         "core.failed_jobs",
     ]
     member = web_login(app, "member@acme.test").get("/").text
@@ -89,6 +91,72 @@ def test_widgets_show_live_data_and_read_the_tenants_settings(world):
     assert card(html, "ledger.recent").count("list-group-item") == 2
     review = card(html, "ledger.review")
     assert "Chitra Foods" in review and "Bala Stores" not in review
+
+
+def months_ago(n: int) -> dt.date:
+    today = dt.date.today()
+    month = today.year * 12 + today.month - 1 - n
+    return dt.date(month // 12, month % 12 + 1, 1)
+
+
+def test_the_chart_widget_draws_inline_svg_bars_for_holders_of_its_permission(world):
+    kernel, app = world
+    add_vouchers(app, ("Asha Traders", "1500.00"), ("Bala Stores", "500.00"))
+    add_vouchers(app, ("Chitra Foods", "250.50"), issued_on=months_ago(2))
+    add_vouchers(app, ("Old Party", "9999.00"), issued_on=months_ago(6))  # before the six months shown
+    html = web_login(app, "owner@acme.test").get("/").text
+    chart = card(html, "ledger.by_month")
+    months = [months_ago(n).strftime("%b %Y") for n in range(5, -1, -1)]
+    assert 'data-widget-chart="bar"' in chart and "<script" not in chart and "style=" not in chart
+    assert 'viewBox="0 0 480 220"' in chart
+    assert re.findall(r"<text [^>]*data-chart-label>([^<]*)</text>", chart) == months
+    assert re.findall(r"<rect [^>]*data-chart-bar><title>([^<]*)</title>", chart) == [
+        f"{months[0]}: ₹0.00",
+        f"{months[1]}: ₹0.00",
+        f"{months[2]}: ₹0.00",
+        f"{months[3]}: ₹250.50",
+        f"{months[4]}: ₹0.00",
+        f"{months[5]}: ₹2,000.00",
+    ]
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([^"]+)"', chart)]
+    assert heights[:3] == [0.0, 0.0, 0.0] and heights[5] == 184.0 and heights[3] == round(250.5 / 2000 * 184, 2)
+    assert re.findall(r"data-chart-tick>([^<]*)<", chart) == ["₹0", "₹500", "₹1,000", "₹1,500", "₹2,000"]
+    title = re.search(r'aria-labelledby="([^" ]+) ([^"]+)"', chart)
+    assert 'role="img"' in chart and title
+    assert f'<title id="{title.group(1)}">Voucher amounts by month</title>' in chart
+    assert f'<desc id="{title.group(2)}">Bar chart of Amount for 6 labels' in chart
+    table = chart[chart.index("data-chart-table") :]
+    assert (
+        '<div class="visually-hidden" data-chart-table>' in chart
+        and f'<th scope="row">{months[5]}</th><td>₹2,000.00</td>' in table
+    )
+    member = web_login(app, "member@acme.test").get("/").text
+    assert "ledger.by_month" not in widgets(member) and "data-widget-chart" not in member
+    assert "Voucher amounts by month" not in member
+
+
+class _Charts:
+    @hookimpl
+    def udyog_dashboard(self) -> list[DashboardWidget]:
+        line = LineChart(["a", "b", "c"], [Series("Up", [1, None, 3]), Series("Down", [-2, -1, 0])], unit=" kg")
+        return [
+            DashboardWidget("zc.line", "Line", lambda: line, size="full"),
+            DashboardWidget("zc.none", "None", lambda: BarChart([], [], empty="No sales yet.")),
+        ]
+
+
+def test_line_charts_empty_charts_and_negative_values(world):
+    kernel, app = world
+    kernel.pm.register(_Charts(), name="zc")
+    kernel.bus.refresh(kernel.registry.order)
+    html = web_login(app, "owner@acme.test").get("/").text
+    line = card(html, "zc.line")
+    assert 'data-widget-chart="line"' in line and "data-widget-unavailable" not in line
+    assert line.count("data-chart-point") == 5 and line.count("<polyline") == 3  # "Up" breaks at its gap
+    assert re.findall(r"data-chart-tick>([^<]*)<", line) == ["-2 kg", "-1 kg", "0 kg", "1 kg", "2 kg", "3 kg"]
+    assert 'data-chart-series="Down"' in line and "<figcaption" in line  # a legend for two series
+    empty = card(html, "zc.none")
+    assert "No sales yet." in empty and "<svg" not in empty
 
 
 def test_disabling_a_plugin_removes_its_widgets_without_restart(world):

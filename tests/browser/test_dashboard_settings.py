@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -32,15 +33,41 @@ def test_the_dashboard_shows_the_widgets_each_user_may_see(page, server, log_in)
             timeout=10,
         )
         assert made.status_code == 201, made.text
+    made = owner.post(  # this month: a bar of the chart that is not flat
+        f"{server.url}/api/v1/ledger/vouchers",
+        json={"party": "Widget Party C", "amount": "1200.00", "issued_on": dt.date.today().isoformat()},
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    # Record what the Content-Security-Policy refuses (an inline style in the SVG would be), from the first byte.
+    page.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     log_in(server.owner)
     dashboard = page.locator("#dashboard")
-    for key in ("core.notifications", "ledger.vouchers", "ledger.recent", "ledger.review", "core.failed_jobs"):
+    keys = ("core.notifications", "ledger.vouchers", "ledger.recent", "ledger.review", "ledger.by_month")
+    for key in (*keys, "core.failed_jobs"):
         expect(dashboard.locator(f'[data-widget="{key}"]')).to_be_visible()
     expect(dashboard.locator("[data-widget-unavailable]")).to_have_count(0)
     count = dashboard.locator('[data-widget="ledger.vouchers"] [data-widget-value]')
     expect(count).to_have_text(re.compile(r"^\d+$"))
     assert int(count.inner_text()) >= 2
     expect(dashboard.locator('[data-widget="ledger.recent"]')).to_contain_text("Widget Party B")
+    chart = dashboard.locator('[data-widget="ledger.by_month"] svg[role="img"]')
+    expect(chart).to_be_visible()
+    box = chart.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 80, box  # scaled to the card by its viewBox
+    bars = chart.locator("rect[data-chart-bar]")
+    expect(bars).to_have_count(6)
+    assert max(bar.bounding_box()["height"] for bar in bars.all()) > 20  # this month's bar is drawn
+    fill = chart.locator("[data-chart-series]").evaluate("g => getComputedStyle(g).fill")
+    assert fill not in ("", "none", "rgb(0, 0, 0)"), fill  # the theme's colour (currentColor of text-primary)
+    table = dashboard.locator('[data-widget="ledger.by_month"] [data-chart-table]')
+    expect(table.locator("table tbody tr")).to_have_count(6)
+    assert table.bounding_box()["width"] <= 1, "the data table is only for screen readers"
+    expect(page.get_by_role("img", name="Voucher amounts by month")).to_be_visible()
+    assert page.evaluate("window.__csp") == []
     count.click()  # the counter links to the list
     expect(page).to_have_url(re.compile(r"/ledger/vouchers$"))
 

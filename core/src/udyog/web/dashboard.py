@@ -22,7 +22,7 @@ from udyog.registry import CORE_NAME
 from udyog.web.shell import is_local_path
 from udyog_sdk import Principal
 from udyog_sdk.runtime import current_scope
-from udyog_sdk.ui import WIDGET_SIZES, Counter, DashboardWidget, ItemList, Table
+from udyog_sdk.ui import WIDGET_SIZES, BarChart, Counter, DashboardWidget, ItemList, LineChart, Table
 
 log = logging.getLogger("udyog.web")
 
@@ -39,6 +39,8 @@ DATA_TEMPLATES = {
     Counter: "udyog_sdk/widget_counter.html",
     ItemList: "udyog_sdk/widget_list.html",
     Table: "udyog_sdk/widget_table.html",
+    BarChart: "udyog_sdk/widget_chart.html",
+    LineChart: "udyog_sdk/widget_chart.html",
 }
 
 
@@ -128,7 +130,8 @@ def render_card(card: Card) -> Card:
             template = DATA_TEMPLATES.get(type(data))  # type: ignore[assignment]
             if template is None:
                 raise TypeError(
-                    f"render() returned {type(data).__name__}; use Counter, ItemList or Table, or a template"
+                    f"render() returned {type(data).__name__}; "
+                    "use Counter, ItemList, Table, BarChart or LineChart, or a template"
                 )
             _check_links(data)
         card.body = Markup(render_template(template, widget=widget, data=data))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
 from udyog_sdk import db_session, hookimpl, plugin_settings
-from udyog_sdk.ui import Counter, DashboardWidget, ItemList, ListItem, Table
+from udyog_sdk.ui import BarChart, Counter, DashboardWidget, ItemList, ListItem, Series, Table
 
 from .models import Voucher
 
@@ -38,6 +41,30 @@ def above_limit() -> Table:
     return Table(("Number", "Party", "Amount"), rows, empty=f"Nothing above {limit:,.2f}.")
 
 
+def months_back(today: dt.date, count: int) -> list[dt.date]:
+    """The first days of the last ``count`` months, oldest first, ending with ``today``'s month."""
+    firsts = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        firsts.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return firsts[::-1]
+
+
+def amounts_by_month() -> BarChart:
+    months = months_back(dt.date.today(), 6)
+    query = select(Voucher.issued_on, Voucher.amount).where(
+        Voucher.cancelled.is_(False), Voucher.issued_on >= months[0]
+    )
+    totals = dict.fromkeys(months, Decimal("0.00"))
+    for issued_on, amount in db_session().execute(query):  # summed in Python: Money is text on SQLite
+        first = issued_on.replace(day=1)
+        if first in totals:
+            totals[first] += amount
+    labels = [m.strftime("%b %Y") for m in months]
+    return BarChart(labels, [Series("Amount", list(totals.values()))], prefix="₹", empty="No vouchers yet.")
+
+
 @hookimpl
 def udyog_dashboard() -> list[DashboardWidget]:
     return [
@@ -53,5 +80,14 @@ def udyog_dashboard() -> list[DashboardWidget]:
         ),
         DashboardWidget(
             "ledger.review", "To review", above_limit, permission=READ, weight=52, size="medium", icon="flag"
+        ),
+        DashboardWidget(
+            "ledger.by_month",
+            "Voucher amounts by month",
+            amounts_by_month,
+            permission=READ,
+            weight=53,
+            size="medium",
+            icon="bar-chart",
         ),
     ]
