@@ -61,7 +61,7 @@ def test_get_fills_in_the_defaults_and_lists_what_the_tenant_may_see(world):
     assert data["values"] == {"recent_count": 5, "approval_limit": "100000.00", "show_cancelled": False}
     assert data["defaults"] == data["values"] and data["stored"] == [] and data["invalid"] == {}
     assert data["version"] == 0 and data["can_change"] is True
-    assert owner.get(f"{URL}/core").get_json()["data"]["values"] == {"language": "en"}
+    assert owner.get(f"{URL}/core").get_json()["data"]["values"] == {"language": "en", "locale": "en_IN"}
     # Plugins the tenant has not enabled, and plugins without settings, are not there.
     zenith = login(app, "owner@zenith.test")
     assert [row["plugin"] for row in zenith.get(URL).get_json()["data"]] == ["core"]

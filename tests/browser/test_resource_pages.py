@@ -25,7 +25,7 @@ def test_a_voucher_from_the_list_to_new_detail_edit_and_cancel(page, server, log
 
     fields = page.locator("#resource-fields")
     expect(fields).to_contain_text("Kaveri Distributors")
-    expect(fields).to_contain_text("1250.50")
+    expect(fields).to_contain_text("1,250.50")  # decimals grouped in the tenant's locale (docs/locale.md)
     expect(page.locator("h1")).to_contain_text(re.compile(r"V-\d{4}"))  # numbered from the series
     number = re.search(r"V-\d{4}", page.locator("h1").inner_text()).group(0)
 

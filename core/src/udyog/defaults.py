@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import marshmallow as ma
 
 from udyog_sdk import Listener, Permission, RoleTemplate, SettingsSchema, TaskDefinition, hookimpl
+from udyog_sdk.formatting import DEFAULT_LOCALE, LOCALES
 from udyog_sdk.notifications import LANGUAGE_RE
 from udyog_sdk.ui import DashboardWidget, MenuEntry
 
@@ -52,6 +53,15 @@ class CoreSettingsSchema(ma.Schema):
         metadata={
             "label": "Language",
             "description": "Notifications are sent in this language where a text exists in it (else English).",
+        },
+    )
+    locale = ma.fields.String(
+        load_default=DEFAULT_LOCALE,
+        validate=ma.validate.OneOf(LOCALES),
+        metadata={
+            "label": "Locale",
+            "description": "Numbers, amounts and dates are shown in this locale (lakh and crore grouping in "
+            "both); hi_IN also shows the shell in Hindi where a translation exists.",
         },
     )
 
@@ -141,7 +151,7 @@ def udyog_menu() -> list[MenuEntry]:
 
 @hookimpl
 def udyog_settings() -> SettingsSchema:
-    """The core's own settings: the tenant's language (notifications)."""
+    """The core's own settings: the tenant's language (notifications) and locale (formatting, shell language)."""
     return SettingsSchema(
         CoreSettingsSchema,
         title="General",

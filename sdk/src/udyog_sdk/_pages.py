@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from udyog_sdk.api import _scan_text
+from udyog_sdk.formatting import format_number
 from udyog_sdk.runtime import UdyogError, current_user, db_session
 from udyog_sdk.security import requires
 
@@ -79,6 +80,24 @@ def as_text(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
     return str(value)
+
+
+def shown(fld: ma.fields.Field | None, value: Any) -> Any:
+    """A value as a list or detail page shows it: decimals grouped in the tenant's locale (``1,23,456.50``).
+
+    A decimal keeps the places it was dumped with; anything else (and a
+    value that does not read as a number) is returned as it is.
+    """
+    if not isinstance(fld, ma.fields.Decimal) or value is None or isinstance(value, bool):
+        return value
+    try:
+        number = decimal.Decimal(str(value))
+    except decimal.InvalidOperation:
+        return value
+    if not number.is_finite():
+        return value
+    exponent = number.as_tuple().exponent
+    return format_number(number, places=max(0, -exponent) if isinstance(exponent, int) else None)
 
 
 def _kind(fld: ma.fields.Field) -> str:
@@ -288,6 +307,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             status,
             rows=[(row.id, resource.dump(row)) for row in rows],
             columns=list_columns(resource),
+            cell=column_formatter(resource),
             filters=page_filters(resource, raw),
             sort_options=sort_options(resource),
             sort=raw.get("sort", ""),
@@ -306,13 +326,13 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         data = resource.dump(obj)
         schema = resource.schema()
         fields = [
-            (label_of(name, fld), data.get(fld.data_key or name))
+            (label_of(name, fld), shown(fld, data.get(fld.data_key or name)))
             for name, fld in schema.fields.items()
             if not fld.load_only and (fld.data_key or name) in data
         ]
         composition = resource.composition()
         if composition is not None:
-            fields += [(item.label, data.get(name)) for name, item in composition.fields.items()]
+            fields += [(item.label, shown(item.field, data.get(name))) for name, item in composition.fields.items()]
         cancelled = bool(resource.legal_document and resource.is_cancelled(obj))
         return page(
             resource.detail_template,
@@ -464,6 +484,17 @@ def list_columns(resource: Resource) -> list[tuple[str, str]]:
     if composition is not None:
         out += [(name, item.label) for name, item in composition.fields.items() if item.list_column]
     return out
+
+
+def column_formatter(resource: Resource) -> Callable[[str, Any], Any]:
+    """``cell(key, value)`` for the list page: a column's value as :func:`shown` shows it."""
+    by_key: dict[str, ma.fields.Field] = {
+        fld.data_key or name: fld for name, fld in resource.schema().fields.items() if not fld.load_only
+    }
+    composition = resource.composition()
+    if composition is not None:
+        by_key.update({name: item.field for name, item in composition.fields.items()})
+    return lambda key, value: shown(by_key.get(key), value)
 
 
 def page_filters(resource: Resource, raw: Mapping[str, str]) -> list[dict[str, Any]]:

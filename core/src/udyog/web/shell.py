@@ -321,6 +321,37 @@ def install(app: Flask) -> None:
     app.extensions["udyog.error_page"] = error_page
     app.after_request(add_page_headers)
     app.context_processor(lambda: {"shell": shell()})
+    install_filters(app)
+    from udyog.web import i18n
+
+    i18n.install(app)
+
+
+def install_filters(app: Flask) -> None:
+    """The locale filters every template may use (docs/locale.md).
+
+    ``{{ value|amount }}`` → ``₹1,23,45,678.00``, ``{{ value|number }}`` →
+    ``1,23,45,678.5`` (``number(2)`` for two places), ``{{ value|date }}`` →
+    ``31 Mar 2026`` (``date("short")``), ``{{ value|amount_in_words }}``. Each
+    follows the tenant's locale, and shows None as an empty string.
+    """
+    from udyog_sdk import formatting
+
+    def _none_safe(func: Any) -> Any:
+        def apply(value: Any, *args: Any, **kwargs: Any) -> str:
+            return "" if value is None or value == "" else func(value, *args, **kwargs)
+
+        apply.__doc__ = func.__doc__
+        return apply
+
+    app.add_template_filter(_none_safe(formatting.format_amount), "amount")
+    app.add_template_filter(
+        _none_safe(lambda value, places=None: formatting.format_number(value, places=places)), "number"
+    )
+    app.add_template_filter(
+        _none_safe(lambda value, style="medium": formatting.format_date(value, style=style)), "date"
+    )
+    app.add_template_filter(_none_safe(formatting.amount_in_words), "amount_in_words")
 
 
 def _install_sdk_templates(app: Flask) -> None:

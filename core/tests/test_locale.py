@@ -1,0 +1,111 @@
+"""The tenant's locale: the core setting, the shell's filters and the shell's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from flask import render_template_string
+
+from udyog.app import create_app
+from udyog.tenancy import create_tenant
+from udyog.testing import TEST_PASSWORD, create_member, login
+
+URL = "/api/v1/core/settings"
+
+
+@pytest.fixture
+def world(kernel_factory, backend):
+    kernel = kernel_factory(["notes"], backend=backend)
+    create_tenant(kernel, "acme", "Acme Ltd", plugins=["notes"])
+    create_member(kernel, "acme", "owner@acme.test", roles=("Owner",))
+    app = create_app(kernel=kernel)
+    return kernel, app
+
+
+TEMPLATE = (
+    "{{ amount|amount }}|{{ amount|number }}|{{ amount|number(2) }}|{{ day|date }}|{{ day|date('short') }}"
+    "|{{ none|amount }}|{{ amount|amount_in_words }}"
+)
+VALUES = {"amount": Decimal("12345678.5"), "day": dt.date(2026, 3, 31), "none": None}
+
+
+def render(app, kernel, slug="acme"):
+    with app.test_request_context("/"), kernel.tenant_scope(slug):
+        return render_template_string(TEMPLATE, **VALUES)
+
+
+def test_the_locale_setting_defaults_to_en_in_and_takes_only_known_locales(world):
+    kernel, app = world
+    owner = login(app, "owner@acme.test")
+    assert owner.get(f"{URL}/core").get_json()["data"]["values"]["locale"] == "en_IN"
+    bad = owner.patch(f"{URL}/core", json={"version": 0, "values": {"locale": "fr_FR"}})
+    assert bad.status_code == 422 and "values.locale" in bad.get_json()["errors"]
+    assert owner.patch(f"{URL}/core", json={"version": 0, "values": {"locale": "hi_IN"}}).status_code == 200
+    with kernel.tenant_scope("acme") as scope:
+        from udyog_sdk.formatting import current_locale
+
+        assert scope.tenant.settings["core"]["locale"] == "hi_IN"
+        assert current_locale() == "hi_IN"
+
+
+def test_the_filters_format_in_the_tenants_locale(world):
+    kernel, app = world
+    assert render(app, kernel) == (
+        "₹1,23,45,678.50|1,23,45,678.5|1,23,45,678.50|31 Mar 2026|31/03/26|"
+        "|Rupees One Crore Twenty-Three Lakh Forty-Five Thousand Six Hundred Seventy-Eight and Paise Fifty Only"
+    )
+    owner = login(app, "owner@acme.test")
+    assert owner.patch(f"{URL}/core", json={"version": 0, "values": {"locale": "hi_IN"}}).status_code == 200
+    assert render(app, kernel).split("|")[3:5] == ["31 मार्च 2026", "31/3/26"]
+    # Outside a tenant scope the filters use en_IN.
+    with app.test_request_context("/"):
+        assert render_template_string("{{ 100000|amount }}") == "₹1,00,000.00"
+
+
+def web_login(app, email: str):
+    """A client logged in through the login form (cookies, as a browser)."""
+    client = app.test_client()
+    page = client.get("/login?next=/")
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
+    response = client.post("/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": token, "next": "/"})
+    assert response.status_code == 302, response.text
+    return client, page.text
+
+
+def test_the_shell_speaks_hindi_for_a_hi_in_tenant(world):
+    kernel, app = world
+    client, login_page = web_login(app, "owner@acme.test")
+    # English by default, and on the login page (no tenant is known there).
+    assert '<html lang="en">' in login_page and "Log in to Udyog</h1>" in login_page
+    home = client.get("/").text
+    assert '<html lang="en">' in home and "Log out</button>" in home and "सूचनाएँ" not in home
+    owner = login(app, "owner@acme.test")
+    assert owner.patch(f"{URL}/core", json={"version": 0, "values": {"locale": "hi_IN"}}).status_code == 200
+    home = client.get("/").text
+    assert '<html lang="hi">' in home
+    assert "लॉग आउट</button>" in home and "Log out" not in home
+    assert '<span class="d-lg-none"> सूचनाएँ</span>' in home
+    assert 'aria-label="मुख्य मेनू"' in home
+    # Strings without a translation stay English.
+    assert app.test_client().get("/login").text.count("Log in to Udyog") == 1
+
+
+def test_the_hindi_catalogue_loads_and_is_complete():
+    from babel.messages.pofile import read_po
+
+    from udyog.web.i18n import TRANSLATIONS, catalogue
+
+    hindi = catalogue("hi")
+    assert hindi["Log out"] == "लॉग आउट" and hindi["%(count)s unread"] == "%(count)s अपठित"
+    assert catalogue("en") == {} and catalogue("xx") == {}
+    with (TRANSLATIONS / "hi" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        po = read_po(handle)
+    assert all(message.string for message in po if message.id)  # every entry is translated
+    # The entries are those the templates mark (nothing stale, nothing missing).
+    marked = set()
+    for path in (TRANSLATIONS.parent / "web" / "templates" / "udyog").glob("*.html"):
+        marked.update(re.findall(r"""_\((?:"([^"]+)"|'([^']+)')""", path.read_text()))
+    assert {a or b for a, b in marked} == set(hindi)
