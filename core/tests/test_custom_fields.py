@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from udyog.app import create_app
 from udyog.models import AuditEntry, CustomValue
 from udyog.tenancy import create_tenant, disable_plugins
-from udyog.testing import TEST_PASSWORD, create_member, login
+from udyog.testing import create_member, form_token, login, web_login
 
 PLUGINS = ["notes", "ledger"]
 CF = "/api/v1/core/custom-fields"
@@ -386,22 +386,6 @@ def test_fields_of_a_disabled_plugin_are_hidden_and_kept(world):
 
 
 # -- pages and the OpenAPI document ---------------------------------------------------------------
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]*)"', html)
-    assert found is not None, html
-    return found.group(1)
-
-
-def web_login(app: Any, email: str) -> Any:
-    client = app.test_client()
-    page = client.get("/login")
-    response = client.post(
-        "/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": form_token(page.text), "next": "/"}
-    )
-    assert response.status_code == 302, response.text
-    return client
 
 
 def test_pages_show_custom_fields(sqlite_world):

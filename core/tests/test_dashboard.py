@@ -10,7 +10,7 @@ import pytest
 
 from udyog.app import create_app
 from udyog.tenancy import create_tenant, disable_plugins
-from udyog.testing import TEST_PASSWORD, create_member, login
+from udyog.testing import create_member, login, web_login
 from udyog_sdk import hookimpl
 from udyog_sdk.ui import BarChart, Counter, DashboardWidget, ItemList, LineChart, ListItem, Series, Table
 
@@ -22,14 +22,6 @@ def world(kernel_factory, backend):
     create_member(kernel, "acme", "owner@acme.test", roles=("Owner",))
     create_member(kernel, "acme", "member@acme.test", roles=("Member",))
     return kernel, create_app(kernel=kernel)
-
-
-def web_login(app, email):
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]*)"', client.get("/login").text).group(1)
-    response = client.post("/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-    return client
 
 
 def widgets(html: str) -> list[str]:

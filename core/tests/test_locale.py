@@ -11,7 +11,7 @@ from flask import render_template_string
 
 from udyog.app import create_app
 from udyog.tenancy import create_tenant
-from udyog.testing import TEST_PASSWORD, create_member, login
+from udyog.testing import TEST_PASSWORD, create_member, form_token, login
 
 URL = "/api/v1/core/settings"
 
@@ -69,7 +69,7 @@ def web_login(app, email: str):
     """A client logged in through the login form (cookies, as a browser)."""
     client = app.test_client()
     page = client.get("/login?next=/")
-    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
+    token = form_token(page.text)
     response = client.post("/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": token, "next": "/"})
     assert response.status_code == 302, response.text
     return client, page.text

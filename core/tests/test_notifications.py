@@ -28,7 +28,7 @@ from udyog.notifications import (
     tenant_language,
 )
 from udyog.tenancy import create_tenant
-from udyog.testing import create_member, execute_run, login
+from udyog.testing import create_member, execute_run, login, web_login
 from udyog_sdk import NotificationTemplate, TenantContext, notify
 from udyog_sdk.notifications import MessageGateway
 
@@ -598,18 +598,6 @@ def _csrf(client) -> str:
     cookie = client.get_cookie("csrf_access_token")
     assert cookie is not None
     return cookie.value
-
-
-def web_login(app, email):
-    client = app.test_client()
-    page = client.get("/login")
-    token = client.get_cookie("udyog_login_csrf", path="/login").value
-    assert page.status_code == 200
-    response = client.post(
-        "/login", data={"email": email, "password": "correct horse battery staple", "csrf_token": token}
-    )
-    assert response.status_code == 302
-    return client
 
 
 def test_the_shell_shows_the_unread_count_and_lists_notifications(kernel, app):

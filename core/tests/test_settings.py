@@ -17,7 +17,7 @@ from udyog.models import Tenant
 from udyog.plugin_settings import SettingsDeclarationError
 from udyog.registry import PluginState
 from udyog.tenancy import create_tenant, disable_plugins, enable_plugins, uninstall_plugin
-from udyog.testing import TEST_PASSWORD, build_kernel, create_member, login
+from udyog.testing import build_kernel, create_member, login, web_login
 from udyog_sdk import Principal, SettingsSchema, plugin_settings
 from udyog_sdk.runtime import NoScopeError
 
@@ -400,15 +400,6 @@ def test_invalid_deployment_values_unload_the_plugin(deployment):
 
 
 # -- the pages --------------------------------------------------------------------------------
-
-
-def web_login(app, email):
-    client = app.test_client()
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
-    response = client.post("/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-    return client
 
 
 def form_values(html):

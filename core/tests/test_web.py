@@ -9,7 +9,7 @@ import pytest
 
 from udyog.app import create_app
 from udyog.tenancy import create_tenant, disable_plugins, enable_plugins
-from udyog.testing import TEST_PASSWORD, create_member, login
+from udyog.testing import TEST_PASSWORD, create_member, form_token, login, web_login
 from udyog.web.shell import build_menu, collect_menu, safe_next
 from udyog_sdk import Principal
 from udyog_sdk.ui import MenuEntry
@@ -28,24 +28,6 @@ def world(kernel_factory):
     create_member(kernel, "acme", "member@acme.test", roles=("Member",), name="Manoj Member")
     create_member(kernel, "zenith", "owner@acme.test", roles=("Member",))
     return kernel, create_app(kernel=kernel)
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]*)"', html)
-    assert found is not None, html
-    return found.group(1)
-
-
-def web_login(app, email: str, password: str = TEST_PASSWORD, next_url: str = "/"):
-    """A test client logged in through the login form (cookies, as a browser)."""
-    client = app.test_client()
-    page = client.get(f"/login?next={next_url}")
-    response = client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": form_token(page.text), "next": next_url},
-    )
-    assert response.status_code == 302, response.text
-    return client
 
 
 def menu_keys(html: str, container: str = "udyog-menu") -> list[str]:

@@ -7,7 +7,6 @@ and ``reviewed`` on the notes plugin's notes (``taxes_note_review``).
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -20,7 +19,7 @@ from udyog.composition import DeclaredResource, _contribution_problems
 from udyog.models import AuditEntry
 from udyog.registry import PluginLoadError, PluginState
 from udyog.tenancy import create_tenant, disable_plugins, enable_plugins, uninstall_plugin
-from udyog.testing import TEST_PASSWORD, create_member, login
+from udyog.testing import create_member, form_token, login, web_login
 from udyog_sdk import hookimpl
 from udyog_sdk.fields import FieldContribution
 
@@ -263,22 +262,6 @@ def test_uninstalling_the_contributor_drops_its_side_tables_only(world):
 
 
 # -- pages and the OpenAPI document ---------------------------------------------------------------
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]*)"', html)
-    assert found is not None, html
-    return found.group(1)
-
-
-def web_login(app: Any, email: str) -> Any:
-    client = app.test_client()
-    page = client.get("/login")
-    response = client.post(
-        "/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": form_token(page.text), "next": "/"}
-    )
-    assert response.status_code == 302, response.text
-    return client
 
 
 def test_pages_show_contributed_fields(sqlite_world):

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from udyog.app import create_app
 from udyog.models import Membership, User
 from udyog.tenancy import create_branch, create_tenant
-from udyog.testing import TEST_PASSWORD, create_member, login
+from udyog.testing import create_member, form_token, login, web_login
 from udyog_sdk.api import version_field
 from udyog_sdk.resources import Resource
 
@@ -389,22 +389,6 @@ def test_declarations_are_checked():
 
 
 # -- the pages ------------------------------------------------------------------------------
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]*)"', html)
-    assert found is not None, html
-    return found.group(1)
-
-
-def web_login(app: Any, email: str) -> Any:
-    client = app.test_client()
-    page = client.get("/login")
-    response = client.post(
-        "/login", data={"email": email, "password": TEST_PASSWORD, "csrf_token": form_token(page.text), "next": "/"}
-    )
-    assert response.status_code == 302, response.text
-    return client
 
 
 def test_list_page_filters_sorts_and_pages(sqlite_world):

@@ -530,6 +530,27 @@ class LiveServer:
         self.close()
 
 
+def form_token(html: str) -> str:
+    """The CSRF token of the first form in a shell page."""
+    found = re.search(r'name="csrf_token" value="([^"]*)"', html)
+    if found is None:
+        raise AssertionError(f"the page has no CSRF field: {html[:500]}")
+    return found.group(1)
+
+
+def web_login(app: Flask, email: str, password: str = TEST_PASSWORD, next_url: str = "/") -> FlaskClient:
+    """A Flask test client logged in through the shell's login form (cookies and CSRF, as a browser)."""
+    client = app.test_client()
+    page = client.get(f"/login?next={next_url}")
+    answer = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": form_token(page.text), "next": next_url},
+    )
+    if answer.status_code != 302:
+        raise AssertionError(f"web login of {email} failed: {answer.status_code} {answer.text[:500]}")
+    return client
+
+
 class WebClient:
     """A browser-like client of the web shell, logged in through the login form (cookies and CSRF)."""
 
@@ -537,11 +558,9 @@ class WebClient:
         self.user = user
         self.client: FlaskClient = app.test_client()
         page = self.client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        if token is None:
-            raise AssertionError(f"the login page has no CSRF field: {page.status_code}")
         answer = self.client.post(
-            "/login", data={"email": user.email, "password": user.password, "csrf_token": token.group(1), "next": "/"}
+            "/login",
+            data={"email": user.email, "password": user.password, "csrf_token": form_token(page.text), "next": "/"},
         )
         if answer.status_code != 302:
             raise AssertionError(f"web login of {user.email} failed: {answer.status_code} {answer.text[:500]}")
