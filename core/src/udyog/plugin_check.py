@@ -654,19 +654,26 @@ class PluginChecker:
 
     def _publishers(self, manifest: Plugin) -> dict[str, types.ModuleType]:
         """Hook specification modules of the plugins this one requires or cooperates with (when installed)."""
+        return self._other_plugins_modules([*self.closure, *manifest.optional], "hookspecs", "hooks")
+
+    def _other_plugins_modules(self, names: list[str], kind: str, check: str) -> dict[str, types.ModuleType]:
+        """Import module ``kind`` (hookspecs, models) of the installed plugins ``names`` other than this one.
+
+        A plugin that cannot be read is a warning of ``check``.
+        """
         found: dict[str, types.ModuleType] = {}
         installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        for name in [*self.closure, *manifest.optional]:
+        for name in names:
             ep = installed.get(name)
-            if ep is None:
+            if name == self.name or ep is None:
                 continue
             try:
                 other = ep.load()
-                module_name = other.module_name("hookspecs") if isinstance(other, Plugin) else None
+                module_name = other.module_name(kind) if isinstance(other, Plugin) else None
                 if module_name:
                     found[name] = import_module(module_name)
             except Exception as exc:  # noqa: BLE001
-                self.report.add("hooks", WARNING, f"hook specifications of {name} could not be read: {_describe(exc)}")
+                self.report.add(check, WARNING, f"{kind} of {name} could not be imported: {_describe(exc)}")
         return found
 
     def _import_module(self, check: str, manifest: Plugin, kind: str) -> types.ModuleType | None:
@@ -786,18 +793,7 @@ class PluginChecker:
         A declaration may build on them: a resource whose table references
         another plugin's table needs that table in the metadata.
         """
-        installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        for name in self.closure:
-            ep = installed.get(name)
-            if name == self.name or ep is None:
-                continue
-            try:
-                other = ep.load()
-                module_name = other.module_name("models") if isinstance(other, Plugin) else None
-                if module_name:
-                    import_module(module_name)
-            except Exception as exc:  # noqa: BLE001
-                self.report.add("declarations", WARNING, f"models of {name} could not be imported: {_describe(exc)}")
+        self._other_plugins_modules(self.closure, "models", "declarations")
 
     def _call_declaration(self, hooks: types.ModuleType, hook: str) -> list[Any] | None:
         function = getattr(hooks, hook, None)
