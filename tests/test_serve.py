@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,13 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from udyog.testing import free_port, served_process
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -32,36 +25,10 @@ def make_run(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, Path, Path
         env.pop(name, None)
     env.update(extra_env)
     log = tmp_path / "run.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            ["make", "--no-print-directory", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"make run exited {proc.returncode}:\n{log.read_text()}")
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"make run did not serve within 180 s:\n{log.read_text()}")
+    with served_process(
+        ["make", "--no-print-directory", "run"], port=port, env=env, log=log, cwd=ROOT, timeout=180
+    ) as base:
         yield base, log, tmp_path
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from udyog.testing import child_env, overlay_venv
+from udyog.testing import child_env, free_port, overlay_venv, served_process
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +41,6 @@ def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: int = 600) 
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_the_tutorial_shows_the_files_it_promises():
@@ -76,21 +66,7 @@ def test_the_tutorial_shows_the_files_it_promises():
         assert f"$ {command}" in text, command
 
 
-@pytest.fixture
-def server_process() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-
-
-def test_the_tutorial_from_scaffold_to_a_tenant(tmp_path, server_process):
+def test_the_tutorial_from_scaffold_to_a_tenant(tmp_path):
     # 1. Scaffold, and install it editable into the author's environment.
     author = overlay_venv(tmp_path / "author-venv")
     env = child_env()
@@ -171,29 +147,14 @@ def test_the_tutorial_from_scaffold_to_a_tenant(tmp_path, server_process):
         )
 
     # The restart: the deployment's server, with the plugin installed but enabled for no tenant yet.
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (deployment / "server.log").open("w")
-    server_process.append(
-        subprocess.Popen(
-            [*udyog, "run", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-jobs"],
-            cwd=deployment,
-            env=deploy_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    )
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert server_process[0].poll() is None, (deployment / "server.log").read_text()
-        assert time.monotonic() < deadline, (deployment / "server.log").read_text()
-        time.sleep(0.1)
+    port = free_port()
+    command = [*udyog, "run", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-jobs"]
+    with served_process(command, port=port, env=deploy_env, log=deployment / "server.log", cwd=deployment) as url:
+        use_the_deployment(url, udyog, deployment, deploy_env)
+
+
+def use_the_deployment(url: str, udyog: list[str], deployment: Path, deploy_env: dict[str, str]) -> None:
+    """Step 8 against the running deployment: enabled for acme only."""
 
     def session(slug: str) -> requests.Session:
         http = requests.Session()

@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from udyog.testing import TEST_PASSWORD, build_kernel, create_member
+from udyog.testing import TEST_PASSWORD, build_kernel, create_member, free_port, served_process
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -74,12 +69,6 @@ class Server:
     password: str = TEST_PASSWORD
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``udyog run`` on a free port over a prepared SQLite database.
@@ -99,40 +88,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     create_member(kernel, "acme", "member@acme.test", roles=("Member",), name="Manoj Member")
     plugins = root / "plugins.toml"
     plugins.write_text('[deployment]\nenabled = ["notes", "ledger"]\nstrict = true\n')
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UDYOG_")}
     env.update(UDYOG_DATABASE_URL=database, UDYOG_DATA_DIR=str(root), UDYOG_PLUGINS_FILE=str(plugins))
     log = root / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "udyog.cli", "run", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "udyog.cli", "run", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"udyog run exited {proc.returncode}:\n{log.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"udyog run did not serve within 90 s:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Server(url, kernel, log)
+        with served_process(command, port=port, env=env, log=log) as url:
+            yield Server(url, kernel, log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
         kernel.close()
 
 

@@ -14,8 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
+import subprocess
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -615,3 +619,58 @@ def overlay_venv(path: Path) -> Path:
     ours = sysconfig.get_paths()["purelib"]
     Path(purelib, "udyog_workspace.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
     return python
+
+
+# -- servers in processes of their own -----------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served_process(
+    command: list[str],
+    *,
+    port: int,
+    env: Mapping[str, str],
+    log: Path,
+    cwd: Path | None = None,
+    timeout: float = 90.0,
+) -> Iterator[str]:
+    """Run ``command`` (a server on 127.0.0.1:``port``) in a process group of its own; yield its base URL.
+
+    Yields once ``/api/v1/health`` answers 200, and fails with the server's
+    output (written to ``log``) if the process exits first or ``timeout``
+    seconds pass. Stops the whole group afterwards (SIGTERM, then SIGKILL).
+    """
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(f"{' '.join(command)} exited {proc.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{' '.join(command)} did not serve within {timeout:.0f} s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
