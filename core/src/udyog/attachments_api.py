@@ -5,28 +5,21 @@ Routes stay thin; the checks (record access, size, type) are in :mod:`udyog.atta
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import marshmallow as ma
-from flask import Response, request, send_file
+from flask import Response, send_file
 from flask_smorest.fields import Upload
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from udyog.attachments import ENTITY_RE, Attachments
 from udyog.models import Attachment
-from udyog_sdk import UdyogError
-from udyog_sdk.api import Blueprint, Listing, envelope, ok
+from udyog_sdk.api import Blueprint, Listing, envelope, limit_upload, ok
 from udyog_sdk.runtime import current_scope
 from udyog_sdk.security import requires
 
 if TYPE_CHECKING:
     from udyog.kernel import TenantScope
-
-#: Room for the multipart framing around the file.
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 class AttachmentSchema(ma.Schema):
@@ -82,25 +75,6 @@ def _service() -> Attachments:
     return _scope().kernel.attachments
 
 
-def _limited_body(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse bodies larger than the largest file allows before they are read (413)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        limit = _service().max_bytes
-        request.max_content_length = limit + MULTIPART_OVERHEAD
-        try:
-            return view(*args, **kwargs)
-        except RequestEntityTooLarge:
-            raise UdyogError(
-                f"the upload is too large: files may have at most {limit} bytes",
-                status=413,
-                errors={"file": [f"at most {limit} bytes"]},
-            ) from None
-
-    return wrapper
-
-
 def create_attachments_blueprint() -> Blueprint:
     """A fresh blueprint with the attachment routes (owned by the core, never gated)."""
     bp = Blueprint(
@@ -124,7 +98,7 @@ def create_attachments_blueprint() -> Blueprint:
         return ok(AttachmentSchema(many=True).dump(rows), meta=meta)
 
     @bp.route("/attachments", methods=["POST"])
-    @_limited_body
+    @limit_upload(lambda: _service().max_bytes)
     @bp.arguments(AttachmentRecordArgsSchema, location="query")
     @bp.arguments(AttachmentUploadSchema, location="files")
     @bp.response(201, envelope(AttachmentSchema))

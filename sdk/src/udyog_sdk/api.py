@@ -25,14 +25,16 @@ import binascii
 import copy
 import datetime as dt
 import decimal
+import functools
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import marshmallow as ma
+from flask import request
 from flask_smorest import Blueprint as _SmorestBlueprint
 from sqlalchemy import BigInteger, SmallInteger, and_, false, or_
 from sqlalchemy.orm import Session
@@ -40,6 +42,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from webargs import core as _webargs_core
 from webargs.fields import DelimitedList
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from udyog_sdk.runtime import UdyogError, db_session
 
@@ -60,6 +63,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "envelope",
+    "limit_upload",
     "ok",
     "paginate",
     "refuse_delete",
@@ -712,3 +716,33 @@ class Listing:
             limit=int(args.get("limit") or self.default_limit),
             session=session,
         )
+
+
+#: Room for the multipart framing around an uploaded file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def limit_upload(max_bytes: Callable[[], int]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Refuse request bodies larger than ``max_bytes()`` (plus multipart framing) before they are read.
+
+    For upload routes: the limit is read per request (it may be a setting),
+    and a larger body answers 413 naming the ``file`` field.
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            limit = max_bytes()
+            request.max_content_length = limit + MULTIPART_OVERHEAD
+            try:
+                return view(*args, **kwargs)
+            except RequestEntityTooLarge:
+                raise UdyogError(
+                    f"the upload is too large: files may have at most {limit} bytes",
+                    status=413,
+                    errors={"file": [f"at most {limit} bytes"]},
+                ) from None
+
+        return wrapper
+
+    return decorate

@@ -39,7 +39,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
-import functools
 import io
 import re
 import unicodedata
@@ -55,7 +54,6 @@ from flask import current_app, has_app_context, request
 from flask_smorest.fields import Upload
 from sqlalchemy import UniqueConstraint, inspect, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from udyog_sdk.runtime import UdyogError, current_tenant, current_user, db_session
 
@@ -922,9 +920,6 @@ def result_of(status: Any) -> Mapping[str, Any]:
 
 # -- the REST API ---------------------------------------------------------------------------------------
 
-#: Room for the multipart framing around the file.
-MULTIPART_OVERHEAD = 64 * 1024
-
 
 class ImportUploadSchema(ma.Schema):
     """The file to import, as the part ``file`` of a multipart/form-data body."""
@@ -1008,25 +1003,6 @@ def _read_upload(upload: Any) -> bytes:
     return bytes(data)
 
 
-def _limited_body(view: Any) -> Any:
-    """Refuse bodies larger than the largest import file before they are read (413)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        limit = limits().max_bytes
-        request.max_content_length = limit + MULTIPART_OVERHEAD
-        try:
-            return view(*args, **kwargs)
-        except RequestEntityTooLarge:
-            raise UdyogError(
-                f"the upload is too large: files may have at most {limit} bytes",
-                status=413,
-                errors={"file": [f"at most {limit} bytes"]},
-            ) from None
-
-    return wrapper
-
-
 def import_status(resource: Resource, job_id: uuid.UUID) -> dict[str, Any]:
     """A background import of ``resource`` as the API shows it (404 unless it is one)."""
     from udyog_sdk.jobs import run_status
@@ -1051,7 +1027,7 @@ def import_status(resource: Resource, job_id: uuid.UUID) -> dict[str, Any]:
 
 def add_import_routes(resource: Resource, bp: Any) -> None:
     """Add the import, template and import-status routes of ``resource`` to ``bp`` (prefix ``/api/v1/<plugin>``)."""
-    from udyog_sdk.api import envelope, ok
+    from udyog_sdk.api import envelope, limit_upload, ok
     from udyog_sdk.exports import file_response
     from udyog_sdk.security import requires
 
@@ -1088,7 +1064,7 @@ def add_import_routes(resource: Resource, bp: Any) -> None:
         f"(see GET .../import/{{job_id}}). Needs `{resource.permission('create')}` as well."
     )
     bp.route(base, methods=["POST"], endpoint=f"{name}_import")(
-        _limited_body(
+        limit_upload(lambda: limits().max_bytes)(
             bp.arguments(ImportArgsSchema, location="query")(
                 bp.arguments(ImportUploadSchema, location="files")(
                     bp.response(201, envelope(ImportResultSchema))(
