@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from udyog.testing import TEST_PASSWORD, build_kernel, create_member, free_port, served_process
+from udyog.testing import TEST_PASSWORD, build_kernel, create_member, free_port, save_screenshots, served_process
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -118,9 +118,25 @@ def browser() -> Iterator[Any]:
             browser.close()
 
 
+#: Where a failed test's screenshot goes (``UDYOG_TEST_ARTIFACTS`` overrides; gitignored).
+ARTIFACTS = Path(os.environ.get("UDYOG_TEST_ARTIFACTS") or Path(__file__).resolve().parents[1] / "artifacts")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Remember each phase's report on the test item, so fixtures know in teardown whether the test failed."""
+    report = yield
+    setattr(item, f"udyog_report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    """A fresh page (a new browser context: no cookies) on the server, desktop-sized."""
+def page(browser: Any, server: Server, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page (a new browser context: no cookies) on the server, desktop-sized.
+
+    When the test fails, every page of its context is screenshotted into
+    ``tests/artifacts/screenshots/`` before the context closes.
+    """
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -138,6 +154,7 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     try:
         yield page
     finally:
+        save_screenshots(request.node, context.pages, ARTIFACTS / "screenshots")
         context.close()
     assert not errors, f"the page logged errors: {errors}"
 

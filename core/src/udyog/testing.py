@@ -17,6 +17,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -668,9 +669,47 @@ def served_process(
             time.sleep(0.1)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:  # the server already exited (and its failure is being reported)
+            pass
+        else:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def screenshot_path(nodeid: str, directory: Path) -> Path:
+    """The file a failed browser test's screenshot goes to: ``<module>__<test name>.png`` in ``directory``."""
+    module, _, name = nodeid.partition("::")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return directory / f"{Path(module).stem}__{safe}.png"
+
+
+def save_screenshots(item: Any, pages: list[Any], directory: Path) -> list[Path]:
+    """Screenshot every open Playwright page of a test whose call phase failed; returns the files written.
+
+    ``item`` is the pytest item; the browser tests' ``pytest_runtest_makereport``
+    wrapper leaves the call phase's report on it as ``udyog_report_call``. A
+    page that cannot be captured (it crashed) is reported on stderr and
+    skipped, so the test's own failure stays what the run shows.
+    """
+    report = getattr(item, "udyog_report_call", None)
+    if report is None or not report.failed:
+        return []
+    saved = []
+    for number, page in enumerate(pages):
+        path = screenshot_path(item.nodeid, directory)
+        if number:
+            path = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(path), full_page=True)
+        except Exception as exc:  # noqa: BLE001 - a crashed page must not hide the test's failure
+            print(f"screenshot of {item.nodeid} failed: {exc}", file=sys.stderr)
+            continue
+        saved.append(path)
+        print(f"screenshot of the failed test {item.nodeid}: {path}", file=sys.stderr)
+    return saved
