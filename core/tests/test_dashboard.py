@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,7 @@ from udyog.app import create_app
 from udyog.tenancy import create_tenant, disable_plugins
 from udyog.testing import create_member, login, web_login
 from udyog_sdk import hookimpl
+from udyog_sdk.formatting import format_month
 from udyog_sdk.ui import BarChart, Counter, DashboardWidget, ItemList, LineChart, ListItem, Series, Table
 
 
@@ -38,7 +40,7 @@ def add_vouchers(app, *rows, issued_on=None):
     for party, amount in rows:
         made = api.post(
             "/api/v1/ledger/vouchers",
-            json={"party": party, "amount": amount, "issued_on": (issued_on or dt.date.today()).isoformat()},
+            json={"party": party, "amount": amount, "issued_on": (issued_on or kolkata_today()).isoformat()},
         )
         assert made.status_code == 201, made.get_json()
     return api
@@ -74,7 +76,7 @@ def test_widgets_show_live_data_and_read_the_tenants_settings(world):
     recent = card(html, "ledger.recent")
     assert recent.count("list-group-item") == 3 and 'href="/ledger/vouchers/' in recent
     review = card(html, "ledger.review")
-    assert "Asha Traders" in review and "150,000.00" in review and "Bala Stores" not in review
+    assert "Asha Traders" in review and "₹1,50,000.00" in review and "Bala Stores" not in review
 
     api.patch(
         "/api/v1/core/settings/ledger", json={"version": 0, "values": {"recent_count": 2, "approval_limit": "25"}}
@@ -85,8 +87,13 @@ def test_widgets_show_live_data_and_read_the_tenants_settings(world):
     assert "Chitra Foods" in review and "Bala Stores" not in review
 
 
+def kolkata_today() -> dt.date:
+    """The test tenant's today (Asia/Kolkata): the ledger's chart counts months from it."""
+    return dt.datetime.now(ZoneInfo("Asia/Kolkata")).date()
+
+
 def months_ago(n: int) -> dt.date:
-    today = dt.date.today()
+    today = kolkata_today()
     month = today.year * 12 + today.month - 1 - n
     return dt.date(month // 12, month % 12 + 1, 1)
 
@@ -98,7 +105,7 @@ def test_the_chart_widget_draws_inline_svg_bars_for_holders_of_its_permission(wo
     add_vouchers(app, ("Old Party", "9999.00"), issued_on=months_ago(6))  # before the six months shown
     html = web_login(app, "owner@acme.test").get("/").text
     chart = card(html, "ledger.by_month")
-    months = [months_ago(n).strftime("%b %Y") for n in range(5, -1, -1)]
+    months = [format_month(months_ago(n), locale="en_IN") for n in range(5, -1, -1)]
     assert 'data-widget-chart="bar"' in chart and "<script" not in chart and "style=" not in chart
     assert 'viewBox="0 0 480 220"' in chart
     assert re.findall(r"<text [^>]*data-chart-label>([^<]*)</text>", chart) == months
@@ -122,6 +129,12 @@ def test_the_chart_widget_draws_inline_svg_bars_for_holders_of_its_permission(wo
         '<div class="visually-hidden" data-chart-table>' in chart
         and f'<th scope="row">{months[5]}</th><td>₹2,000.00</td>' in table
     )
+    api = login(app, "owner@acme.test")
+    api.put("/api/v1/core/settings/core", json={"version": 0, "values": {"locale": "hi_IN"}})
+    hindi = card(web_login(app, "owner@acme.test").get("/").text, "ledger.by_month")
+    hindi_months = [format_month(months_ago(n), locale="hi_IN") for n in range(5, -1, -1)]
+    assert re.findall(r"<text [^>]*data-chart-label>([^<]*)</text>", hindi) == hindi_months != months
+    api.delete("/api/v1/core/settings/core")
     member = web_login(app, "member@acme.test").get("/").text
     assert "ledger.by_month" not in widgets(member) and "data-widget-chart" not in member
     assert "Voucher amounts by month" not in member

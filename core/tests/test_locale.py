@@ -89,8 +89,15 @@ def test_the_shell_speaks_hindi_for_a_hi_in_tenant(world):
     assert "लॉग आउट</button>" in home and "Log out" not in home
     assert '<span class="d-lg-none"> सूचनाएँ</span>' in home
     assert 'aria-label="मुख्य मेनू"' in home
-    # Strings without a translation stay English.
-    assert app.test_client().get("/login").text.count("Log in to Udyog") == 1
+    # Before a login, the browser's language decides, among those with a catalogue.
+    assert app.test_client().get("/login").text.count("Log in to Udyog</h1>") == 1
+    hindi_login = app.test_client().get("/login", headers={"Accept-Language": "hi-IN,hi;q=0.9,en;q=0.8"}).text
+    assert '<html lang="hi">' in hindi_login and "उद्योग में लॉग इन करें</h1>" in hindi_login
+    assert "ई-मेल पता" in hindi_login and "Log in to Udyog" not in hindi_login
+    tamil_first = app.test_client().get("/login", headers={"Accept-Language": "ta, en-GB;q=0.8, hi;q=0.5"}).text
+    assert '<html lang="en">' in tamil_first  # no Tamil catalogue: English is preferred over Hindi here
+    unknown = app.test_client().get("/login", headers={"Accept-Language": "ta"}).text
+    assert '<html lang="en">' in unknown and "Log in to Udyog</h1>" in unknown
 
 
 def test_the_hindi_catalogue_loads_and_is_complete():

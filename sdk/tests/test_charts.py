@@ -50,7 +50,8 @@ def test_nice_numbers():
 
 def test_values_are_formatted_with_prefix_unit_and_sign():
     assert format_chart_value(Decimal("-1234.50"), "₹") == "-₹1,234.50"
-    assert format_chart_value(1234567, unit=" kg") == "1,234,567 kg"
+    assert format_chart_value(1234567, unit=" kg") == "12,34,567 kg"  # lakh grouping (the default en_IN)
+    assert format_chart_value(Decimal("12345678.5"), "₹", decimals=2) == "₹1,23,45,678.50"
     assert format_chart_value(0.1 + 0.2) == "0.3"
     assert format_chart_value(Decimal("2.5"), "₹", decimals=2) == "₹2.50"
     chart = BarChart(["a"], [Series("x", [1])], prefix="₹", decimals=2)

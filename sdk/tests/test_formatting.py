@@ -8,7 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from udyog_sdk.formatting import amount_in_words, current_locale, format_amount, format_date, format_number
+from udyog_sdk.formatting import (
+    amount_in_words,
+    current_locale,
+    format_amount,
+    format_date,
+    format_month,
+    format_number,
+    tenant_today,
+)
 from udyog_sdk.runtime import TenantContext, bind_scope, unbind_scope
 
 
@@ -132,6 +140,31 @@ def test_the_locale_follows_the_bound_tenant():
     token = bind_scope(_Scope(_tenant({})))
     try:
         assert current_locale() == "en_IN"
+    finally:
+        unbind_scope(token)
+
+
+def test_format_month_names_the_month_in_the_locale():
+    assert format_month(dt.date(2026, 4, 17), locale="en_IN") == "Apr 2026"
+    assert format_month(dt.date(2026, 4, 17), locale="hi_IN") == "अप्रैल 2026"
+    token = bind_scope(_Scope(_tenant({"core": {"locale": "hi_IN"}})))
+    try:
+        assert format_month(dt.date(2026, 12, 1)) == "दिस॰ 2026"  # the tenant's locale by default
+    finally:
+        unbind_scope(token)
+
+
+def test_tenant_today_is_the_date_in_the_tenants_timezone():
+    late_utc = dt.datetime(2026, 3, 31, 20, 0, tzinfo=dt.UTC)  # 01:30 on 1 April in Kolkata
+    token = bind_scope(_Scope(_tenant({})))
+    try:
+        assert tenant_today(late_utc) == dt.date(2026, 4, 1)
+    finally:
+        unbind_scope(token)
+    new_york = TenantContext(uuid.uuid4(), "nyc", "NYC", "America/New_York")
+    token = bind_scope(_Scope(new_york))
+    try:
+        assert tenant_today(late_utc) == dt.date(2026, 3, 31)
     finally:
         unbind_scope(token)
 

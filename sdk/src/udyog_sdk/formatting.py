@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Literal
 
 from babel.dates import format_date as _babel_format_date
+from babel.dates import format_skeleton as _babel_format_skeleton
 from babel.numbers import format_currency as _babel_format_currency
 from babel.numbers import format_decimal as _babel_format_decimal
 from babel.numbers import get_currency_precision
@@ -35,7 +36,9 @@ __all__ = [
     "current_locale",
     "format_amount",
     "format_date",
+    "format_month",
     "format_number",
+    "tenant_today",
 ]
 
 #: The locale used when no tenant scope is bound or the tenant set none.
@@ -124,6 +127,30 @@ def format_date(value: dt.date | dt.datetime, *, locale: str | None = None, styl
             value = value.astimezone(ZoneInfo(tenant.timezone))
         value = value.date()
     return _babel_format_date(value, format=style, locale=locale or current_locale())
+
+
+def format_month(value: dt.date, *, locale: str | None = None) -> str:
+    """A month and its year, abbreviated, in the locale: en_IN ``Apr 2026``, hi_IN ``अप्रैल 2026``.
+
+    For chart labels and period headings (the day is ignored).
+    """
+    return _babel_format_skeleton("yMMM", value, locale=locale or current_locale())
+
+
+def tenant_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the current tenant is (its ``timezone``); the server's date with no tenant bound.
+
+    At 01:00 in Kolkata the server's UTC clock still shows yesterday: a report
+    "for this month" or a document's default date must use the tenant's day.
+    ``now`` (timezone-aware) replaces the clock, for tests.
+    """
+    from zoneinfo import ZoneInfo
+
+    tenant = active_tenant()
+    moment = now or dt.datetime.now(dt.UTC)
+    if tenant is None:
+        return moment.astimezone().date()
+    return moment.astimezone(ZoneInfo(tenant.timezone)).date()
 
 
 def _below_hundred(n: int) -> str:

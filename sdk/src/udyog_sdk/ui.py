@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
+from udyog_sdk.formatting import format_number
+
 
 @dataclass(frozen=True)
 class MenuEntry:
@@ -215,13 +217,16 @@ def nice_ticks(low: Decimal | int | float, high: Decimal | int | float, count: i
 def format_chart_value(
     value: Decimal | int | float, prefix: str = "", unit: str = "", decimals: int | None = None
 ) -> str:
-    """``value`` with thousands separators, ``decimals`` places (or as given), ``prefix`` and ``unit``."""
-    if decimals is not None:
-        text = f"{value:,.{decimals}f}"
-    elif isinstance(value, float):
-        text = f"{value:,.6f}".rstrip("0").rstrip(".")  # at most six places, no trailing zeros
-    else:
-        text = f"{value:,}"
+    """``value`` grouped in the tenant's locale (lakh and crore: ``₹1,23,456.50``), with ``prefix`` and ``unit``.
+
+    ``decimals`` fixes the decimal places. By default a ``Decimal`` keeps the
+    places it has (``Decimal("10.50")`` → ``10.50``, up to six), and an ``int``
+    or ``float`` shows up to three, without trailing zeros.
+    """
+    places = decimals
+    if places is None and isinstance(value, Decimal) and value.is_finite():
+        places = min(max(-int(value.as_tuple().exponent), 0), 6)
+    text = format_number(value, places=places)
     sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
     return f"{sign}{prefix}{text}{unit}"
 

@@ -3,7 +3,9 @@
 Templates mark text with ``{% trans %}…{% endtrans %}`` or ``{{ _("…") }}``
 (Jinja's i18n extension, new style: ``_("%(n)s unread", n=3)``). The
 language is the one of the tenant's ``locale`` setting (``hi_IN`` → ``hi``);
-outside a tenant scope (the login page) it is English. The catalogues are
+outside a tenant scope (the login page, errors before a login) it is the
+browser's preferred language among those with a catalogue (``Accept-Language``),
+else English. The catalogues are
 the ``.po`` files under ``udyog/translations/<language>/LC_MESSAGES/``, read
 once per process with Babel: no compiled ``.mo`` is built or shipped.
 docs/locale.md explains how to add a language.
@@ -13,12 +15,15 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from babel.messages.pofile import read_po
+from flask import has_request_context, request
 
 from udyog_sdk.formatting import current_locale
+from udyog_sdk.runtime import active_tenant
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -53,8 +58,35 @@ def catalogue(language: str) -> dict[str, str | tuple[str, ...]]:
     return out
 
 
+@functools.cache
+def available_languages() -> tuple[str, ...]:
+    """English and every language with a catalogue under :data:`TRANSLATIONS`."""
+    found = sorted(p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"))
+    return (SOURCE_LANGUAGE, *(language for language in found if language != SOURCE_LANGUAGE))
+
+
+def preferred_language(accepted: Iterable[tuple[str, float]]) -> str:
+    """The first of the browser's languages, by quality, that has a catalogue (``hi-IN`` counts as ``hi``).
+
+    Regional tags fall back to their language before a less wanted language
+    is tried: ``ta, en-GB;q=0.8, hi;q=0.5`` gives English, not Hindi.
+    """
+    languages = available_languages()
+    for tag, quality in sorted(accepted, key=lambda pair: -pair[1]):
+        language = tag.replace("_", "-").split("-", 1)[0].lower()
+        if quality > 0 and language in languages:
+            return language
+    return SOURCE_LANGUAGE
+
+
 def current_language() -> str:
-    """The shell's language: the tenant's locale's language (``hi_IN`` → ``hi``), else English."""
+    """The shell's language: the tenant's locale's language (``hi_IN`` → ``hi``).
+
+    With no tenant bound (the login page), the browser's best match among
+    :func:`available_languages` by ``Accept-Language``, else English.
+    """
+    if active_tenant() is None and has_request_context():
+        return preferred_language(request.accept_languages)
     return current_locale().split("_", 1)[0].lower()
 
 

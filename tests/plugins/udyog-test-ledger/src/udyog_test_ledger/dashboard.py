@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from udyog_sdk import db_session, hookimpl, plugin_settings
+from udyog_sdk.formatting import format_amount, format_month, tenant_today
 from udyog_sdk.ui import BarChart, Counter, DashboardWidget, ItemList, ListItem, Series, Table
 
 from .models import Voucher
@@ -26,7 +27,7 @@ def recent_vouchers() -> ItemList:
     if not settings["show_cancelled"]:
         query = query.where(Voucher.cancelled.is_(False))
     items = [
-        ListItem(f"{v.number} · {v.party}", url=f"/ledger/vouchers/{v.id}", detail=f"{v.amount:,.2f}")
+        ListItem(f"{v.number} · {v.party}", url=f"/ledger/vouchers/{v.id}", detail=format_amount(v.amount))
         for v in db_session().scalars(query)
     ]
     return ItemList(items, empty="No vouchers yet.")
@@ -37,8 +38,8 @@ def above_limit() -> Table:
     # Compared in Python: on SQLite, Money is stored as text, and text does not compare as numbers.
     query = select(Voucher.number, Voucher.party, Voucher.amount).where(Voucher.cancelled.is_(False)).limit(500)
     found = sorted((row for row in db_session().execute(query) if row.amount > limit), key=lambda r: -r.amount)
-    rows = [(number, party, f"{amount:,.2f}") for number, party, amount in found[:10]]
-    return Table(("Number", "Party", "Amount"), rows, empty=f"Nothing above {limit:,.2f}.")
+    rows = [(number, party, format_amount(amount)) for number, party, amount in found[:10]]
+    return Table(("Number", "Party", "Amount"), rows, empty=f"Nothing above {format_amount(limit)}.")
 
 
 def months_back(today: dt.date, count: int) -> list[dt.date]:
@@ -52,7 +53,7 @@ def months_back(today: dt.date, count: int) -> list[dt.date]:
 
 
 def amounts_by_month() -> BarChart:
-    months = months_back(dt.date.today(), 6)
+    months = months_back(tenant_today(), 6)
     query = select(Voucher.issued_on, Voucher.amount).where(
         Voucher.cancelled.is_(False), Voucher.issued_on >= months[0]
     )
@@ -61,7 +62,7 @@ def amounts_by_month() -> BarChart:
         first = issued_on.replace(day=1)
         if first in totals:
             totals[first] += amount
-    labels = [m.strftime("%b %Y") for m in months]
+    labels = [format_month(m) for m in months]  # in the tenant's locale: "Apr 2026", "अप्रैल 2026"
     return BarChart(labels, [Series("Amount", list(totals.values()))], prefix="₹", empty="No vouchers yet.")
 
 
