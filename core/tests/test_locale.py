@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from flask import render_template_string
 
+from udyog import defaults
 from udyog.app import create_app
 from udyog.tenancy import create_tenant
 from udyog.testing import TEST_PASSWORD, create_member, form_token, login
@@ -111,8 +112,28 @@ def test_the_hindi_catalogue_loads_and_is_complete():
     with (TRANSLATIONS / "hi" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         po = read_po(handle)
     assert all(message.string for message in po if message.id)  # every entry is translated
-    # The entries are those the templates mark (nothing stale, nothing missing).
+    # The entries are those the shell marks (nothing stale, nothing missing): the templates' and the web
+    # modules' _("…") and gettext("…"), and the core's menu labels (translated when the menu is drawn).
     marked = set()
-    for path in (TRANSLATIONS.parent / "web" / "templates" / "udyog").glob("*.html"):
-        marked.update(re.findall(r"""_\((?:"([^"]+)"|'([^']+)')""", path.read_text()))
-    assert {a or b for a, b in marked} == set(hindi)
+    web = TRANSLATIONS.parent / "web"
+    for path in [*(web / "templates" / "udyog").glob("*.html"), *(p for p in web.glob("*.py") if p.name != "i18n.py")]:
+        marked.update(re.findall(r"""\b(?:_|gettext)\(\s*(?:"([^"]+)"|'([^']+)')""", path.read_text()))
+    menu = {entry.label for entry in defaults.udyog_menu()}
+    assert {a or b for a, b in marked} | menu == set(hindi)
+
+
+def test_menu_labels_and_widget_titles_are_translated_with_the_plugins_catalogues(kernel_factory, backend):
+    kernel = kernel_factory(["notes", "ledger"], backend=backend)
+    create_tenant(kernel, "acme", "Acme Ltd", plugins=["notes", "ledger"])
+    create_member(kernel, "acme", "owner@acme.test", roles=("Owner",))
+    app = create_app(kernel=kernel)
+    client, _ = web_login(app, "owner@acme.test")
+    home = client.get("/").text
+    assert "> Vouchers</a>" in home and "Voucher amounts by month</h2>" in home and "वाउचर" not in home
+    owner = login(app, "owner@acme.test")
+    assert owner.patch(f"{URL}/core", json={"version": 0, "values": {"locale": "hi_IN"}}).status_code == 200
+    home = client.get("/").text
+    # The ledger's own catalogue (udyog_test_ledger/translations/hi) names its menu entry and widget.
+    assert "> वाउचर</a>" in home and "माह के अनुसार वाउचर राशि</h2>" in home
+    assert "> प्रशासन</a>" in home and "> उपयोगकर्ता</a>" in home  # the core's labels, from the core's catalogue
+    assert "Recent vouchers" in home  # a title no catalogue translates stays English

@@ -14,13 +14,14 @@ docs/locale.md explains how to add a language.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from babel.messages.pofile import read_po
-from flask import has_request_context, request
+from flask import current_app, has_app_context, has_request_context, request
 
 from udyog_sdk.formatting import current_locale
 from udyog_sdk.runtime import active_tenant
@@ -34,13 +35,14 @@ log = logging.getLogger(__name__)
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 #: The language the templates are written in.
 SOURCE_LANGUAGE = "en"
+#: ``app.extensions`` key: the loaded plugins' ``translations/`` folders, in load order.
+TRANSLATION_DIRS = "udyog.translation_dirs"
 
 
 @functools.cache
-def catalogue(language: str) -> dict[str, str | tuple[str, ...]]:
-    """msgid → translation of ``language`` (fuzzy and empty entries left out); empty if there is none."""
-    path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
-    if language == SOURCE_LANGUAGE or not path.is_file():
+def read_catalogue(path: Path, language: str) -> dict[str, str | tuple[str, ...]]:
+    """msgid → translation from one ``.po`` file (fuzzy and empty entries left out); empty if it does not exist."""
+    if not path.is_file():
         return {}
     with path.open("rb") as handle:
         po = read_po(handle, locale=language)
@@ -56,6 +58,48 @@ def catalogue(language: str) -> dict[str, str | tuple[str, ...]]:
             out[key] = message.string
     log.debug("loaded %d translations of %s from %s", len(out), language, path)
     return out
+
+
+def catalogue(language: str) -> dict[str, str | tuple[str, ...]]:
+    """The core's msgid → translation of ``language``; empty if there is none."""
+    if language == SOURCE_LANGUAGE:
+        return {}
+    return read_catalogue(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po", language)
+
+
+def plugin_translation_dirs(packages: Iterable[str]) -> tuple[Path, ...]:
+    """The ``translations/`` folders that the plugins' import packages ship, in the order given."""
+    found = []
+    for package in packages:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folder = Path(location) / "translations"
+            if folder.is_dir():
+                found.append(folder)
+    return tuple(found)
+
+
+@functools.cache
+def merged_catalogue(language: str, plugin_dirs: tuple[Path, ...]) -> dict[str, str | tuple[str, ...]]:
+    """The core's catalogue of ``language``, then each plugin's for what the core does not translate."""
+    merged = dict(catalogue(language))
+    if language == SOURCE_LANGUAGE:
+        return merged
+    for folder in plugin_dirs:
+        for key, value in read_catalogue(folder / language / "LC_MESSAGES" / "messages.po", language).items():
+            merged.setdefault(key, value)
+    return merged
+
+
+def translations(language: str) -> dict[str, str | tuple[str, ...]]:
+    """What ``_()`` looks up: the core's and the loaded plugins' catalogues of ``language`` (see :func:`install`)."""
+    plugin_dirs: tuple[Path, ...] = ()
+    if has_app_context():
+        plugin_dirs = current_app.extensions.get(TRANSLATION_DIRS, ())
+    return merged_catalogue(language, plugin_dirs)
 
 
 @functools.cache
@@ -92,20 +136,30 @@ def current_language() -> str:
 
 def gettext(message: str) -> str:
     """``message`` in the current language, or as it is."""
-    found = catalogue(current_language()).get(message)
+    found = translations(current_language()).get(message)
     return found if isinstance(found, str) else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural of a message in the current language (Hindi and English: n == 1 is singular)."""
-    found = catalogue(current_language()).get(singular)
+    found = translations(current_language()).get(singular)
     if isinstance(found, tuple):
         return found[0] if n == 1 else found[-1]
     return singular if n == 1 else plural
 
 
 def install(app: Flask) -> None:
-    """Jinja's i18n extension with the shell's gettext, and ``html_lang`` for ``<html lang>``."""
+    """Jinja's i18n extension with the shell's gettext, and ``html_lang`` for ``<html lang>``.
+
+    Also records the loaded plugins' ``translations/`` folders: a plugin ships
+    ``<package>/translations/<language>/LC_MESSAGES/messages.po`` for its own
+    strings (menu labels, widget titles, its templates' text), looked up after
+    the core's catalogue.
+    """
+    kernel = app.extensions.get("udyog")
+    if kernel is not None:
+        packages = [record.manifest.package for record in kernel.registry.loaded() if record.manifest is not None]
+        app.extensions[TRANSLATION_DIRS] = plugin_translation_dirs(packages)
     if "jinja2.ext.InternationalizationExtension" not in app.jinja_env.extensions:
         app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]

@@ -90,8 +90,10 @@ class MenuNode:
 
     @property
     def label(self) -> str:
-        """The entry's label."""
-        return self.entry.label
+        """The entry's label, in the shell's language when a catalogue translates it (docs/locale.md)."""
+        from udyog.web.i18n import gettext
+
+        return gettext(self.entry.label)
 
     @property
     def url(self) -> str:
