@@ -1,4 +1,9 @@
-"""Administration API: permissions, record rules, roles and the tenant's users."""
+"""Administration API: permissions, record rules, roles, the tenant's users and its plugins.
+
+The rules live in the plain functions here (``new_role``, ``change_member``,
+``set_plugin_enabled``, ...): the routes below and the web UI's admin pages
+(``udyog.web.admin``) both call them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import marshmallow as ma
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from udyog.models import AuthSession, Branch, Membership, Role, User, UserRole
+from udyog.models import AuthSession, Branch, Membership, Role, TenantPlugin, User, UserRole
 from udyog.rbac import bump_security
 from udyog.registry import CORE_NAME
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session
@@ -97,6 +102,27 @@ class MemberUpdateSchema(ma.Schema):
     roles = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=80)))
     branch_id = ma.fields.UUID(allow_none=True)
     is_active = ma.fields.Boolean()
+
+
+class PluginChangeSchema(ma.Schema):
+    """The outcome of enabling or disabling a plugin for the tenant."""
+
+    plugin = ma.fields.String()
+    changed = ma.fields.List(
+        ma.fields.String(), metadata={"description": "the plugins enabled (or disabled) by this request"}
+    )
+    enabled_plugins = ma.fields.List(ma.fields.String(), metadata={"description": "the tenant's plugins now"})
+
+
+class PluginDisableSchema(ma.Schema):
+    """Options of disabling a plugin."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    purge_settings = ma.fields.Boolean(
+        load_default=False, metadata={"description": "also forget the tenant's settings of the plugin"}
+    )
 
 
 def _role(role_id: uuid.UUID) -> Role:
@@ -194,6 +220,245 @@ def _check_branch(branch_id: uuid.UUID | None) -> None:
         raise UdyogError("invalid branch", status=422, errors={"branch_id": ["no such branch"]})
 
 
+def declared_permissions() -> list[dict[str, str]]:
+    """Permissions declared by the core and the plugins the tenant enabled, by name."""
+    enabled = current_tenant().enabled_plugins | {CORE_NAME}
+    security = current_app.extensions["udyog"].security
+    return [
+        {"name": name, "description": perm.description, "plugin": plugin}
+        for name, (plugin, perm) in sorted(security.permissions.items())
+        if plugin in enabled
+    ]
+
+
+def declared_record_rules() -> list[dict[str, str]]:
+    """Record rules declared by the core and the plugins the tenant enabled, by key."""
+    enabled = current_tenant().enabled_plugins | {CORE_NAME}
+    security = current_app.extensions["udyog"].security
+    return [
+        {"key": key, "model": rule.model.__name__, "description": rule.description, "plugin": plugin}
+        for key, (plugin, rule) in sorted(security.rules.items())
+        if plugin in enabled
+    ]
+
+
+def find_role(role_id: uuid.UUID) -> Role:
+    """The tenant's role ``role_id`` (404 if there is none)."""
+    return _role(role_id)
+
+
+def members(user_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    """The tenant's members (or the one with ``user_id``) with their roles, by e-mail."""
+    return _members(user_id)
+
+
+def new_role(data: dict[str, Any]) -> Role:
+    """Create a role from loaded :class:`RoleSchema` data (the caller commits).
+
+    Refused: unknown patterns or rules (422), patterns beyond the caller's own
+    permissions (403), a taken name (409).
+    """
+    session = db_session()
+    _validate_role(data["permissions"], data["record_rules"])
+    _assert_can_grant(data["permissions"], "permissions")
+    if session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
+        raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
+    role = Role(**data, is_default=False)
+    session.add(role)
+    session.flush()
+    bump_security(session)
+    return role
+
+
+def change_role(role_id: uuid.UUID, data: dict[str, Any]) -> Role:
+    """Change a role from loaded :class:`RoleUpdateSchema` data (the caller commits).
+
+    Refused: a stale ``version`` (409), unknown patterns or rules (422), newly
+    granted patterns beyond the caller's own permissions (403), a taken name
+    (409), and a change that leaves no active member holding ``*`` (409).
+    """
+    session = db_session()
+    data = dict(data)
+    role = _role(role_id)
+    if data.pop("version") != role.version:
+        raise UdyogError("the role was changed by someone else; reload it", status=409, errors={"version": ["stale"]})
+    _validate_role(data.get("permissions", role.permissions), data.get("record_rules", role.record_rules))
+    if "permissions" in data:
+        _assert_can_grant([p for p in data["permissions"] if p not in role.permissions], "permissions")
+    renamed = "name" in data and data["name"] != role.name
+    if renamed and session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
+        raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
+    for key, value in data.items():
+        setattr(role, key, value)
+    _assert_an_owner_remains()
+    bump_security(session)
+    return role
+
+
+def remove_role(role_id: uuid.UUID) -> dict[str, Any]:
+    """Delete a role, its holders lose it (the caller commits); returns the role's data.
+
+    Refused (409) when no active member would hold ``*`` any more.
+    """
+    session = db_session()
+    role = _role(role_id)
+    data = RoleSchema().dump(role)
+    session.execute(delete(UserRole).where(UserRole.role_id == role.id))
+    session.delete(role)
+    _assert_an_owner_remains()
+    bump_security(session)
+    return data
+
+
+def add_member(data: dict[str, Any]) -> uuid.UUID:
+    """Add a member from loaded :class:`MemberCreateSchema` data (the caller commits); returns the user's id.
+
+    A new e-mail creates the user, with the password if one is given (checked
+    like every password) and without one otherwise (they cannot log in until
+    an administrator sets it: ``udyog user password``). A known e-mail adds that
+    user; a member already is refused (409). Roles beyond the caller's own
+    permissions are refused (403).
+    """
+    from udyog.auth import hash_password, normalize_email, validate_password
+
+    kernel = current_app.extensions["udyog"]
+    session = db_session()
+    email = normalize_email(data["email"])
+    _check_branch(data.get("branch_id"))
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        password = data.get("password")
+        if password is not None:
+            validate_password(password, email=email)
+        user = User(
+            email=email,
+            name=data["name"].strip(),
+            password_hash=hash_password(kernel, password) if password else None,
+        )
+        session.add(user)
+        session.flush()
+    elif session.scalar(select(Membership.id).where(Membership.user_id == user.id)) is not None:
+        raise UdyogError("already a member", status=409, errors={"email": [f"{email} is already a member"]})
+    session.add(Membership(user_id=user.id, branch_id=data.get("branch_id")))
+    _set_roles(user.id, data.get("roles", []))
+    session.flush()
+    bump_security(session)
+    return user.id
+
+
+def change_member(user_id: uuid.UUID, data: dict[str, Any]) -> None:
+    """Apply loaded :class:`MemberUpdateSchema` data to a membership (the caller commits).
+
+    Deactivating ends the member's logins in this tenant; nobody deactivates
+    themselves (409); roles beyond the caller's own permissions are refused
+    (403); a change that leaves no active member holding ``*`` is refused (409).
+    """
+    session = db_session()
+    membership = session.scalar(select(Membership).where(Membership.user_id == user_id))
+    if membership is None:
+        raise UdyogError("member not found", status=404)
+    me = current_user()
+    if me is not None and me.user_id == user_id and data.get("is_active") is False:
+        raise UdyogError("you cannot deactivate yourself", status=409, errors={"is_active": ["your own membership"]})
+    if "branch_id" in data:
+        _check_branch(data["branch_id"])
+        membership.branch_id = data["branch_id"]
+    if "is_active" in data:
+        membership.is_active = data["is_active"]
+        if not data["is_active"]:  # end their logins here; reactivating does not revive them
+            session.execute(
+                update(AuthSession)
+                .where(
+                    AuthSession.user_id == user_id,
+                    AuthSession.acting_tenant_id == current_tenant().id,
+                    AuthSession.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+    if "roles" in data:
+        _set_roles(user_id, data["roles"])
+    _assert_an_owner_remains()
+    bump_security(session)
+
+
+# -- plugins of the tenant -------------------------------------------------------------
+
+
+def tenant_plugin_names() -> set[str]:
+    """The plugins the tenant enabled (as stored: loaded or not)."""
+    return set(db_session().scalars(select(TenantPlugin.plugin)))
+
+
+def plugin_rows() -> list[dict[str, Any]]:
+    """Every installed plugin (``PluginRecord.as_dict()``) with ``enabled_for_tenant``, by name."""
+    kernel = current_app.extensions["udyog"]
+    enabled = tenant_plugin_names()
+    rows = []
+    for record in kernel.registry:
+        row = record.as_dict()
+        row["enabled_for_tenant"] = record.name in enabled
+        rows.append(row)
+    return rows
+
+
+def _known_plugin(name: str, enabled: set[str]) -> None:
+    """404 for a name that is neither the core, an installed plugin nor one the tenant enabled."""
+    if name != CORE_NAME and current_app.extensions["udyog"].registry.get(name) is None and name not in enabled:
+        raise UdyogError(f"no plugin {name!r}", status=404)
+
+
+def plugin_change_plan(name: str, enable: bool) -> dict[str, Any]:
+    """What enabling or disabling ``name`` for the tenant would do, for a confirmation.
+
+    ``also``: the plugins it requires that enabling enables too (in load
+    order); ``blockers``: the enabled plugins that require it, which refuse
+    disabling; ``problem``: why it cannot be done at all (``None`` if it can).
+    Unknown plugins answer 404.
+    """
+    kernel = current_app.extensions["udyog"]
+    record = kernel.registry.get(name)
+    enabled = tenant_plugin_names()
+    _known_plugin(name, enabled)
+    plan: dict[str, Any] = {"plugin": name, "enable": enable, "also": [], "blockers": [], "problem": None}
+    if name == CORE_NAME:
+        plan["problem"] = "The core is always enabled; it cannot be disabled."
+    elif enable:
+        if name not in kernel.registry.loaded_names():
+            why = f"{record.state.value}: {record.error}" if record and record.error else "not loaded"
+            plan["problem"] = f"{name} cannot be enabled ({why})."
+        else:
+            plan["also"] = [n for n in kernel.registry.dependency_closure([name]) if n != name and n not in enabled]
+    else:
+        plan["blockers"] = kernel.registry.dependants(name, enabled - {name})
+        if plan["blockers"]:
+            plan["problem"] = f"{name} is required by {', '.join(plan['blockers'])}; disable them first."
+    return plan
+
+
+def set_plugin_enabled(name: str, enable: bool, *, purge_settings: bool = False) -> list[str]:
+    """Enable (with what it requires) or disable ``name`` for the tenant; returns the plugins changed.
+
+    The work is :func:`udyog.tenancy.enable_plugins` or
+    :func:`~udyog.tenancy.disable_plugins`, as for ``udyog plugins enable|disable
+    --tenant``: setup and teardown hooks run, and every process follows at its
+    next request. It commits in its own transaction, so the request's session
+    is ended first. Refused: the core (409), an unknown plugin (404), one that
+    is not loaded (409), disabling one that enabled plugins require (409).
+    """
+    from udyog.tenancy import disable_plugins, enable_plugins
+
+    if name == CORE_NAME:
+        raise UdyogError("the core cannot be disabled", status=409, errors={"plugins": ["core: always enabled"]})
+    _known_plugin(name, tenant_plugin_names())
+    kernel = current_app.extensions["udyog"]
+    tenant_id = current_tenant().id
+    db_session().rollback()  # the tenancy function writes in its own transaction (SQLite: one writer)
+    if enable:
+        return enable_plugins(kernel, tenant_id, [name])
+    return disable_plugins(kernel, tenant_id, [name], purge_settings=purge_settings)
+
+
 def create_admin_blueprint() -> Blueprint:
     """A fresh blueprint with the administration routes."""
     bp = Blueprint("core_admin", __name__, url_prefix="/api/v1/core", description="Roles, permissions and users")
@@ -203,28 +468,14 @@ def create_admin_blueprint() -> Blueprint:
     @requires("core.role.read")
     def permissions() -> dict[str, Any]:
         """Permissions declared by the core and the plugins the tenant enabled."""
-        enabled = current_tenant().enabled_plugins | {CORE_NAME}
-        security = current_app.extensions["udyog"].security
-        rows = [
-            {"name": name, "description": perm.description, "plugin": plugin}
-            for name, (plugin, perm) in sorted(security.permissions.items())
-            if plugin in enabled
-        ]
-        return ok(rows)
+        return ok(declared_permissions())
 
     @bp.route("/record-rules")
     @bp.response(200, envelope(RecordRuleSchema, many=True))
     @requires("core.role.read")
     def record_rules() -> dict[str, Any]:
         """Record rules declared by the core and the plugins the tenant enabled."""
-        enabled = current_tenant().enabled_plugins | {CORE_NAME}
-        security = current_app.extensions["udyog"].security
-        rows = [
-            {"key": key, "model": rule.model.__name__, "description": rule.description, "plugin": plugin}
-            for key, (plugin, rule) in sorted(security.rules.items())
-            if plugin in enabled
-        ]
-        return ok(rows)
+        return ok(declared_record_rules())
 
     @bp.route("/roles")
     @bp.response(200, envelope(RoleSchema, many=True))
@@ -239,16 +490,8 @@ def create_admin_blueprint() -> Blueprint:
     @requires("core.role.manage")
     def create_role(data: dict[str, Any]) -> dict[str, Any]:
         """Create a role."""
-        session = db_session()
-        _validate_role(data["permissions"], data["record_rules"])
-        _assert_can_grant(data["permissions"], "permissions")
-        if session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
-            raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
-        role = Role(**data, is_default=False)
-        session.add(role)
-        session.flush()
-        bump_security(session)
-        session.commit()
+        role = new_role(data)
+        db_session().commit()
         return ok(RoleSchema().dump(role), message="role created")
 
     @bp.route("/roles/<uuid:role_id>")
@@ -264,23 +507,8 @@ def create_admin_blueprint() -> Blueprint:
     @requires("core.role.manage")
     def update_role(data: dict[str, Any], role_id: uuid.UUID) -> dict[str, Any]:
         """Change a role; takes effect for its holders on their next request."""
-        session = db_session()
-        role = _role(role_id)
-        if data.pop("version") != role.version:
-            raise UdyogError(
-                "the role was changed by someone else; reload it", status=409, errors={"version": ["stale"]}
-            )
-        _validate_role(data.get("permissions", role.permissions), data.get("record_rules", role.record_rules))
-        if "permissions" in data:
-            _assert_can_grant([p for p in data["permissions"] if p not in role.permissions], "permissions")
-        renamed = "name" in data and data["name"] != role.name
-        if renamed and session.scalar(select(Role.id).where(Role.name == data["name"])) is not None:
-            raise UdyogError("role exists", status=409, errors={"name": [f"a role {data['name']!r} exists"]})
-        for key, value in data.items():
-            setattr(role, key, value)
-        _assert_an_owner_remains()
-        bump_security(session)
-        session.commit()
+        role = change_role(role_id, data)
+        db_session().commit()
         return ok(RoleSchema().dump(role), message="role updated")
 
     @bp.route("/roles/<uuid:role_id>", methods=["DELETE"])
@@ -288,14 +516,8 @@ def create_admin_blueprint() -> Blueprint:
     @requires("core.role.manage")
     def delete_role(role_id: uuid.UUID) -> dict[str, Any]:
         """Delete a role; its holders lose it at once."""
-        session = db_session()
-        role = _role(role_id)
-        data = RoleSchema().dump(role)
-        session.execute(delete(UserRole).where(UserRole.role_id == role.id))
-        session.delete(role)
-        _assert_an_owner_remains()
-        bump_security(session)
-        session.commit()
+        data = remove_role(role_id)
+        db_session().commit()
         return ok(data, message="role deleted")
 
     @bp.route("/users")
@@ -311,31 +533,9 @@ def create_admin_blueprint() -> Blueprint:
     @requires("core.user.manage")
     def add_user(data: dict[str, Any]) -> dict[str, Any]:
         """Add a member: a new user (with a password) or an existing user by e-mail."""
-        from udyog.auth import hash_password, normalize_email, validate_password
-
-        kernel = current_app.extensions["udyog"]
-        session = db_session()
-        email = normalize_email(data["email"])
-        _check_branch(data["branch_id"])
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            if data["password"] is not None:
-                validate_password(data["password"], email=email)
-            user = User(
-                email=email,
-                name=data["name"].strip(),
-                password_hash=hash_password(kernel, data["password"]) if data["password"] else None,
-            )
-            session.add(user)
-            session.flush()
-        elif session.scalar(select(Membership.id).where(Membership.user_id == user.id)) is not None:
-            raise UdyogError("already a member", status=409, errors={"email": [f"{email} is already a member"]})
-        session.add(Membership(user_id=user.id, branch_id=data["branch_id"]))
-        _set_roles(user.id, data["roles"])
-        session.flush()
-        bump_security(session)
-        session.commit()
-        return ok(MemberSchema().dump(_members(user.id)[0]), message="member added")
+        user_id = add_member(data)
+        db_session().commit()
+        return ok(MemberSchema().dump(_members(user_id)[0]), message="member added")
 
     @bp.route("/users/<uuid:user_id>", methods=["PATCH"])
     @bp.arguments(MemberUpdateSchema)
@@ -343,36 +543,37 @@ def create_admin_blueprint() -> Blueprint:
     @requires("core.user.manage")
     def update_user(data: dict[str, Any], user_id: uuid.UUID) -> dict[str, Any]:
         """Replace a member's roles, set their branch, or deactivate them (takes effect at once)."""
-        session = db_session()
-        membership = session.scalar(select(Membership).where(Membership.user_id == user_id))
-        if membership is None:
-            raise UdyogError("member not found", status=404)
-        me = current_user()
-        if me is not None and me.user_id == user_id and data.get("is_active") is False:
-            raise UdyogError(
-                "you cannot deactivate yourself", status=409, errors={"is_active": ["your own membership"]}
-            )
-        if "branch_id" in data:
-            _check_branch(data["branch_id"])
-            membership.branch_id = data["branch_id"]
-        if "is_active" in data:
-            membership.is_active = data["is_active"]
-            if not data["is_active"]:  # end their logins here; reactivating does not revive them
-                session.execute(
-                    update(AuthSession)
-                    .where(
-                        AuthSession.user_id == user_id,
-                        AuthSession.acting_tenant_id == current_tenant().id,
-                        AuthSession.revoked_at.is_(None),
-                    )
-                    .values(revoked_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
-        if "roles" in data:
-            _set_roles(user_id, data["roles"])
-        _assert_an_owner_remains()
-        bump_security(session)
-        session.commit()
+        change_member(user_id, data)
+        db_session().commit()
         return ok(MemberSchema().dump(_members(user_id)[0]), message="member updated")
+
+    @bp.route("/plugins/<string:name>/enable", methods=["POST"])
+    @bp.response(200, envelope(PluginChangeSchema))
+    @requires("core.tenant.manage")
+    def enable_plugin(name: str) -> dict[str, Any]:
+        """Enable a plugin for the tenant, and the plugins it requires (as ``udyog plugins enable --tenant``).
+
+        Each newly enabled plugin's setup runs; no restart is needed.
+        """
+        changed = set_plugin_enabled(name, True)
+        return ok(
+            {"plugin": name, "changed": changed, "enabled_plugins": sorted(tenant_plugin_names())},
+            message=f"enabled: {', '.join(changed)}" if changed else "already enabled",
+        )
+
+    @bp.route("/plugins/<string:name>/disable", methods=["POST"])
+    @bp.arguments(PluginDisableSchema, required=False)
+    @bp.response(200, envelope(PluginChangeSchema))
+    @requires("core.tenant.manage")
+    def disable_plugin(data: dict[str, Any], name: str) -> dict[str, Any]:
+        """Disable a plugin for the tenant (its data stays); refused (409) while an enabled plugin requires it.
+
+        The core cannot be disabled. ``purge_settings`` also forgets the tenant's settings of it.
+        """
+        changed = set_plugin_enabled(name, False, purge_settings=bool((data or {}).get("purge_settings")))
+        return ok(
+            {"plugin": name, "changed": changed, "enabled_plugins": sorted(tenant_plugin_names())},
+            message=f"disabled: {', '.join(changed)}" if changed else "not enabled",
+        )
 
     return bp
