@@ -162,11 +162,15 @@ def test_landing_page_shows_tenant_user_roles_and_menu(kernel_factory, backend):
         "core.branches",
         "notes.notes",
         "core.admin",
+        "core.tenant",
         "core.users",
         "core.roles",
         "core.plugins",
         "core.jobs",
         "core.settings",
+        "core.series",
+        "core.custom_fields",
+        "core.audit",
     ]
 
 
@@ -179,11 +183,15 @@ def test_menu_shows_only_what_the_roles_allow(world):
         "core.branches",
         "notes.notes",
         "core.admin",
+        "core.tenant",
         "core.users",
         "core.roles",
         "core.plugins",
         "core.jobs",
         "core.settings",
+        "core.series",
+        "core.custom_fields",
+        "core.audit",
     ]
     assert menu_keys(member) == ["core.home", "core.branches"]  # Member: core.tenant.read, core.branch.read
     assert "Administration" not in member and "/core/users" not in member

@@ -9,9 +9,10 @@ import marshmallow as ma
 from flask import current_app
 from sqlalchemy import bindparam, select
 
-from udyog.models import AuditEntry, Branch
+from udyog.audit_log import AUDIT, audit_page
+from udyog.models import Branch
 from udyog_sdk import UdyogError, current_tenant, db_session
-from udyog_sdk.api import Blueprint, Filter, Listing, check_version, envelope, ok, version_field
+from udyog_sdk.api import Blueprint, Listing, envelope, ok, version_field
 from udyog_sdk.runtime import active_tenant
 from udyog_sdk.security import public, requires
 
@@ -93,25 +94,6 @@ class AuditEntrySchema(ma.Schema):
             "description": 'insert: {"after": {...}}; update: {field: {"before", "after"}}; delete: {"before": {...}}'
         }
     )
-
-
-#: The audit log, newest first.
-AUDIT = Listing(
-    AuditEntry,
-    filters={
-        "entity": ("eq", "in"),
-        "record_id": ("eq",),
-        "user_id": ("eq",),
-        "action": Filter(
-            AuditEntry.action, field=ma.fields.String(validate=ma.validate.OneOf(("insert", "update", "delete")))
-        ),
-        "since": Filter(AuditEntry.at, "gte"),
-        "until": Filter(AuditEntry.at, "lte"),
-    },
-    sort=("at",),
-    default_sort="-at",
-    name="Audit",
-)
 
 
 _BRANCH_SCHEMA = BranchSchema()
@@ -222,11 +204,11 @@ def create_blueprint() -> Blueprint:
 
         ``version`` is the version you read; a stale one answers 409.
         """
+        from udyog.tenancy import update_branch as update
+
         session = db_session()
         branch = _get_branch(branch_id)
-        check_version(branch, data.pop("version"))
-        for key, value in data.items():
-            setattr(branch, key, value)
+        update(session, branch, data.pop("version"), **data)
         session.commit()
         return ok(_branch_data(branch), message="branch updated")
 
@@ -248,7 +230,7 @@ def create_blueprint() -> Blueprint:
     @requires("core.audit.read")
     def audit_log(args: dict[str, Any]) -> dict[str, Any]:
         """The audit log, newest first: every insert, update and delete of the tenant's data."""
-        rows, meta = AUDIT.page(select(AuditEntry), args)
+        rows, meta = audit_page(args)
         return ok(rows, meta=meta)
 
     return bp

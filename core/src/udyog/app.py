@@ -27,7 +27,7 @@ from udyog_sdk.runtime import NoScopeError, bind_scope, unbind_scope
 from udyog_sdk.security import ACCESS_ATTRIBUTE
 
 #: Endpoints of other libraries that anyone may call (the OpenAPI document, static assets).
-PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "static", "bootstrap.static"})
+PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json", "static", "bootstrap.static", "web.static"})
 
 
 def check_login(kernel: Kernel, session: TenantSession, claims: Mapping[str, Any]) -> tuple[TenantContext, Principal]:

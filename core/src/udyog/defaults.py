@@ -136,7 +136,8 @@ def udyog_roles() -> list[RoleTemplate]:
 
 @hookimpl
 def udyog_menu() -> list[MenuEntry]:
-    """The core's menu: Home, Branches, and Administration (users, roles, plugins, jobs, settings)."""
+    """The core's menu: Home, Branches, and Administration (organisation, users, roles, plugins, jobs, settings,
+    number series, custom fields, audit log)."""
     return [
         MenuEntry("core.home", "Home", "/", None, weight=0, icon="house"),
         MenuEntry("core.branches", "Branches", "/core/branches", "core.branch.read", weight=10, icon="shop"),
@@ -146,6 +147,18 @@ def udyog_menu() -> list[MenuEntry]:
         MenuEntry("core.plugins", "Plugins", "/core/plugins", "core.plugin.read", 30, "core.admin", "puzzle"),
         MenuEntry("core.jobs", "Jobs", "/core/jobs", "core.jobs.read", 40, "core.admin", "hourglass-split"),
         MenuEntry("core.settings", "Settings", "/core/settings", "core.settings.read", 50, "core.admin", "sliders"),
+        MenuEntry("core.tenant", "Organisation", "/core/tenant", "core.tenant.manage", 5, "core.admin", "building"),
+        MenuEntry("core.series", "Number series", "/core/series", "core.series.read", 60, "core.admin", "123"),
+        MenuEntry(
+            "core.custom_fields",
+            "Custom fields",
+            "/core/custom-fields",
+            "core.custom_field.read",
+            70,
+            "core.admin",
+            "input-cursor-text",
+        ),
+        MenuEntry("core.audit", "Audit log", "/core/audit", "core.audit.read", 80, "core.admin", "clock-history"),
     ]
 
 

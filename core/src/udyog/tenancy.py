@@ -9,6 +9,7 @@ import re
 import uuid
 import zoneinfo
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -22,6 +23,9 @@ from udyog_sdk import UdyogError
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 BRANCH_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
 STATE_CODE_RE = re.compile(r"^[0-9]{2}$")
+TENANT_NAME_MAX_LENGTH = 200
+BRANCH_NAME_MAX_LENGTH = 200
+BRANCH_ADDRESS_MAX_LENGTH = 2000
 
 
 def validate_timezone(name: str) -> str:
@@ -31,6 +35,38 @@ def validate_timezone(name: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise UdyogError("invalid timezone", status=422, errors={"timezone": [f"unknown timezone {name!r}"]}) from None
     return name
+
+
+def _check_tenant_name(name: str) -> str:
+    """``name`` without surrounding blanks, or a field error."""
+    if not isinstance(name, str) or not name.strip():
+        raise UdyogError("invalid name", status=422, errors={"name": ["must not be empty"]})
+    if len(name.strip()) > TENANT_NAME_MAX_LENGTH:
+        raise UdyogError("invalid name", status=422, errors={"name": [f"at most {TENANT_NAME_MAX_LENGTH} characters"]})
+    return name.strip()
+
+
+def update_tenant(session: TenantSession, tenant_id: uuid.UUID, *, name: str, timezone: str) -> Tenant:
+    """Change a tenant's name and timezone (the caller commits); 422 naming the field for a bad value.
+
+    Both take effect at the next request in every process: the tenant's row
+    is read per request.
+    """
+    errors: dict[str, list[str]] = {}
+    for check, value in ((_check_tenant_name, name), (validate_timezone, timezone)):
+        try:
+            check(value)
+        except UdyogError as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise UdyogError("invalid tenant settings", status=422, errors=errors)
+    tenant = _lock_tenant(session, tenant_id)
+    if tenant.name != name.strip():
+        tenant.name = name.strip()
+    if tenant.timezone != timezone:
+        tenant.timezone = timezone
+    session.flush()
+    return tenant
 
 
 def create_tenant(
@@ -53,8 +89,7 @@ def create_tenant(
             status=422,
             errors={"slug": ["2-63 lower-case letters, digits and hyphens, not starting with a hyphen"]},
         )
-    if not name.strip():
-        raise UdyogError("invalid name", status=422, errors={"name": ["must not be empty"]})
+    _check_tenant_name(name)
     validate_timezone(timezone)
     with kernel.db.session() as session:
         if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
@@ -77,20 +112,71 @@ def create_branch(
     address: str = "",
     state_code: str | None = None,
 ) -> Branch:
-    """Add a branch to the session's tenant (the caller commits)."""
-    errors: dict[str, list[str]] = {}
-    if not BRANCH_CODE_RE.match(code or ""):
-        errors["code"] = ["1-16 upper-case letters, digits, '-' or '_'"]
-    if not (name or "").strip():
-        errors["name"] = ["must not be empty"]
-    if state_code is not None and not STATE_CODE_RE.match(state_code):
-        errors["state_code"] = ["two digits, e.g. 27"]
+    """Add a branch to the session's tenant (the caller commits).
+
+    Bad values answer 422 by field (see :func:`branch_errors`); a code in use
+    answers 409.
+    """
+    errors = branch_errors(code=code, name=name, address=address, state_code=state_code)
     if errors:
         raise UdyogError("invalid branch", status=422, errors=errors)
     if session.scalar(select(Branch.id).where(Branch.code == code)) is not None:
         raise UdyogError("branch code taken", status=409, errors={"code": [f"branch {code!r} already exists"]})
     branch = Branch(code=code, name=name.strip(), address=address, state_code=state_code)
     session.add(branch)
+    session.flush()
+    return branch
+
+
+_KEEP: Any = object()
+
+
+def branch_errors(
+    *, code: Any = _KEEP, name: Any = _KEEP, address: Any = _KEEP, state_code: Any = _KEEP
+) -> dict[str, list[str]]:
+    """Problems of a branch's values, by field (empty: none); arguments left out are not checked.
+
+    The one check of branch values: :func:`create_branch` and
+    :func:`update_branch` (the API and the web pages) run it.
+    """
+    errors: dict[str, list[str]] = {}
+    if code is not _KEEP and not (isinstance(code, str) and BRANCH_CODE_RE.match(code)):
+        errors["code"] = ["1-16 upper-case letters, digits, '-' or '_'"]
+    if name is not _KEEP:
+        if not isinstance(name, str) or not name.strip():
+            errors["name"] = ["must not be empty"]
+        elif len(name.strip()) > BRANCH_NAME_MAX_LENGTH:
+            errors["name"] = [f"at most {BRANCH_NAME_MAX_LENGTH} characters"]
+    if address is not _KEEP and (not isinstance(address, str) or len(address) > BRANCH_ADDRESS_MAX_LENGTH):
+        errors["address"] = [f"text of at most {BRANCH_ADDRESS_MAX_LENGTH} characters"]
+    bad_state = not (isinstance(state_code, str) and STATE_CODE_RE.match(state_code))
+    if state_code is not _KEEP and state_code is not None and bad_state:
+        errors["state_code"] = ["two digits, e.g. 27 (the GST state code)"]
+    return errors
+
+
+def update_branch(session: TenantSession, branch: Branch, version: int | None, **changes: Any) -> Branch:
+    """Change a branch's ``name``, ``address``, ``state_code`` or ``is_active`` (the caller commits).
+
+    ``version`` is the version the caller read (a stale one answers 409).
+    Bad values answer 422 by field; the code never changes.
+    """
+    from udyog_sdk.api import check_version
+
+    unknown = sorted(set(changes) - {"name", "address", "state_code", "is_active"})
+    if unknown:
+        raise UdyogError("invalid branch", status=422, errors={k: ["cannot be changed"] for k in unknown})
+    errors = branch_errors(**{k: v for k, v in changes.items() if k != "is_active"})
+    if "is_active" in changes and not isinstance(changes["is_active"], bool):
+        errors["is_active"] = ["must be true or false"]
+    if errors:
+        raise UdyogError("invalid branch", status=422, errors=errors)
+    check_version(branch, version)
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+    for key, value in changes.items():
+        if getattr(branch, key) != value:
+            setattr(branch, key, value)
     session.flush()
     return branch
 

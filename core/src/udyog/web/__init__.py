@@ -24,7 +24,8 @@ from sqlalchemy import select
 
 from udyog import auth
 from udyog.auth_api import login_tokens
-from udyog.models import Branch, Membership, Role, User, UserRole
+from udyog.models import Membership, Role, User, UserRole
+from udyog.web.admin_setup import add_admin_setup_pages
 from udyog.web.notifications import add_notification_pages
 from udyog.web.shell import install, is_page_request, render_error, safe_next, shell
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session
@@ -65,7 +66,7 @@ def _login_csrf_ok() -> bool:
 
 def create_web_blueprint() -> Blueprint:
     """A fresh blueprint with the shell's pages; registering it installs the shell into the app."""
-    bp = Blueprint("web", __name__, template_folder="templates")
+    bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/core/static")
 
     @bp.record_once
     def _install(state: BlueprintSetupState) -> None:
@@ -179,17 +180,7 @@ def create_web_blueprint() -> Blueprint:
         return response
 
     add_notification_pages(bp)
-
-    @bp.route("/core/branches")
-    @requires("core.branch.read")
-    def branches() -> str:
-        """The tenant's branches."""
-        rows = db_session().scalars(select(Branch).order_by(Branch.code)).all()
-        return _table(
-            "Branches",
-            ["Code", "Name", "State", "Address", "Active"],
-            [[b.code, b.name, b.state_code or "", b.address, "yes" if b.is_active else "no"] for b in rows],
-        )
+    add_admin_setup_pages(bp)
 
     @bp.route("/core/users")
     @requires("core.user.read")
