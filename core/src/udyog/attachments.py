@@ -490,6 +490,11 @@ class ScopeAttachments:
     service: Attachments
     scope: TenantScope
 
+    @property
+    def max_bytes(self) -> int:
+        """The largest file the deployment accepts, in bytes."""
+        return self.service.max_bytes
+
     def attach(
         self, entity: str, record_id: str, filename: str, content_type: str, data: bytes | BinaryIO
     ) -> AttachmentInfo:

@@ -28,6 +28,7 @@ from udyog_sdk.runtime import bind_scope, unbind_scope
 
 if TYPE_CHECKING:
     from udyog.attachments import ScopeAttachments, ScopeWorkFiles
+    from udyog_sdk.audit import AuditRecord
     from udyog_sdk.fields import Composition
     from udyog_sdk.jobs import RunStatus
 
@@ -99,6 +100,33 @@ class TenantScope:
     def work_files(self) -> ScopeWorkFiles:
         """The tenant's work files, in the attachment storage (see :mod:`udyog_sdk.workfiles`)."""
         return self.kernel.attachments.work_files(self)
+
+    def audit_history(self, entity: str, record_id: str, *, limit: int = 20) -> list[AuditRecord]:
+        """One record's audit entries, newest first (see :mod:`udyog.audit_log`; no permission checked)."""
+        from udyog.audit_log import audit_page, user_names
+        from udyog_sdk.audit import AuditRecord
+
+        rows, _ = audit_page({"entity": entity, "record_id": str(record_id), "limit": limit}, session=self.session)
+        names = user_names(self.session, {row.user_id for row in rows if row.user_id is not None})
+        return [
+            AuditRecord(
+                id=row.id,
+                at=row.at,
+                action=row.action,
+                entity=row.entity,
+                record_id=row.record_id,
+                user_id=row.user_id,
+                user_name=names.get(row.user_id) if row.user_id is not None else None,
+                changes=dict(row.changes or {}),
+            )
+            for row in rows
+        ]
+
+    def user_names(self, user_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+        """The names of the users ``user_ids`` (to show who did what; see :mod:`udyog.audit_log`)."""
+        from udyog.audit_log import user_names
+
+        return user_names(self.session, {u for u in user_ids if isinstance(u, uuid.UUID)})
 
 
 class Kernel:

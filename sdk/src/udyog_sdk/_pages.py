@@ -16,16 +16,18 @@ import decimal
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import marshmallow as ma
-from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from udyog_sdk.api import _scan_text
-from udyog_sdk.formatting import format_number
-from udyog_sdk.runtime import UdyogError, current_user, db_session
+from udyog_sdk.api import MULTIPART_OVERHEAD, SEARCH_MAX_LENGTH, SEARCH_PARAM, _scan_text
+from udyog_sdk.formatting import format_date, format_number
+from udyog_sdk.runtime import UdyogError, current_scope, current_tenant, current_user, db_session, user_names
 from udyog_sdk.security import requires
 
 if TYPE_CHECKING:
@@ -43,6 +45,25 @@ DEFAULT_COLUMNS = 6
 FORM_STATUSES = (400, 409, 422)
 
 CONFLICT = "conflicts with existing data (a duplicate, or a record still in use)"
+
+#: ``app.extensions`` key: permission prefix → (resource, list endpoint, detail endpoint) of every resource with pages.
+PAGES_EXTENSION = "udyog_sdk.pages"
+#: Audit entries the detail page shows; "Show all" opens the audit log page filtered to the record.
+HISTORY_LIMIT = 10
+#: Related records a detail page shows per related resource.
+RELATED_LIMIT = 5
+#: The permissions of the detail page's attachment section (the core's, as in its API).
+ATTACHMENT_PERMISSIONS = {
+    "read": "core.attachment.read",
+    "write": "core.attachment.write",
+    "delete": "core.attachment.delete",
+}
+#: Who may see a record's audit history on its detail page.
+AUDIT_PERMISSION = "core.audit.read"
+#: The shell's audit log page (filters ``entity`` and ``record_id``; the same permission).
+AUDIT_LOG_PAGE = "/core/audit"
+#: Where a file attached to a record is downloaded (the core's attachment API, which checks access again).
+ATTACHMENT_DOWNLOAD = "/api/v1/core/attachments/{id}/content"
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -250,7 +271,11 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         "edit": f"{ep}_edit_page",
         "delete": f"{ep}_delete_page",
         "cancel": f"{ep}_cancel_page",
+        "import": f"{ep}_import_page",
+        "attach": f"{ep}_attach_page",
+        "attachment_delete": f"{ep}_attachment_delete_page",
     }
+    bp.record_once(lambda state: _remember_pages(resource, state.app, state.name, names))
 
     def endpoint(page: str) -> str:
         return f"{request.blueprint}.{names[page]}"
@@ -275,6 +300,15 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
     def page(template: str, status: int = 200, **context: Any) -> Response:
         html = render_template(template, resource=resource, can=can(), endpoint=endpoint, humanise=humanise, **context)
         return make_response(html, status)
+
+    def trail(*tail: tuple[str, str | None]) -> list[tuple[str, str | None]]:
+        return breadcrumbs(resource, endpoint, *tail)
+
+    def detail_url(record_id: uuid.UUID, anchor: str = "") -> str:
+        return url_for(endpoint("detail"), record_id=record_id) + (f"#{anchor}" if anchor else "")
+
+    def named(obj: Any) -> str:
+        return f"{resource.label} {resource.describe(obj)}".strip()
 
     def add(rule: str, page_name: str, action: str, view: Callable[..., Any], methods: list[str]) -> None:
         view.__name__ = names[page_name]
@@ -311,9 +345,11 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             filters=page_filters(resource, raw),
             sort_options=sort_options(resource),
             sort=raw.get("sort", ""),
+            search=search_box(resource, raw),
             errors=errors,
             next_url=next_url,
             first_url=first_url if "cursor" in raw else None,
+            breadcrumbs=trail(),
         )
 
     if "list" in resource.enabled:
@@ -321,8 +357,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
 
     # -- detail -------------------------------------------------------------------
 
-    def detail_page(record_id: uuid.UUID) -> Response:
-        obj = resource.lookup(record_id)
+    def detail_response(obj: Any, record_id: uuid.UUID, status: int = 200, **extra: Any) -> Response:
         data = resource.dump(obj)
         schema = resource.schema()
         fields = [
@@ -334,14 +369,28 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         if composition is not None:
             fields += [(item.label, shown(item.field, data.get(name))) for name, item in composition.fields.items()]
         cancelled = bool(resource.legal_document and resource.is_cancelled(obj))
+        title = resource.describe(obj)
+        context: dict[str, Any] = {
+            "attachments": attachment_section(resource, obj, record_id, endpoint),
+            "history": history_section(resource, obj),
+            "related": related_sections(resource, obj),
+            "attachment_errors": [],
+        }
+        context.update(extra)
         return page(
             resource.detail_template,
+            status,
             obj=obj,
             record_id=record_id,
-            title=resource.describe(obj),
+            title=title,
             fields=fields,
             cancelled=cancelled,
+            breadcrumbs=trail((title, None)),
+            **context,
         )
+
+    def detail_page(record_id: uuid.UUID) -> Response:
+        return detail_response(resource.lookup(record_id), record_id)
 
     if "get" in resource.enabled:
         add(item, "detail", "read", detail_page, ["GET"])
@@ -355,7 +404,14 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         for item_ in fields:
             item_.errors = list(errors.get(item_.name, []))
         general = {k: v for k, v in errors.items() if k not in placed}
-        return page(resource.form_template, status, mode=mode, fields=fields, general=general, **context)
+        obj = context.get("obj")
+        if mode == "create":
+            crumbs = trail(("New", None))
+        else:
+            crumbs = trail((resource.describe(obj), detail_url(context["record_id"])), ("Edit", None))
+        return page(
+            resource.form_template, status, mode=mode, fields=fields, general=general, breadcrumbs=crumbs, **context
+        )
 
     def submit(
         mode: str, fields: list[FormField], act: Callable[[dict[str, Any]], Any], extra: Mapping[str, Any] | None = None
@@ -392,6 +448,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         obj, errors, status = submit("create", fields, resource.perform_create)
         if errors:
             return form_page("create", fields, errors, status)
+        flash(f"{named(obj)} created.", "success")
         return redirect(url_for(endpoint("detail"), record_id=obj.id), 303)  # type: ignore[return-value]
 
     if "create" in resource.enabled:
@@ -420,6 +477,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             return form_page(
                 "edit", fields, errors, status, obj=obj, record_id=record_id, version=version, conflict=conflict
             )
+        flash(f"{named(done)} saved.", "success")
         return redirect(url_for(endpoint("detail"), record_id=done.id), 303)  # type: ignore[return-value]
 
     if "update" in resource.enabled:
@@ -430,15 +488,21 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
     def confirm(action: str, record_id: uuid.UUID) -> Response:
         obj = resource.lookup(record_id)
         title = resource.describe(obj)
+        crumbs = trail((title, detail_url(record_id)), (action.capitalize(), None))
         if request.method == "GET":
-            return page(resource.confirm_template, action=action, obj=obj, record_id=record_id, title=title)
+            return page(
+                resource.confirm_template, action=action, obj=obj, record_id=record_id, title=title, breadcrumbs=crumbs
+            )
         try:
             if action == "delete":
                 resource.perform_delete(obj)
-                return redirect(url_for(endpoint("list")), 303)  # type: ignore[return-value]
+                flash(f"{resource.label} {title} deleted.".strip(), "success")
+                target = url_for(endpoint("list")) if "list" in resource.enabled else "/"
+                return redirect(target, 303)  # type: ignore[return-value]
             sent = request.form.get("version", "")
             version = int(sent) if sent.isdigit() and len(sent) <= 10 else None
             resource.perform_cancel(obj, version)
+            flash(f"{resource.label} {title} cancelled.".strip(), "success")
             return redirect(url_for(endpoint("detail"), record_id=record_id), 303)  # type: ignore[return-value]
         except UdyogError as exc:
             if exc.status not in FORM_STATUSES:
@@ -461,12 +525,289 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             title=title,
             errors=errors,
             message=message,
+            breadcrumbs=crumbs,
         )
 
     if "delete" in resource.enabled:
         add(f"{item}/delete", "delete", "delete", lambda record_id: confirm("delete", record_id), ["GET", "POST"])
     if "cancel" in resource.enabled:
         add(f"{item}/cancel", "cancel", "cancel", lambda record_id: confirm("cancel", record_id), ["GET", "POST"])
+
+    # -- attachments ---------------------------------------------------------------------
+
+    def readable(record_id: uuid.UUID) -> Any:
+        """The record, if the user may read it (403 naming the permission; 404 when record rules hide it)."""
+        wanted = resource.permission("read")
+        user = current_user()
+        if user is None or not user.can(wanted):
+            raise UdyogError(f"permission required: {wanted}", status=403, errors={"permission": [wanted]})
+        return resource.lookup(record_id)
+
+    def attach_page(record_id: uuid.UUID) -> Response:
+        obj = readable(record_id)
+        service = current_scope().attachments()
+        limit = getattr(service, "max_bytes", None)
+        if isinstance(limit, int):
+            request.max_content_length = limit + MULTIPART_OVERHEAD
+        try:
+            upload = request.files.get("file")
+        except RequestEntityTooLarge:
+            upload, too_large = None, f"The file is too large: at most {limit} bytes."
+        else:
+            too_large = ""
+        if too_large or upload is None or not upload.filename:
+            message = too_large or "Choose a file to upload."
+            return detail_response(obj, record_id, 413 if too_large else 422, attachment_errors=[message])
+        entity, key = record_key(obj)
+        try:
+            done = service.attach(entity, key, upload.filename, upload.mimetype or "", upload.stream)
+            db_session().commit()
+        except UdyogError as exc:
+            if exc.status in (403, 404) or exc.status >= 500:
+                raise
+            db_session().rollback()
+            messages = list(exc.errors.get("file") or []) if exc.errors else []
+            return detail_response(obj, record_id, exc.status, attachment_errors=[exc.message, *messages][:2])
+        except RequestEntityTooLarge:
+            db_session().rollback()
+            return detail_response(
+                obj, record_id, 413, attachment_errors=[f"The file is too large: at most {limit} bytes."]
+            )
+        flash(f"File {done.filename} attached to {named(obj)}.", "success")
+        return redirect(detail_url(record_id, "attachments"), 303)  # type: ignore[return-value]
+
+    def attachment_delete_page(record_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
+        obj = readable(record_id)
+        entity, key = record_key(obj)
+        service = current_scope().attachments()
+        found = next((f for f in service.list_for(entity, key) if f.id == attachment_id), None)
+        if found is None:
+            raise UdyogError("Attachment not found", status=404)
+        title = resource.describe(obj)
+        if request.method == "POST":
+            service.delete(attachment_id)
+            db_session().commit()
+            flash(f"File {found.filename} deleted from {named(obj)}.", "success")
+            return redirect(detail_url(record_id, "attachments"), 303)  # type: ignore[return-value]
+        return page(
+            "udyog_sdk/attachment_delete.html",
+            obj=obj,
+            record_id=record_id,
+            title=title,
+            attachment=found,
+            size=human_size(found.size),
+            breadcrumbs=trail((title, detail_url(record_id)), ("Delete file", None)),
+        )
+
+    if "get" in resource.enabled and attachable(resource):
+        view_name = names["attach"]
+        attach_page.__name__ = view_name
+        bp.add_url_rule(
+            f"{item}/attachments",
+            view_name,
+            requires(ATTACHMENT_PERMISSIONS["write"])(attach_page),
+            methods=["POST"],
+        )
+        view_name = names["attachment_delete"]
+        attachment_delete_page.__name__ = view_name
+        bp.add_url_rule(
+            f"{item}/attachments/<uuid:attachment_id>/delete",
+            view_name,
+            requires(ATTACHMENT_PERMISSIONS["delete"])(attachment_delete_page),
+            methods=["GET", "POST"],
+        )
+
+
+def _remember_pages(resource: Resource, app: Any, blueprint: str, names: Mapping[str, str]) -> None:
+    """Record in ``app`` where ``resource``'s pages are (detail pages list related records from it)."""
+    endpoints = {page: f"{blueprint}.{name}" for page, name in names.items()}
+    app.extensions.setdefault(PAGES_EXTENSION, {}).setdefault(resource.permission_prefix, (resource, endpoints))
+
+
+def breadcrumbs(
+    resource: Resource, endpoint: Callable[[str], str], *tail: tuple[str, str | None]
+) -> list[tuple[str, str | None]]:
+    """The layout's breadcrumbs of a resource page: its menu group (or plugin), the list, then ``tail``."""
+    user = current_user()
+    list_url = None
+    if "list" in resource.enabled and user is not None and user.can(resource.permission("read")):
+        list_url = url_for(endpoint("list"))
+    return [menu_group(resource), (resource.label_plural or "", list_url if tail else None), *tail]
+
+
+def menu_group(resource: Resource) -> tuple[str, str | None]:
+    """(label, url) of the menu group holding the resource's list, else the plugin's name."""
+    context: dict[str, Any] = {}
+    current_app.update_template_context(context)
+    menu = getattr(context.get("shell"), "menu", None) or []
+    wanted = resource.page_url()
+    for node in menu:
+        for child in getattr(node, "children", None) or []:
+            if getattr(child, "url", None) == wanted:
+                return str(node.label), (getattr(node, "url", None) or None)
+    return resource.plugin.replace("_", " ").capitalize(), None
+
+
+def attachable(resource: Resource) -> bool:
+    """Whether the resource's records take attachments (plugin tables do unless they opt out)."""
+    return getattr(resource.model, "__udyog_attachments__", True) is not False and hasattr(resource.model, "tenant_id")
+
+
+def record_key(obj: Any) -> tuple[str, str]:
+    """(table, id) naming a record for attachments and the audit log."""
+    from udyog_sdk.attachments import record_ref
+
+    return record_ref(obj)
+
+
+def human_size(size: int) -> str:
+    """``1536`` → ``1.5 KiB``."""
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB"):
+        if value < 1024:
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}".replace(".0 ", " ")
+        value /= 1024
+    return f"{value:.1f} GiB".replace(".0 ", " ")
+
+
+def local_time(moment: dt.datetime | None) -> str:
+    """A timestamp in the tenant's time zone, as ``23 Nov 2026, 17:40``."""
+    if moment is None:
+        return ""
+    try:
+        from zoneinfo import ZoneInfo
+
+        zone: dt.tzinfo = ZoneInfo(current_tenant().timezone)
+    except Exception:  # noqa: BLE001 - an unknown zone shows UTC
+        zone = dt.UTC
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(zone)
+    return f"{format_date(local)}, {local:%H:%M}"
+
+
+def attachment_section(
+    resource: Resource, obj: Any, record_id: uuid.UUID, endpoint: Callable[[str], str]
+) -> dict[str, Any] | None:
+    """The detail page's files: None unless the user holds ``core.attachment.read`` and the record takes files."""
+    user = current_user()
+    if user is None or not user.can(ATTACHMENT_PERMISSIONS["read"]) or not attachable(resource):
+        return None
+    if "get" not in resource.enabled:
+        return None
+    service = current_scope().attachments()
+    entity, key = record_key(obj)
+    files = service.list_for(entity, key)
+    names = user_names(f.uploaded_by for f in files)
+    may_delete = user.can(ATTACHMENT_PERMISSIONS["delete"])
+    rows = [
+        {
+            "id": f.id,
+            "filename": f.filename,
+            "content_type": f.content_type,
+            "size": human_size(f.size),
+            "who": names.get(f.uploaded_by) if f.uploaded_by is not None else None,
+            "when": local_time(f.uploaded_at),
+            "download_url": ATTACHMENT_DOWNLOAD.format(id=f.id),
+            "delete_url": url_for(endpoint("attachment_delete"), record_id=record_id, attachment_id=f.id)
+            if may_delete
+            else None,
+        }
+        for f in files
+    ]
+    limit = getattr(service, "max_bytes", None)
+    return {
+        "rows": rows,
+        "can_write": user.can(ATTACHMENT_PERMISSIONS["write"]),
+        "upload_url": url_for(endpoint("attach"), record_id=record_id),
+        "max_size": human_size(limit) if isinstance(limit, int) else None,
+    }
+
+
+def history_section(resource: Resource, obj: Any) -> dict[str, Any] | None:
+    """The detail page's latest audit entries, newest first: None unless the user holds ``core.audit.read``."""
+    from udyog_sdk.audit import record_history
+
+    user = current_user()
+    if user is None or not user.can(AUDIT_PERMISSION) or getattr(resource.model, "__udyog_audit__", True) is False:
+        return None
+    entity, key = record_key(obj)
+    entries = record_history(entity, key, limit=HISTORY_LIMIT + 1)
+    more = len(entries) > HISTORY_LIMIT
+    entries = entries[:HISTORY_LIMIT]
+    # Only what the record's output shows (a load_only secret never appears), by its label.
+    fields = {
+        (fld.attribute or name): (label_of(name, fld), fld)
+        for name, fld in resource.schema().fields.items()
+        if not fld.load_only
+    }
+    rows = []
+    for entry in entries:
+        changes = [
+            (fields[name][0], shown(fields[name][1], before or None), shown(fields[name][1], after or None))
+            for name, before, after in entry.changed_fields()
+            if name in fields and name not in ("id", "version")
+        ]
+        who = entry.user_name or ("System" if entry.user_id is None else "A former member")
+        rows.append(
+            {"id": entry.id, "when": local_time(entry.at), "who": who, "action": entry.action, "changes": changes}
+        )
+    more_url = f"{AUDIT_LOG_PAGE}?{urlencode({'entity': entity, 'record_id': key})}" if more else None
+    return {"rows": rows, "more_url": more_url}
+
+
+def related_sections(resource: Resource, obj: Any) -> list[dict[str, Any]]:
+    """For each resource with pages whose model refers to this one's: its first records pointing here.
+
+    Only resources of plugins the tenant enabled, that serve a list, and
+    whose read permission the user holds; record rules apply as in its list.
+    """
+    user = current_user()
+    if user is None:
+        return []
+    tenant = current_tenant()
+    out: list[dict[str, Any]] = []
+    known: Mapping[str, tuple[Resource, Mapping[str, str]]] = current_app.extensions.get(PAGES_EXTENSION, {})
+    for key, (other, endpoints) in sorted(known.items()):
+        if not tenant.is_enabled(other.plugin) or "list" not in other.enabled:
+            continue
+        if not user.can(other.permission("read")):
+            continue
+        refs = [attr for attr, target in other.references.items() if target is resource.model]
+        for attr in refs:
+            column = getattr(other.model, attr)
+            rows, meta = other.listing.page(other.query().where(column == obj.id), {"limit": RELATED_LIMIT})
+            param = next(
+                (
+                    p
+                    for p, flt in other.listing.filters.items()
+                    if flt.op == "eq" and getattr(flt.column, "key", None) == column.key
+                ),
+                None,
+            )
+            input_key = other._input_keys().get(attr, attr)
+            columns = [c for c in list_columns(other) if c[0] != input_key]
+            detail = endpoints["detail"] if "get" in other.enabled else None
+            title = other.label_plural or ""
+            if len(refs) > 1:
+                title += f" ({humanise(attr).lower()})"
+            has_more = bool((meta.get("pagination") or {}).get("next_cursor"))
+            out.append(
+                {
+                    "key": f"{key}.{attr}".replace(".", "-"),
+                    "title": title,
+                    "columns": columns,
+                    "cell": column_formatter(other),
+                    "rows": [
+                        (url_for(detail, record_id=row.id) if detail else None, data)
+                        for row, data in zip(rows, other.dump_many(rows), strict=True)
+                    ],
+                    "more_url": url_for(endpoints["list"], **{param: str(obj.id)}) if param else None,
+                    "has_more": has_more,
+                    "new_label": other.label or "",
+                }
+            )
+    return out
 
 
 def list_columns(resource: Resource) -> list[tuple[str, str]]:
@@ -527,6 +868,16 @@ def page_filters(resource: Resource, raw: Mapping[str, str]) -> list[dict[str, A
             kind = {"checkbox": "boolean", "decimal": "text", "email": "text"}.get(kind, kind) or "text"
             out.append({"name": param, "label": composed.label, "kind": kind, "value": raw.get(param, "")})
     return out
+
+
+def search_box(resource: Resource, raw: Mapping[str, str]) -> dict[str, Any] | None:
+    """The list page's search input (``q``): its current value and what it looks in; None when nothing is searchable."""
+    searchable = resource.listing.searchable
+    if not searchable:
+        return None
+    fields = resource.schema().fields
+    labels = [label_of(name, fields[name]) if name in fields else humanise(name) for name in searchable]
+    return {"name": SEARCH_PARAM, "value": raw.get(SEARCH_PARAM, ""), "fields": labels, "maxlength": SEARCH_MAX_LENGTH}
 
 
 def sort_options(resource: Resource) -> list[tuple[str, str]]:

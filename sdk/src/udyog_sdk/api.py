@@ -49,6 +49,7 @@ from udyog_sdk.runtime import UdyogError, db_session
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "SEARCH_PARAM",
     "Blueprint",
     "EnvelopeSchema",
     "ErrorSchema",
@@ -598,6 +599,12 @@ def _default_filters(name: str, attr: Any) -> dict[str, Filter]:
     return found
 
 
+#: The free-text search parameter of lists (see :class:`Listing`).
+SEARCH_PARAM = "q"
+#: The longest search text a list accepts.
+SEARCH_MAX_LENGTH = 200
+
+
 class Listing:
     """How a list route paginates, filters and sorts: declared once per resource.
 
@@ -608,7 +615,9 @@ class Listing:
     as fits its type, ``name__gte``, ``name__lte``, ``name__in``), or a
     mapping of parameter name to a tuple of ops (``{"code": ("eq", "in")}``)
     or to a :class:`Filter`. ``sort``: attribute names clients may sort on
-    (``?sort=-name,code``). ``schema`` is the query-argument schema for
+    (``?sort=-name,code``). ``search``: text attributes the free-text
+    parameter ``q`` looks in (case-insensitive "contains", any of them;
+    ``%`` and ``_`` are literal). ``schema`` is the query-argument schema for
     ``@bp.arguments(listing.schema, location="query")``; unknown parameters
     answer 422 naming them. :meth:`page` runs the query.
     """
@@ -623,12 +632,13 @@ class Listing:
         default_limit: int = DEFAULT_LIMIT,
         max_limit: int = MAX_LIMIT,
         name: str | None = None,
+        search: Iterable[str] = (),
     ) -> None:
         self.model = model
         self.filters: dict[str, Filter] = {}
         items = filters.items() if isinstance(filters, Mapping) else ((f, None) for f in filters)
         for param, spec in items:
-            if param in ("limit", "cursor", "sort"):
+            if param in ("limit", "cursor", "sort", SEARCH_PARAM):
                 raise ValueError(f"filter name {param!r} is reserved")
             if isinstance(spec, Filter):
                 self.filters[param] = spec
@@ -640,6 +650,12 @@ class Listing:
             for op in spec:
                 self.filters[param if op == "eq" else f"{param}__{op}"] = Filter(attr, op)
         self.sortable: dict[str, Any] = {field: getattr(model, field) for field in sort}
+        self.searchable: dict[str, Any] = {}
+        for field in search:
+            attr = getattr(model, field)
+            if _python_type(attr) is not str:
+                raise ValueError(f"search field {field!r} of {model.__name__} is not a text column")
+            self.searchable[field] = attr
         if default_sort is None:
             default_sort = next(iter(self.sortable), "")
         self.default_sort = default_sort
@@ -675,6 +691,13 @@ class Listing:
                     f"{', '.join(self.sortable)} (default {self.default_sort})"
                 },
             )
+        if self.searchable:
+            fields[SEARCH_PARAM] = ma.fields.String(
+                validate=ma.validate.Length(max=SEARCH_MAX_LENGTH),
+                metadata={
+                    "description": f"text to look for, case-insensitive, in any of: {', '.join(self.searchable)}"
+                },
+            )
         for param, flt in self.filters.items():
             field = flt.parameter()
             label = {"eq": "equal to", "gte": "at least", "lte": "at most", "in": "one of (comma-separated)"}[flt.op]
@@ -703,10 +726,8 @@ class Listing:
     def page(
         self, query: Select[Any], args: Mapping[str, Any], *, session: Session | None = None
     ) -> tuple[list[Any], dict[str, Any]]:
-        """Apply the filters and sort in ``args`` (parsed by :attr:`schema`) and fetch one page."""
-        for param, flt in self.filters.items():
-            if param in args:
-                query = query.where(flt.clause(args[param]))
+        """Apply the filters, search and sort in ``args`` (parsed by :attr:`schema`) and fetch one page."""
+        query = self.where(query, args)
         sort_text = args.get("sort") or self.default_sort
         order = self.parse_sort(sort_text) if sort_text else []
         return paginate(
@@ -716,6 +737,23 @@ class Listing:
             limit=int(args.get("limit") or self.default_limit),
             session=session,
         )
+
+    def where(self, query: Select[Any], args: Mapping[str, Any]) -> Select[Any]:
+        """``query`` narrowed by the filters and the search (``q``) in ``args`` (parsed by :attr:`schema`)."""
+        for param, flt in self.filters.items():
+            if param in args:
+                query = query.where(flt.clause(args[param]))
+        clause = self.search_clause(args.get(SEARCH_PARAM))
+        if clause is not None:
+            query = query.where(clause)
+        return query
+
+    def search_clause(self, text: str | None) -> ColumnElement[bool] | None:
+        """Any searchable column contains ``text`` (case-insensitive; ``%`` and ``_`` literal); None for no text."""
+        text = (text or "").strip()
+        if not text or not self.searchable:
+            return None
+        return or_(*(column.icontains(text, autoescape=True) for column in self.searchable.values()))
 
 
 #: Room for the multipart framing around an uploaded file.

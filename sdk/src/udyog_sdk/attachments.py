@@ -65,6 +65,11 @@ class AttachmentStorage(Protocol):
 class AttachmentService(Protocol):
     """The attachments of the current scope (the host implements it; see :func:`attach`)."""
 
+    @property
+    def max_bytes(self) -> int:
+        """The largest file the deployment accepts, in bytes (for upload forms and request limits)."""
+        ...
+
     def attach(
         self, entity: str, record_id: str, filename: str, content_type: str, data: bytes | BinaryIO
     ) -> AttachmentInfo:

@@ -593,7 +593,7 @@ def export_columns(resource: Resource) -> list[tuple[Column, ma.fields.Field | N
 
 
 def export_query(resource: Resource, args: Mapping[str, Any]) -> Any:
-    """The resource's query with the list's filters (composed ones too) and sort, ordered to the end."""
+    """The resource's query with the list's filters (composed ones too), search and sort, ordered to the end."""
     from udyog_sdk.api import _order_clause
 
     query = resource.query()
@@ -601,9 +601,7 @@ def export_query(resource: Resource, args: Mapping[str, Any]) -> Any:
     if composition is not None:
         query = composition.where(query, args)
     listing = resource.listing
-    for param, flt in listing.filters.items():
-        if param in args:
-            query = query.where(flt.clause(args[param]))
+    query = listing.where(query, args)
     sort_text = args.get("sort") or listing.default_sort
     order = listing.parse_sort(sort_text) if sort_text else []
     order = [*order, (resource.model.id, order[-1][1] if order else "asc")]

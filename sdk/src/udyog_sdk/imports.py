@@ -1134,15 +1134,18 @@ def _can(resource: Resource) -> dict[str, bool]:
 
 def add_import_pages(resource: Resource, bp: Any) -> None:
     """Add the import page and the background import's status page to ``bp`` (prefix ``/<plugin>``)."""
-    from flask import make_response, redirect, render_template, url_for
+    from flask import flash, make_response, redirect, render_template, url_for
 
-    from udyog_sdk._pages import humanise
+    from udyog_sdk._pages import breadcrumbs, humanise
 
     base = f"/{resource.path}/import"
     ep = resource.endpoint
     plural = resource.label_plural or ""
 
     def page(template_name: str, status: int = 200, **context: Any) -> Any:
+        endpoint = _page_endpoint(resource)
+        if "breadcrumbs" not in context:
+            context["breadcrumbs"] = breadcrumbs(resource, endpoint, ("Import", None))
         html = render_template(
             template_name,
             resource=resource,
@@ -1172,7 +1175,18 @@ def add_import_pages(resource: Resource, bp: Any) -> None:
             db_session().rollback()
             return page(resource.import_template, exc.status, general=exc.errors or {"_schema": [exc.message]})
         if isinstance(outcome, QueuedImport):
+            flash(f"Import of {upload.filename} started: it runs in the background.", "info")
             return redirect(url_for(_page_endpoint(resource)("import_status"), job_id=outcome.job_id), 303)
+        if not dry_run and _can(resource)["read"] and "list" in resource.enabled:
+            # Imported: go to the list (a reload must not import the file again).
+            summary = outcome.summary(plural)
+            message = f"{summary[:1].upper()}{summary[1:]}."
+            if outcome.ignored_columns:
+                message += f" Read-only columns ignored: {', '.join(outcome.ignored_columns)}."
+            if outcome.skipped_empty:
+                message += f" {outcome.skipped_empty} empty row(s) skipped."
+            flash(message, "success")
+            return redirect(url_for(_page_endpoint(resource)("list")), 303)
         return page(resource.import_template, result=outcome.as_dict(), summary=outcome.summary(plural))
 
     import_page.__name__ = f"{ep}_import_page"
@@ -1189,8 +1203,15 @@ def add_import_pages(resource: Resource, bp: Any) -> None:
         summary = job["error"] or ""
         if result is not None and not summary:
             summary = _summary(result, plural)
+        endpoint = _page_endpoint(resource)
+        crumbs = breadcrumbs(resource, endpoint, ("Import", url_for(endpoint("import"))), ("Job", None))
         return page(
-            resource.import_status_template, job=job, result=result, summary=summary, refresh=not job["finished"]
+            resource.import_status_template,
+            job=job,
+            result=result,
+            summary=summary,
+            refresh=not job["finished"],
+            breadcrumbs=crumbs,
         )
 
     status_page.__name__ = f"{ep}_import_status_page"

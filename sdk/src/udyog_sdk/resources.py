@@ -164,8 +164,9 @@ class Resource:
       prefix plus an action (:data:`ACTIONS`), see :meth:`permission`.
     - ``path``: the URL segment (default: the plural of the resource part,
       ``notes``); ``label`` and ``label_plural`` name it for people.
-    - ``filters``, ``sort``, ``default_sort``, ``default_limit``: the list's
-      :class:`udyog_sdk.api.Listing` declaration.
+    - ``filters``, ``sort``, ``search``, ``default_sort``, ``default_limit``:
+      the list's :class:`udyog_sdk.api.Listing` declaration (``search``: text
+      fields the list's ``q`` looks in, API and page alike).
     - ``update_schema``: the PATCH body (default: ``schema`` with every field
       optional and no defaults, minus ``create_only`` fields, plus a required
       ``version`` for versioned models).
@@ -195,6 +196,7 @@ class Resource:
     label_plural: str | None = None
     filters: Iterable[str] | Mapping[str, Sequence[str] | Filter] = ()
     sort: Iterable[str] = ()
+    search: Iterable[str] = ()
     default_sort: str | None = None
     default_limit: int = 50
     update_schema: Any = None
@@ -222,6 +224,7 @@ class Resource:
             "label_plural",
             "filters",
             "sort",
+            "search",
             "default_sort",
             "default_limit",
             "update_schema",
@@ -280,6 +283,7 @@ class Resource:
             default_sort=self.default_sort,
             default_limit=self.default_limit,
             name=self._schema_base(),
+            search=self.search,
         )
         self.input_schema: type[ma.Schema] = self._composed(self.schema, f"{self._schema_base()}CreateSchema", "create")
         self.patch_schema = self._build_update_schema()
@@ -744,6 +748,8 @@ class Resource:
 
             filters = ", ".join(self.listing.filters) or "none"
             sorts = ", ".join(self.listing.sortable) or "none"
+            if self.listing.searchable:
+                sorts += f". Search (q): {', '.join(self.listing.searchable)}"
             bp.route(base, methods=["GET"], endpoint=f"{name}_list")(
                 bp.arguments(self.list_schema, location="query")(
                     bp.response(200, envelope(out, many=True, paginated=True))(

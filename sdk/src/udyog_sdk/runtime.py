@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from udyog_sdk.attachments import AttachmentService
+    from udyog_sdk.audit import AuditRecord
     from udyog_sdk.fields import Composition
     from udyog_sdk.jobs import RunStatus
     from udyog_sdk.notifications import NotifyResult
@@ -138,6 +139,14 @@ class Scope(Protocol):
         """The tenant's private work files (see :mod:`udyog_sdk.workfiles`)."""
         ...
 
+    def audit_history(self, entity: str, record_id: str, *, limit: int = 20) -> list[AuditRecord]:
+        """One record's audit entries, newest first (see :mod:`udyog_sdk.audit`)."""
+        ...
+
+    def user_names(self, user_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+        """user id → name of the users ``user_ids`` (see :func:`user_names`)."""
+        ...
+
 
 _scope: ContextVar[Scope | None] = ContextVar("udyog_scope", default=None)
 
@@ -176,6 +185,15 @@ def current_tenant() -> TenantContext:
 def current_user() -> Principal | None:
     """The user the current request or task acts as, or None for system work."""
     return current_scope().user
+
+
+def user_names(user_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """user id → name of the users ``user_ids``, to show who did what (an uploader, an editor).
+
+    Unknown ids (and None) are left out; a host that cannot tell names answers ``{}``.
+    """
+    reader = getattr(current_scope(), "user_names", None)
+    return dict(reader(user_ids)) if reader is not None else {}
 
 
 def db_session() -> Session:

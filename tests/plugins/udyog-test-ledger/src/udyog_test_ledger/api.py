@@ -45,6 +45,7 @@ class VoucherResource(Resource):
     legal_document = True
     filters = ("party", "issued_on", "cancelled", "number")
     sort = ("issued_on", "number", "party")
+    search = ("party", "number")
     default_sort = "-issued_on"
     list_columns = ("number", "party", "amount", "issued_on", "cancelled")
 

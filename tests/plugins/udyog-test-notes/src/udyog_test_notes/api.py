@@ -47,6 +47,7 @@ class NotebookResource(Resource):
     permission_prefix = "notes.notebook"
     filters = {"title": ("eq", "in")}
     sort = ("title",)
+    search = ("title",)
     # The plugin's older permission names: one "manage" for every change.
     permission_names = {
         "create": "notes.notebook.manage",
@@ -65,6 +66,7 @@ class NoteResource(Resource):
     permission_prefix = "notes.note"
     filters = ("notebook_id", "branch_id", "title", "words")
     sort = ("title", "words")
+    search = ("title", "body")
     default_sort = "title"
     list_columns = ("title", "words", "notebook_id", "branch_id")
     permission_names = {"create": "notes.note.write", "delete": "notes.note.write", "import": "notes.note.write"}
