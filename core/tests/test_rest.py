@@ -237,9 +237,9 @@ def test_a_concurrent_update_is_a_409(world, backend, monkeypatch):
         pytest.skip("SQLite serialises writing transactions (BEGIN IMMEDIATE): the race cannot happen there")
     kernel, app, owner = world
     branch = owner.get("/api/v1/core/branches", query_string={"code": "HYD"}).get_json()["data"][0]
-    import udyog.api
+    import udyog.tenancy
 
-    real_check = udyog.api.check_version
+    real_check = udyog.tenancy.check_version
 
     def check_then_race(row, version):
         real_check(row, version)
@@ -254,7 +254,7 @@ def test_a_concurrent_update_is_a_409(world, backend, monkeypatch):
         thread.start()
         thread.join(timeout=30)
 
-    monkeypatch.setattr(udyog.api, "check_version", check_then_race)
+    monkeypatch.setattr(udyog.tenancy, "check_version", check_then_race)
     response = owner.patch(f"/api/v1/core/branches/{branch['id']}", json={"name": "Hyderabad", "version": 1})
     assert response.status_code == 409, response.get_json()
     assert "version" in response.get_json()["errors"]

@@ -463,3 +463,24 @@ def test_menu_and_pages_load_nothing_from_elsewhere(world):
             response = anonymous.get(asset)
             assert response.status_code == 200, asset
             response.close()
+
+
+def test_the_pages_save_on_each_backend(kernel_factory, backend):
+    kernel, app = make_world(kernel_factory, backend)
+    owner = web_login(app, "owner@acme.test")
+    saved = owner.submit("/core/series/ledger.voucher", series_form(owner, "ledger.voucher", pattern="LV{seq:05}"))
+    assert saved.status_code == 303
+    too_long = owner.submit("/core/series/ledger.voucher", series_form(owner, "ledger.voucher", pattern="V{seq:018}"))
+    assert too_long.status_code == 422 and field_error(too_long.text, "pattern")
+    assert owner.submit("/core/tenant", {"name": "Acme", "timezone": "Asia/Kolkata"}).status_code == 303
+    made = owner.submit("/core/branches/new", {"code": "PUNE", "name": "Pune", "state_code": "27", "address": ""})
+    assert made.status_code == 303
+    duplicate = owner.submit("/core/branches/new", {"code": "PUNE", "name": "Pune", "state_code": "", "address": ""})
+    assert duplicate.status_code == 422
+    assert owner.submit("/core/custom-fields/new", field_form()).status_code == 303
+    audit = owner.get("/core/audit", query_string={"since": "2000-01-01", "until": "2999-12-31"}).text
+    assert re.findall(r'data-entity="(\w+)" data-change="(\w+)"', audit)[:3] == [
+        ("core_custom_field", "insert"),
+        ("core_branch", "insert"),
+        ("core_series", "update"),
+    ]

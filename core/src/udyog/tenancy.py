@@ -19,6 +19,7 @@ from udyog.models import DEFAULT_TIMEZONE, Branch, Tenant, TenantPlugin
 from udyog.registry import CORE_NAME
 from udyog.series import seed_series
 from udyog_sdk import UdyogError
+from udyog_sdk.api import check_version
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 BRANCH_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
@@ -161,8 +162,6 @@ def update_branch(session: TenantSession, branch: Branch, version: int | None, *
     ``version`` is the version the caller read (a stale one answers 409).
     Bad values answer 422 by field; the code never changes.
     """
-    from udyog_sdk.api import check_version
-
     unknown = sorted(set(changes) - {"name", "address", "state_code", "is_active"})
     if unknown:
         raise UdyogError("invalid branch", status=422, errors={k: ["cannot be changed"] for k in unknown})
