@@ -124,6 +124,29 @@ def login_tokens(session: Session, user: User, tenant: Tenant) -> tuple[str, str
     return access, refresh
 
 
+def change_own_password(current: str, new: str) -> tuple[Session, User, Tenant, list[Tenant]]:
+    """Change the logged-in user's password (:func:`udyog.auth.change_password`'s checks), uncommitted.
+
+    Every login session of the user is revoked, this one included. Returns
+    what the caller needs to open the new login for the same tenant (the
+    API's ``POST /auth/password`` and the shell's password page both do):
+    the session, the user, the tenant, and the user's tenants. Raises
+    :class:`UdyogError` 422 (wrong current password: ``current_password``;
+    weak new one: ``password``) or 429 (too many wrong tries).
+    """
+    kernel = current_app.extensions["udyog"]
+    principal = current_user()
+    if principal is None:
+        raise UdyogError("log in first", status=401)
+    session = db_session()
+    auth.change_password(kernel, session, principal.user_id, current, new)
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    tenants = auth.tenants_of(kernel, user.id)
+    target = _pick_tenant(tenants, str(principal.tenant_id))
+    return session, user, target, tenants
+
+
 def issue_tokens(session: Session, user: User, tenant: Tenant, tenants: list[Tenant], *, use_cookies: bool) -> Response:
     """Open a login session for ``user`` acting for ``tenant`` (committed) and answer with its tokens."""
     kernel = current_app.extensions["udyog"]
@@ -220,15 +243,7 @@ def create_auth_blueprint() -> Blueprint:
     @authenticated
     def change_password(data: dict[str, Any]) -> Response:
         """Change the password; every login of the user is revoked and new tokens issued."""
-        kernel = current_app.extensions["udyog"]
-        principal = current_user()
-        assert principal is not None
-        session = db_session()
-        auth.change_password(kernel, session, principal.user_id, data["current_password"], data["new_password"])
-        user = session.get(User, principal.user_id)
-        assert user is not None
-        tenants = auth.tenants_of(kernel, user.id)
-        target = _pick_tenant(tenants, str(principal.tenant_id))
+        session, user, target, tenants = change_own_password(data["current_password"], data["new_password"])
         return issue_tokens(session, user, target, tenants, use_cookies=_uses_cookies())
 
     @bp.route("/me")
