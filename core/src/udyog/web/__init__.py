@@ -13,23 +13,22 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_jwt_extended import create_access_token, get_jwt, set_access_cookies, set_refresh_cookies, unset_jwt_cookies
 from flask_jwt_extended.exceptions import CSRFError
-from sqlalchemy import select
 
 from udyog import auth
 from udyog.auth_api import login_tokens
-from udyog.models import Membership, Role, User, UserRole
+from udyog.models import User
+from udyog.web.admin import add_admin_pages
 from udyog.web.admin_setup import add_admin_setup_pages
 from udyog.web.notifications import add_notification_pages
 from udyog.web.shell import install, is_page_request, render_error, safe_next, shell
-from udyog_sdk import UdyogError, current_tenant, current_user, db_session
-from udyog_sdk.security import ACCESS_ATTRIBUTE, F, authenticated, public, requires
+from udyog_sdk import UdyogError, current_user, db_session
+from udyog_sdk.security import ACCESS_ATTRIBUTE, F, authenticated, public
 
 #: The cookie holding the login form's CSRF value (the form posts it back).
 LOGIN_CSRF_COOKIE = "udyog_login_csrf"
@@ -180,60 +179,10 @@ def create_web_blueprint() -> Blueprint:
         return response
 
     add_notification_pages(bp)
+    add_admin_pages(bp)
     add_admin_setup_pages(bp)
 
-    @bp.route("/core/users")
-    @requires("core.user.read")
-    def users() -> str:
-        """The tenant's members and their roles."""
-        session = db_session()
-        roles: dict[uuid.UUID, list[str]] = {}
-        for user_id, name in session.execute(
-            select(UserRole.user_id, Role.name).join(Role, Role.id == UserRole.role_id).order_by(Role.name)
-        ):
-            roles.setdefault(user_id, []).append(name)
-        rows = session.execute(
-            select(User, Membership).join(Membership, Membership.user_id == User.id).order_by(User.email)
-        ).all()
-        return _table(
-            "Users",
-            ["Name", "E-mail", "Roles", "Active"],
-            [
-                [u.name, u.email, ", ".join(roles.get(u.id, [])), "yes" if u.is_active and m.is_active else "no"]
-                for u, m in rows
-            ],
-        )
-
-    @bp.route("/core/roles")
-    @requires("core.role.read")
-    def roles() -> str:
-        """The tenant's roles and the permissions they grant."""
-        rows = db_session().scalars(select(Role).order_by(Role.name)).all()
-        return _table(
-            "Roles",
-            ["Name", "Description", "Permissions"],
-            [[r.name, r.description, ", ".join(sorted(r.permissions))] for r in rows],
-        )
-
-    @bp.route("/core/plugins")
-    @requires("core.plugin.read")
-    def plugins() -> str:
-        """Installed plugins, their state, and whether this tenant enabled them."""
-        kernel = current_app.extensions["udyog"]
-        tenant = current_tenant()
-        rows = []
-        for record in kernel.registry:
-            data = record.as_dict()
-            enabled = "yes" if tenant.is_enabled(record.name) else "no"
-            rows.append([data["name"], data["title"] or "", data["version"] or "", data["state"], enabled])
-        return _table("Plugins", ["Name", "Title", "Version", "State", "Enabled here"], rows)
-
     return bp
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> str:
-    """A read-only list page."""
-    return render_template("udyog/table.html", title=title, columns=columns, rows=rows)
 
 
 __all__ = ["create_web_blueprint", "shell"]
