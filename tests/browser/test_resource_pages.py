@@ -76,4 +76,5 @@ def test_a_note_is_deleted_after_confirmation(page, server, log_in):
     expect(page.locator("main")).to_contain_text("Delete me from the browser")
     page.get_by_role("button", name="Delete note").click()
     expect(page).to_have_url(re.compile(r"/notes/notes$"))
-    expect(page.locator("main")).not_to_contain_text("Delete me from the browser")
+    expect(page.locator("#udyog-flash")).to_contain_text("Note Delete me from the browser deleted.")
+    expect(page.locator("#resource-table")).not_to_contain_text("Delete me from the browser")
