@@ -23,6 +23,7 @@ from flask_jwt_extended.exceptions import CSRFError
 from udyog import auth
 from udyog.auth_api import login_tokens
 from udyog.models import User
+from udyog.web.account import add_account_pages
 from udyog.web.admin import add_admin_pages
 from udyog.web.admin_setup import add_admin_setup_pages
 from udyog.web.notifications import add_notification_pages
@@ -179,6 +180,7 @@ def create_web_blueprint() -> Blueprint:
         return response
 
     add_notification_pages(bp)
+    add_account_pages(bp)
     add_admin_pages(bp)
     add_admin_setup_pages(bp)
 
