@@ -405,7 +405,7 @@ def plugin_rows() -> list[dict[str, Any]]:
 def _known_plugin(name: str, enabled: set[str]) -> None:
     """404 for a name that is neither the core, an installed plugin nor one the tenant enabled."""
     if name != CORE_NAME and current_app.extensions["udyog"].registry.get(name) is None and name not in enabled:
-        raise UdyogError(f"no plugin {name!r}", status=404)
+        raise UdyogError("no such plugin is installed", status=404, errors={"name": ["not an installed plugin"]})
 
 
 def plugin_change_plan(name: str, enable: bool) -> dict[str, Any]:
