@@ -7,6 +7,6 @@ plugin = Plugin(
     version="0.1.0",
     title="Ledger (test plugin)",
     package=__name__,
-    sdk=">=1.1,<2",
+    sdk=">=1.2,<2",
     description="Vouchers: a legal document declared as a resource.",
 )

@@ -7,6 +7,6 @@ plugin = Plugin(
     version="0.3.0",
     title="Notes (test plugin)",
     package=__name__,
-    sdk=">=1.1,<2",
+    sdk=">=1.2,<2",
     description="Notebooks and notes; exercises every kernel contract.",
 )
