@@ -138,3 +138,29 @@ def test_the_layout_fits_phones_tablets_and_desktops(browser, server, width, fir
         assert document_width <= width  # nothing overflows sideways
     finally:
         context.close()
+
+
+def test_every_page_of_the_menu_fits_a_phone(browser, server):
+    """At 390 px, no page the owner's menu leads to scrolls sideways (wide tables scroll inside their card)."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.fill("#email", server.owner)
+        page.fill("#password", server.password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#tenant-name")).to_have_text("Acme Foods")
+        paths = page.eval_on_selector_all("#udyog-menu a[href^='/']", "links => links.map(a => a.getAttribute('href'))")
+        expected = {"/", "/core/users", "/core/plugins", "/core/series", "/core/audit", "/ledger/vouchers"}
+        assert expected <= set(paths), paths
+        too_wide = {}
+        for path in dict.fromkeys(paths):
+            response = page.goto(path)
+            assert response.status == 200, path
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                too_wide[path] = width
+        assert not too_wide  # path → the document's width
+    finally:
+        context.close()
