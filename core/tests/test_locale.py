@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from flask import render_template_string
 
+import udyog_sdk
 from udyog import defaults
 from udyog.app import create_app
 from udyog.tenancy import create_tenant
@@ -101,8 +103,9 @@ def test_the_shell_speaks_hindi_for_a_hi_in_tenant(world):
     assert '<html lang="en">' in unknown and "Log in to Udyog</h1>" in unknown
 
 
-#: A string literal passed to _() or gettext(), in double or single quotes, with backslash escapes.
-MARKED = re.compile(r"""\b(?:_|gettext)\(\s*(?:"((?:[^"\\]|\\.)+)"|'((?:[^'\\]|\\.)+)')""")
+#: A string literal passed to _(), gettext() or ngettext() (its singular, the catalogue's key), in double or
+#: single quotes, with backslash escapes.
+MARKED = re.compile(r"""\b(?:_|n?gettext)\(\s*(?:"((?:[^"\\]|\\.)+)"|'((?:[^'\\]|\\.)+)')""")
 
 
 def marked_strings(paths) -> set[str]:
@@ -126,11 +129,20 @@ def test_the_hindi_catalogue_loads_and_is_complete():
         po = read_po(handle)
     assert all(message.string for message in po if message.id)  # every entry is translated
     # The entries are those the shell marks (nothing stale, nothing missing): the templates' and the web
-    # modules' _("…") and gettext("…"), and the core's menu labels (translated when the menu is drawn).
+    # modules' _("…"), gettext("…") and ngettext("…", …), the core's menu labels (translated when the menu is
+    # drawn), and the same in the SDK's generic pages (its templates and its modules, through udyog_sdk.i18n),
+    # which the core renders and whose words the core's catalogue translates.
     web = TRANSLATIONS.parent / "web"
+    sdk = Path(udyog_sdk.__file__).parent
     marked = marked_strings(
-        [*(web / "templates" / "udyog").glob("*.html"), *(p for p in web.glob("*.py") if p.name != "i18n.py")]
+        [
+            *(web / "templates" / "udyog").glob("*.html"),
+            *(p for p in web.glob("*.py") if p.name != "i18n.py"),
+            *(sdk / "templates" / "udyog_sdk").glob("*.html"),
+            *(p for p in sdk.glob("*.py") if p.name != "i18n.py"),
+        ]
     )
+    assert {"New %(label)s", "%(name)s saved.", "Search"} <= marked  # the SDK's strings are scanned
     menu = {entry.label for entry in defaults.udyog_menu()}
     assert marked | menu == set(hindi)
 
@@ -150,3 +162,32 @@ def test_menu_labels_and_widget_titles_are_translated_with_the_plugins_catalogue
     assert "> वाउचर</a>" in home and "माह के अनुसार वाउचर राशि</h2>" in home
     assert "> प्रशासन</a>" in home and "> उपयोगकर्ता</a>" in home  # the core's labels, from the core's catalogue
     assert "Recent vouchers" in home  # a title no catalogue translates stays English
+
+
+def test_the_sdks_generic_pages_speak_the_tenants_language(world):
+    kernel, app = world
+    client, _ = web_login(app, "owner@acme.test")
+    owner = login(app, "owner@acme.test")
+    book = owner.post("/api/v1/notes/notebooks", json={"title": "Ledger notes"}).get_json()["data"]
+    english = client.get("/notes/notes").text
+    assert "</i> New note</a>" in english and 'for="resource-search">Search</label>' in english
+    assert ">Apply</button>" in english and "नया" not in english
+    form = client.get("/notes/notes/new").text
+    assert '<h1 class="h3 mb-3">New note</h1>' in form and 'btn-primary">Save</button>' in form
+    assert owner.patch(f"{URL}/core", json={"version": 0, "values": {"locale": "hi_IN"}}).status_code == 200
+    hindi = client.get("/notes/notes").text
+    assert "</i> नया note</a>" in hindi and 'for="resource-search">खोजें</label>' in hindi
+    assert ">लागू करें</button>" in hindi and "इनमें खोजता है: Title, Body" in hindi
+    assert "New note" not in hindi and ">Search<" not in hindi and ">Apply<" not in hindi
+    form = client.get("/notes/notes/new").text
+    assert '<h1 class="h3 mb-3">नया note</h1>' in form and 'btn-primary">सहेजें</button>' in form
+    assert ">Save<" not in form and ">Back<" not in form
+    # The SDK's Python side (udyog_sdk.i18n.gettext) too: the flash after a save, and the breadcrumbs.
+    created = client.post(
+        "/notes/notes/new",
+        data={"csrf_token": form_token(form), "notebook_id": book["id"], "title": "Hindi note", "body": ""},
+    )
+    assert created.status_code == 303, created.text
+    detail = client.get(created.headers["Location"]).text
+    assert "Note Hindi note बनाया गया।" in detail and "created." not in detail
+    assert ">संपादित करें</a>" in detail and ">Edit<" not in detail

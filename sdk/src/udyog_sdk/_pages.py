@@ -27,6 +27,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from udyog_sdk.api import MULTIPART_OVERHEAD, SEARCH_MAX_LENGTH, SEARCH_PARAM, _scan_text
 from udyog_sdk.formatting import format_date, format_number
+from udyog_sdk.i18n import gettext as _
 from udyog_sdk.runtime import UdyogError, current_scope, current_tenant, current_user, db_session, user_names
 from udyog_sdk.security import requires
 
@@ -308,7 +309,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         return url_for(endpoint("detail"), record_id=record_id) + (f"#{anchor}" if anchor else "")
 
     def named(obj: Any) -> str:
-        return f"{resource.label} {resource.describe(obj)}".strip()
+        return f"{_(resource.label)} {resource.describe(obj)}".strip()
 
     def add(rule: str, page_name: str, action: str, view: Callable[..., Any], methods: list[str]) -> None:
         view.__name__ = names[page_name]
@@ -406,9 +407,9 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         general = {k: v for k, v in errors.items() if k not in placed}
         obj = context.get("obj")
         if mode == "create":
-            crumbs = trail(("New", None))
+            crumbs = trail((_("New"), None))
         else:
-            crumbs = trail((resource.describe(obj), detail_url(context["record_id"])), ("Edit", None))
+            crumbs = trail((resource.describe(obj), detail_url(context["record_id"])), (_("Edit"), None))
         return page(
             resource.form_template, status, mode=mode, fields=fields, general=general, breadcrumbs=crumbs, **context
         )
@@ -448,7 +449,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         obj, errors, status = submit("create", fields, resource.perform_create)
         if errors:
             return form_page("create", fields, errors, status)
-        flash(f"{named(obj)} created.", "success")
+        flash(_("%(name)s created.", name=named(obj)), "success")
         return redirect(url_for(endpoint("detail"), record_id=obj.id), 303)  # type: ignore[return-value]
 
     if "create" in resource.enabled:
@@ -477,7 +478,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             return form_page(
                 "edit", fields, errors, status, obj=obj, record_id=record_id, version=version, conflict=conflict
             )
-        flash(f"{named(done)} saved.", "success")
+        flash(_("%(name)s saved.", name=named(done)), "success")
         return redirect(url_for(endpoint("detail"), record_id=done.id), 303)  # type: ignore[return-value]
 
     if "update" in resource.enabled:
@@ -488,7 +489,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
     def confirm(action: str, record_id: uuid.UUID) -> Response:
         obj = resource.lookup(record_id)
         title = resource.describe(obj)
-        crumbs = trail((title, detail_url(record_id)), (action.capitalize(), None))
+        crumbs = trail((title, detail_url(record_id)), (_("Delete") if action == "delete" else _("Cancel"), None))
         if request.method == "GET":
             return page(
                 resource.confirm_template, action=action, obj=obj, record_id=record_id, title=title, breadcrumbs=crumbs
@@ -496,13 +497,13 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         try:
             if action == "delete":
                 resource.perform_delete(obj)
-                flash(f"{resource.label} {title} deleted.".strip(), "success")
+                flash(_("%(name)s deleted.", name=f"{_(resource.label)} {title}".strip()), "success")
                 target = url_for(endpoint("list")) if "list" in resource.enabled else "/"
                 return redirect(target, 303)  # type: ignore[return-value]
             sent = request.form.get("version", "")
             version = int(sent) if sent.isdigit() and len(sent) <= 10 else None
             resource.perform_cancel(obj, version)
-            flash(f"{resource.label} {title} cancelled.".strip(), "success")
+            flash(_("%(name)s cancelled.", name=f"{_(resource.label)} {title}".strip()), "success")
             return redirect(url_for(endpoint("detail"), record_id=record_id), 303)  # type: ignore[return-value]
         except UdyogError as exc:
             if exc.status not in FORM_STATUSES:
@@ -512,10 +513,14 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             message = exc.message
         except IntegrityError:
             db_session().rollback()
-            errors, status, message = {"_schema": [CONFLICT]}, 409, f"The {resource.label} is still in use."
+            errors, status, message = (
+                {"_schema": [CONFLICT]},
+                409,
+                _("The %(label)s is still in use.", label=_(resource.label)),
+            )
         except StaleDataError:
             db_session().rollback()
-            errors, status, message = {"version": ["changed meanwhile"]}, 409, "It was changed meanwhile: reload it."
+            errors, status, message = {"version": ["changed meanwhile"]}, 409, _("It was changed meanwhile: reload it.")
         return page(
             resource.confirm_template,
             status,
@@ -552,11 +557,11 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         try:
             upload = request.files.get("file")
         except RequestEntityTooLarge:
-            upload, too_large = None, f"The file is too large: at most {limit} bytes."
+            upload, too_large = None, _("The file is too large: at most %(limit)s bytes.", limit=limit)
         else:
             too_large = ""
         if too_large or upload is None or not upload.filename:
-            message = too_large or "Choose a file to upload."
+            message = too_large or _("Choose a file to upload.")
             return detail_response(obj, record_id, 413 if too_large else 422, attachment_errors=[message])
         entity, key = record_key(obj)
         try:
@@ -571,9 +576,12 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         except RequestEntityTooLarge:
             db_session().rollback()
             return detail_response(
-                obj, record_id, 413, attachment_errors=[f"The file is too large: at most {limit} bytes."]
+                obj,
+                record_id,
+                413,
+                attachment_errors=[_("The file is too large: at most %(limit)s bytes.", limit=limit)],
             )
-        flash(f"File {done.filename} attached to {named(obj)}.", "success")
+        flash(_("File %(file)s attached to %(name)s.", file=done.filename, name=named(obj)), "success")
         return redirect(detail_url(record_id, "attachments"), 303)  # type: ignore[return-value]
 
     def attachment_delete_page(record_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
@@ -587,7 +595,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         if request.method == "POST":
             service.delete(attachment_id)
             db_session().commit()
-            flash(f"File {found.filename} deleted from {named(obj)}.", "success")
+            flash(_("File %(file)s deleted from %(name)s.", file=found.filename, name=named(obj)), "success")
             return redirect(detail_url(record_id, "attachments"), 303)  # type: ignore[return-value]
         return page(
             "udyog_sdk/attachment_delete.html",
@@ -596,7 +604,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             title=title,
             attachment=found,
             size=human_size(found.size),
-            breadcrumbs=trail((title, detail_url(record_id)), ("Delete file", None)),
+            breadcrumbs=trail((title, detail_url(record_id)), (_("Delete file"), None)),
         )
 
     if "get" in resource.enabled and attachable(resource):
@@ -632,7 +640,11 @@ def breadcrumbs(
     list_url = None
     if "list" in resource.enabled and user is not None and user.can(resource.permission("read")):
         list_url = url_for(endpoint("list"))
-    return [menu_group(resource), (resource.label_plural or "", list_url if tail else None), *tail]
+    return [
+        menu_group(resource),
+        (_(resource.label_plural) if resource.label_plural else "", list_url if tail else None),
+        *tail,
+    ]
 
 
 def menu_group(resource: Resource) -> tuple[str, str | None]:
@@ -788,7 +800,7 @@ def related_sections(resource: Resource, obj: Any) -> list[dict[str, Any]]:
             input_key = other._input_keys().get(attr, attr)
             columns = [c for c in list_columns(other) if c[0] != input_key]
             detail = endpoints["detail"] if "get" in other.enabled else None
-            title = other.label_plural or ""
+            title = _(other.label_plural) if other.label_plural else ""
             if len(refs) > 1:
                 title += f" ({humanise(attr).lower()})"
             has_more = bool((meta.get("pagination") or {}).get("next_cursor"))

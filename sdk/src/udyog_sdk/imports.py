@@ -1137,6 +1137,7 @@ def add_import_pages(resource: Resource, bp: Any) -> None:
     from flask import flash, make_response, redirect, render_template, url_for
 
     from udyog_sdk._pages import breadcrumbs, humanise
+    from udyog_sdk.i18n import gettext as _
 
     base = f"/{resource.path}/import"
     ep = resource.endpoint
@@ -1145,7 +1146,7 @@ def add_import_pages(resource: Resource, bp: Any) -> None:
     def page(template_name: str, status: int = 200, **context: Any) -> Any:
         endpoint = _page_endpoint(resource)
         if "breadcrumbs" not in context:
-            context["breadcrumbs"] = breadcrumbs(resource, endpoint, ("Import", None))
+            context["breadcrumbs"] = breadcrumbs(resource, endpoint, (_("Import"), None))
         html = render_template(
             template_name,
             resource=resource,
@@ -1175,7 +1176,7 @@ def add_import_pages(resource: Resource, bp: Any) -> None:
             db_session().rollback()
             return page(resource.import_template, exc.status, general=exc.errors or {"_schema": [exc.message]})
         if isinstance(outcome, QueuedImport):
-            flash(f"Import of {upload.filename} started: it runs in the background.", "info")
+            flash(_("Import of %(file)s started: it runs in the background.", file=upload.filename), "info")
             return redirect(url_for(_page_endpoint(resource)("import_status"), job_id=outcome.job_id), 303)
         if not dry_run and _can(resource)["read"] and "list" in resource.enabled:
             # Imported: go to the list (a reload must not import the file again).
@@ -1204,7 +1205,7 @@ def add_import_pages(resource: Resource, bp: Any) -> None:
         if result is not None and not summary:
             summary = _summary(result, plural)
         endpoint = _page_endpoint(resource)
-        crumbs = breadcrumbs(resource, endpoint, ("Import", url_for(endpoint("import"))), ("Job", None))
+        crumbs = breadcrumbs(resource, endpoint, (_("Import"), url_for(endpoint("import"))), (_("Job"), None))
         return page(
             resource.import_status_template,
             job=job,

@@ -24,6 +24,7 @@ from babel.messages.pofile import read_po
 from flask import current_app, has_app_context, has_request_context, request
 
 from udyog_sdk.formatting import current_locale
+from udyog_sdk.i18n import GETTEXT_EXTENSION
 from udyog_sdk.runtime import active_tenant
 
 if TYPE_CHECKING:
@@ -154,7 +155,9 @@ def install(app: Flask) -> None:
     Also records the loaded plugins' ``translations/`` folders: a plugin ships
     ``<package>/translations/<language>/LC_MESSAGES/messages.po`` for its own
     strings (menu labels, widget titles, its templates' text), looked up after
-    the core's catalogue.
+    the core's catalogue. The SDK's Python code (flashes and breadcrumbs of
+    the generic pages) translates through ``udyog_sdk.i18n.gettext``, which
+    finds :func:`gettext` in ``app.extensions``.
     """
     kernel = app.extensions.get("udyog")
     if kernel is not None:
@@ -163,4 +166,5 @@ def install(app: Flask) -> None:
     if "jinja2.ext.InternationalizationExtension" not in app.jinja_env.extensions:
         app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    app.extensions[GETTEXT_EXTENSION] = gettext  # the SDK's udyog_sdk.i18n.gettext (its pages' flashes, breadcrumbs)
     app.context_processor(lambda: {"html_lang": current_language()})
