@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -471,3 +472,19 @@ def test_api_login_still_works_beside_the_shell(world):
     kernel, app = world
     client = login(app, "owner@acme.test")
     assert client.get("/api/v1/auth/me").get_json()["data"]["email"] == "owner@acme.test"
+
+
+def test_no_template_has_an_inline_style_or_script():
+    """The content security policy refuses both: a template that has one renders broken in a browser."""
+    import udyog.web
+    from udyog_sdk.resources import TEMPLATE_FOLDER
+
+    folders = [Path(udyog.web.__file__).parent / "templates", Path(TEMPLATE_FOLDER)]
+    templates = [path for folder in folders for path in folder.rglob("*.html")]
+    assert len(templates) > 30
+    offending = [
+        f"{path.name}: {match.group(0)}"
+        for path in templates
+        for match in re.finditer(r"\sstyle=|<style\b|<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+=", path.read_text())
+    ]
+    assert not offending
