@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from udyog.custom_fields import (
+    ATTRIBUTES,
     DEFAULT_PLACES,
     DEFAULT_TEXT,
     NAME_RULE,
@@ -42,22 +43,8 @@ if TYPE_CHECKING:
 READ = "core.custom_field.read"
 MANAGE = "core.custom_field.manage"
 
-#: The inputs of the form (``resource`` only on create).
-INPUTS = (
-    "resource",
-    "name",
-    "type",
-    "label",
-    "help",
-    "required",
-    "default",
-    "options",
-    "target",
-    "places",
-    "max_length",
-    "show_in_list",
-    "position",
-)
+#: The inputs of the form (``resource`` only on create): every attribute of a definition.
+INPUTS = ATTRIBUTES
 #: Numbers typed into the form; empty is "not set".
 NUMBERS = ("places", "max_length", "position")
 CHECKBOXES = ("required", "show_in_list")
