@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from udyog.models import AuditEntry, User
 from udyog_sdk.api import Filter, Listing
+from udyog_sdk.audit import field_changes as sdk_field_changes
 
 #: The actions an entry records.
 ACTIONS = ("insert", "update", "delete")
@@ -59,25 +60,8 @@ class FieldChange:
 
 
 def field_changes(action: str, changes: Mapping[str, Any]) -> list[FieldChange]:
-    """An entry's ``changes`` as one row per field, by field name.
-
-    An insert has no *before*, a delete no *after*; an update lists the
-    changed fields only.
-    """
-    if action == "insert":
-        after = changes.get("after") or {}
-        return [FieldChange(k, None, after[k]) for k in sorted(after)]
-    if action == "delete":
-        before = changes.get("before") or {}
-        return [FieldChange(k, before[k], None) for k in sorted(before)]
-    out = []
-    for name in sorted(changes):
-        value = changes[name]
-        if isinstance(value, Mapping):
-            out.append(FieldChange(name, value.get("before"), value.get("after")))
-        else:
-            out.append(FieldChange(name, None, value))
-    return out
+    """An entry's ``changes`` as one row per field, by field name (:func:`udyog_sdk.audit.field_changes`)."""
+    return [FieldChange(*row) for row in sdk_field_changes(action, changes)]
 
 
 def user_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -41,17 +41,29 @@ class AuditRecord:
 
     def changed_fields(self) -> list[tuple[str, Any, Any]]:
         """``(field, before, after)`` for each value the entry holds (None where a side has no value)."""
-        if self.action == "insert":
-            after = self.changes.get("after") or {}
-            return [(name, None, value) for name, value in after.items()]
-        if self.action == "delete":
-            before = self.changes.get("before") or {}
-            return [(name, value, None) for name, value in before.items()]
-        out: list[tuple[str, Any, Any]] = []
-        for name, change in self.changes.items():
-            if isinstance(change, Mapping):
-                out.append((name, change.get("before"), change.get("after")))
-        return out
+        return field_changes(self.action, self.changes)
+
+
+def field_changes(action: str, changes: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """An audit entry's ``changes`` as ``(field, before, after)`` rows, by field name.
+
+    An insert has no *before*, a delete no *after*; an update lists the
+    changed fields only (a bare value counts as the *after*).
+    """
+    if action == "insert":
+        after = changes.get("after") or {}
+        return [(name, None, after[name]) for name in sorted(after)]
+    if action == "delete":
+        before = changes.get("before") or {}
+        return [(name, before[name], None) for name in sorted(before)]
+    out: list[tuple[str, Any, Any]] = []
+    for name in sorted(changes):
+        change = changes[name]
+        if isinstance(change, Mapping):
+            out.append((name, change.get("before"), change.get("after")))
+        else:
+            out.append((name, None, change))
+    return out
 
 
 def record_history(entity: str, record_id: str, *, limit: int = 20) -> list[AuditRecord]:
@@ -71,4 +83,4 @@ def history(record: Any, *, limit: int = 20) -> list[AuditRecord]:
     return record_history(entity, record_id, limit=limit)
 
 
-__all__ = ["MAX_HISTORY", "AuditRecord", "history", "record_history"]
+__all__ = ["MAX_HISTORY", "AuditRecord", "field_changes", "history", "record_history"]
