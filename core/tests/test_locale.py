@@ -191,3 +191,52 @@ def test_the_sdks_generic_pages_speak_the_tenants_language(world):
     detail = client.get(created.headers["Location"]).text
     assert "Note Hindi note बनाया गया।" in detail and "created." not in detail
     assert ">संपादित करें</a>" in detail and ">Edit<" not in detail
+
+
+def test_settings_jobs_notifications_errors_and_custom_field_deletion_speak_the_tenants_language(world):
+    kernel, app = world
+    client, _ = web_login(app, "owner@acme.test")
+    owner = login(app, "owner@acme.test")
+    defined = owner.post(
+        "/api/v1/core/custom-fields", json={"resource": "notes.note", "name": "x_site", "type": "text", "label": "Site"}
+    )
+    assert defined.status_code == 201, defined.text
+    field_id = defined.get_json()["data"]["id"]
+    book = owner.post("/api/v1/notes/notebooks", json={"title": "Site notes"}).get_json()["data"]
+    note = owner.post("/api/v1/notes/notes", json={"notebook_id": book["id"], "title": "Pune", "x_site": "Pune"})
+    assert note.status_code == 201, note.text
+    pages = {
+        "settings": "/core/settings",
+        "general": "/core/settings/core",
+        "jobs": "/core/jobs",
+        "notifications": "/core/notifications",
+        "missing": "/core/custom-fields/00000000-0000-0000-0000-000000000000/delete",
+        "delete": f"/core/custom-fields/{field_id}/delete",
+    }
+    english = {name: client.get(path).text for name, path in pages.items()}
+    assert '<h1 class="h3 mb-3">Settings</h1>' in english["settings"]
+    assert "Reset every setting" not in english["general"] and 'btn-primary">Save</button>' in english["general"]
+    assert "Background jobs</h1>" in english["jobs"] and '<option value="">All states</option>' in english["jobs"]
+    assert ">succeeded</option>" in english["jobs"]
+    assert "No notifications yet." in english["notifications"]
+    assert "Page not found</h1>" in english["missing"] and "Go to the home page</a>" in english["missing"]
+    assert "The field <strong>Site</strong> of <code>notes.note</code> will no longer show" in english["delete"]
+    assert "Delete the custom field <code>x_site</code>?</h1>" in english["delete"]
+    assert (
+        "1 records have a value of this field." in english["delete"] and "Also delete the 1 values" in english["delete"]
+    )
+    assert owner.patch(f"{URL}/core", json={"version": 0, "values": {"locale": "hi_IN"}}).status_code == 200
+    hindi = {name: client.get(path).text for name, path in pages.items()}
+    assert '<h1 class="h3 mb-3">सेटिंग्स</h1>' in hindi["settings"]
+    assert 'btn-primary">सहेजें</button>' in hindi["general"] and "डिफ़ॉल्ट: en_IN।" in hindi["general"]
+    assert "पृष्ठभूमि कार्य</h1>" in hindi["jobs"] and '<option value="">सभी स्थितियाँ</option>' in hindi["jobs"]
+    assert ">सफल</option>" in hindi["jobs"] and ">succeeded<" not in hindi["jobs"]
+    assert "अभी कोई सूचना नहीं है।" in hindi["notifications"] and "No notifications" not in hindi["notifications"]
+    assert "पेज नहीं मिला</h1>" in hindi["missing"] and "होम पेज पर जाएँ</a>" in hindi["missing"]
+    # A path no page answers has no tenant yet: the browser's language decides.
+    unknown = client.get("/no/such/page", headers={"Accept-Language": "hi"}).text
+    assert '<html lang="hi">' in unknown and "पेज नहीं मिला</h1>" in unknown
+    # One sentence with placeholders, in Hindi word order; the field's label and resource stay marked up.
+    assert "<code>notes.note</code> का फ़ील्ड <strong>Site</strong> अब इसके फ़ॉर्म" in hindi["delete"]
+    assert "कस्टम फ़ील्ड <code>x_site</code> हटाएँ?</h1>" in hindi["delete"]
+    assert "ये 1 मान भी हटाएँ" in hindi["delete"] and "The field" not in hindi["delete"]

@@ -26,6 +26,7 @@ from udyog.models import User
 from udyog.web.account import add_account_pages
 from udyog.web.admin import add_admin_pages
 from udyog.web.admin_setup import add_admin_setup_pages
+from udyog.web.i18n import gettext as _
 from udyog.web.notifications import add_notification_pages
 from udyog.web.shell import install, is_page_request, render_error, safe_next, shell
 from udyog_sdk import UdyogError, current_user, db_session
@@ -80,7 +81,9 @@ def create_web_blueprint() -> Blueprint:
             return jsonify({"success": False, "message": f"authentication required: {exc}", "errors": {}}), 401
         return render_error(
             400,
-            "This form could not be verified: its security token is missing or stale. Reload the page and try again.",
+            _(
+                "This form could not be verified: its security token is missing or stale. Reload the page and try again."  # noqa: E501
+            ),
         )
 
     @bp.route("/")

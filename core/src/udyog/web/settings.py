@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, make_response, redirect, ren
 
 from udyog import plugin_settings as ps
 from udyog.registry import CORE_NAME
+from udyog.web.i18n import gettext as _
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session
 from udyog_sdk._pages import _kind, _max_length, _one_of, as_text, label_of, read_form
 from udyog_sdk.resources import FormField
@@ -37,7 +38,7 @@ def form_fields(declared: ps.Declared, values: dict[str, Any], defaults: dict[st
         key = fld.data_key or name
         value = values.get(key)
         default = defaults.get(key)
-        shown_default = ("yes" if default else "no") if kind == "checkbox" else as_text(default) or "empty"
+        shown_default = (_("yes") if default else _("no")) if kind == "checkbox" else as_text(default) or _("empty")
         help_text = str(fld.metadata.get("description") or "")
         item = FormField(
             name=key,
@@ -45,7 +46,7 @@ def form_fields(declared: ps.Declared, values: dict[str, Any], defaults: dict[st
             kind=kind,
             required=not fld.allow_none and kind != "checkbox",
             value=bool(value) if kind == "checkbox" else as_text(value),
-            help=f"{help_text} Default: {shown_default}.".strip(),
+            help=f"{help_text} {_('Default: {value}.').format(value=shown_default)}".strip(),
             maxlength=_max_length(fld),
             nullable=bool(fld.allow_none),
         )
@@ -146,7 +147,7 @@ def create_settings_pages() -> Blueprint:
         submitted = {f.name: f.value for f in fields}
         sent = request.form.get("version", "")
         if not sent.isdigit() or len(sent) > 10:
-            errors = {"version": ["the form lacks the version you read: reload it"]}
+            errors = {"version": [_("the form lacks the version you read: reload it")]}
             return page(plugin, errors=errors, status=422, submitted=submitted)
         try:
             ps.save(kernel, session, tenant.id, plugin, changed, int(sent), partial=True)

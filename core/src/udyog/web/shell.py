@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, g, make_response, redirect, render_template, request, url_for
 from flask_jwt_extended import get_jwt
 
+from udyog.web.i18n import gettext as _
 from udyog_sdk import Principal, TenantContext
 from udyog_sdk.runtime import NoScopeError, current_scope
 from udyog_sdk.ui import MenuEntry
@@ -39,16 +40,20 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-ERROR_TITLES = {
-    400: "Bad request",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed here",
-    409: "Conflict",
-    422: "Invalid input",
-    429: "Too many attempts",
-    500: "Something went wrong",
-}
+
+def error_title(status: int) -> str:
+    """The heading of an error page for ``status``, in the shell's language."""
+    titles = {
+        400: _("Bad request"),
+        403: _("Not allowed"),
+        404: _("Page not found"),
+        405: _("Not allowed here"),
+        409: _("Conflict"),
+        422: _("Invalid input"),
+        429: _("Too many attempts"),
+        500: _("Something went wrong"),
+    }
+    return titles.get(status) or _("Error")
 
 
 def is_page_request() -> bool:
@@ -282,7 +287,7 @@ def render_error(status: int, message: str) -> Response:
     html = render_template(
         "udyog/error.html",
         status=status,
-        title=ERROR_TITLES.get(status, "Error"),
+        title=error_title(status),
         message=message,
     )
     return make_response(html, status)
