@@ -211,17 +211,16 @@ def test_when_two_executions_race_only_the_first_commit_counts(pg_world):
     task = app.extensions["celery"].tasks["notes.race"]
     headers = {"udyog_tenant": str(tenant_id), "udyog_user": ""}
     outcome: dict[str, str] = {}
-    first = threading.Thread(
-        target=lambda: outcome.update(first=task.apply(args=[str(run_id)], headers=headers).get())
-    )
+    first = threading.Thread(target=lambda: outcome.update(first=task.apply(args=[str(run_id)], headers=headers).get()))
     first.start()
     assert started.wait(10)
     # Meanwhile another execution finished the run and committed.
     with kernel.db.session(tenant_id) as session:
         session.execute(
-            update(JobRun).where(JobRun.id == run_id).values(state="succeeded").execution_options(
-                synchronize_session=False
-            )
+            update(JobRun)
+            .where(JobRun.id == run_id)
+            .values(state="succeeded")
+            .execution_options(synchronize_session=False)
         )
         session.commit()
     proceed.set()
