@@ -22,6 +22,7 @@ from udyog.kernel import Kernel, TenantScope
 from udyog.models import AuthSession, Membership, Tenant, User
 from udyog.registry import CORE_NAME, PluginState
 from udyog_sdk import Principal, TenantContext, UdyogError
+from udyog_sdk.api import flatten_messages
 from udyog_sdk.models import utcnow
 from udyog_sdk.runtime import NoScopeError, bind_scope, unbind_scope
 from udyog_sdk.security import ACCESS_ATTRIBUTE
@@ -271,22 +272,13 @@ def _envelope_error(status: int, message: str, errors: Mapping[str, Any] | None 
     return jsonify(body), status
 
 
-def _flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+#: Where webargs says a bad field came from: a level of its messages, not a field.
+WEBARGS_LOCATIONS = ("json", "query", "form", "view_args", "path", "headers", "files")
+
+
+def _flatten_errors(messages: Any) -> dict[str, list[str]]:
     """webargs/marshmallow messages ({location: {field: [...]}}) → {field: [...]}."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = str(key) if key not in ("json", "query", "form", "view_args", "path", "headers", "files") else ""
-            path = f"{prefix}.{name}" if prefix and name else (name or prefix)
-            out.update(_flatten_errors(value, path))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for index, value in enumerate(messages):
-            out.update(_flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
+    return flatten_messages(messages, skip=WEBARGS_LOCATIONS)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -47,6 +47,7 @@ from sqlalchemy import select
 from udyog.models import Tenant
 from udyog.registry import CORE_NAME
 from udyog_sdk import SettingsSchema, UdyogError
+from udyog_sdk.api import flatten_messages
 
 if TYPE_CHECKING:
     from udyog.db import TenantSession
@@ -107,21 +108,6 @@ class Loaded:
     version: int
     #: Stored values that were not used: field → reasons.
     problems: Mapping[str, list[str]]
-
-
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, Mapping):
-        for key, value in messages.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for index, value in enumerate(messages):
-            out.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
 
 
 def _entry(raw: Any) -> tuple[int, dict[str, Any]]:
@@ -200,7 +186,7 @@ class PluginSettings:
             defaults = schema.load(deployment, unknown=ma.RAISE)
             json.dumps(schema.dump(defaults))
         except ma.ValidationError as exc:
-            problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in _flatten(exc.messages).items())
+            problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in flatten_messages(exc.messages).items())
             where = f"plugins.toml [settings.{plugin}]" if deployment else "the defaults"
             raise fail(f"{where} do not load: {problems}") from None
         except (TypeError, ValueError) as exc:
@@ -230,7 +216,7 @@ class PluginSettings:
         try:
             values = declared.schema.load({**declared.deployment, **known}, unknown=ma.EXCLUDE)
         except ma.ValidationError as exc:
-            found = _flatten(exc.messages)
+            found = flatten_messages(exc.messages)
             bad = {key.split(".", 1)[0] for key in found}
             problems.update(found)
             kept = {} if "_schema" in bad else {k: v for k, v in known.items() if k not in bad}
@@ -396,7 +382,7 @@ def save(
     try:
         result = declared.schema.load({**declared.deployment, **wanted}, unknown=ma.RAISE)
     except ma.ValidationError as exc:
-        errors.update({f"values.{key}": messages for key, messages in _flatten(exc.messages).items()})
+        errors.update({f"values.{key}": messages for key, messages in flatten_messages(exc.messages).items()})
     if errors:
         raise UdyogError("invalid settings", status=422, errors=errors)
     dumped = declared.dump(result)

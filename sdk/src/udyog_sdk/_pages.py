@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from udyog_sdk.api import MULTIPART_OVERHEAD, SEARCH_MAX_LENGTH, SEARCH_PARAM, _scan_text
+from udyog_sdk.api import MULTIPART_OVERHEAD, SEARCH_MAX_LENGTH, SEARCH_PARAM, _scan_text, flatten_messages
 from udyog_sdk.formatting import format_date, format_number
 from udyog_sdk.i18n import gettext as _
 from udyog_sdk.runtime import UdyogError, current_scope, current_tenant, current_user, db_session, user_names
@@ -67,20 +67,8 @@ AUDIT_LOG_PAGE = "/core/audit"
 ATTACHMENT_DOWNLOAD = "/api/v1/core/attachments/{id}/content"
 
 
-def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow messages → ``{"field": [...], "lines.0.qty": [...]}``."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, Mapping):
-        for key, value in messages.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for index, value in enumerate(messages):
-            out.update(flatten(value, f"{prefix}.{index}" if prefix else str(index)))
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
+#: marshmallow messages → ``{"field": [...], "lines.0.qty": [...]}`` (one implementation, in the API).
+flatten = flatten_messages
 
 
 def humanise(name: str) -> str:

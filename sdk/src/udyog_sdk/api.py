@@ -64,6 +64,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "envelope",
+    "flatten_messages",
     "limit_upload",
     "ok",
     "paginate",
@@ -191,6 +192,30 @@ class Envelope(dict[str, Any]):
     The response schema of :func:`envelope` passes it through instead of
     serialising the data a second time; the schema still documents it.
     """
+
+
+def flatten_messages(messages: Any, prefix: str = "", *, skip: Iterable[str] = ()) -> dict[str, list[str]]:
+    """marshmallow's nested messages → ``{"field": [...], "lines.0.qty": [...]}``.
+
+    Nested fields and list positions join with dots; messages of the whole
+    object go under ``_schema``. Keys in ``skip`` add no level of their own
+    (webargs nests a parse error under its location: ``{"json": {...}}``).
+    """
+    skipped = frozenset(skip)
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = "" if key in skipped else str(key)
+            path = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            out.update(flatten_messages(value, path, skip=skipped))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for index, value in enumerate(messages):
+            out.update(flatten_messages(value, f"{prefix}.{index}" if prefix else str(index), skip=skipped))
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
 
 
 def ok(data: Any = None, *, message: str = "OK", meta: Mapping[str, Any] | None = None) -> dict[str, Any]:

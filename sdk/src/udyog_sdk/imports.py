@@ -55,6 +55,7 @@ from flask_smorest.fields import Upload
 from sqlalchemy import UniqueConstraint, inspect, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 
+from udyog_sdk.api import flatten_messages
 from udyog_sdk.runtime import UdyogError, current_tenant, current_user, db_session
 
 if TYPE_CHECKING:
@@ -594,12 +595,6 @@ class ImportRefusedError(UdyogError):
         self.result = result
 
 
-def _flatten(messages: Any) -> dict[str, list[str]]:
-    from udyog_sdk._pages import flatten
-
-    return flatten(messages)
-
-
 class _Importer:
     """Runs a table's rows through a resource's create path."""
 
@@ -648,7 +643,7 @@ class _Importer:
         try:
             data: dict[str, Any] = self.resource.input_schema().load(raw)
         except ma.ValidationError as exc:
-            self.fail(number, _flatten(exc.messages))
+            self.fail(number, flatten_messages(exc.messages))
             return None
         return data
 
