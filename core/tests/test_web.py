@@ -488,3 +488,20 @@ def test_no_template_has_an_inline_style_or_script():
         for match in re.finditer(r"\sstyle=|<style\b|<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+=", path.read_text())
     ]
     assert not offending
+
+
+def test_table_card_draws_the_callers_rows_or_the_empty_text_across_the_columns(world):
+    from flask import render_template_string
+
+    kernel, app = world
+    template = (
+        '{% from "udyog/_macros.html" import table_card %}'
+        '{% call table_card("things", ["A", "B", "C"], "Nothing yet.") %}'
+        "{% for x in rows %}<tr><td>{{ x }}</td></tr>{% endfor %}{% endcall %}"
+    )
+    with app.test_request_context("/"):
+        full = render_template_string(template, rows=["one", "two"])
+        empty = render_template_string(template, rows=[])
+    assert 'class="table-responsive position-relative"' in full and 'id="things"' in full
+    assert full.count('<th scope="col">') == 3 and "<td>one</td>" in full and "Nothing yet." not in full
+    assert '<td colspan="3" class="text-body-secondary">Nothing yet.</td>' in empty
