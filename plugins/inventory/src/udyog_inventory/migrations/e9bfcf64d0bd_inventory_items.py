@@ -1,0 +1,67 @@
+"""inventory items
+
+Revision ID: e9bfcf64d0bd
+Revises:
+Create Date: 2026-11-23 18:35:38
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import udyog_sdk.models as sdk_models
+
+revision: str = "e9bfcf64d0bd"
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("inventory",)
+# The core's first revision, which creates core_tenant.
+depends_on: str | Sequence[str] | None = "db64f1ae32d8"
+
+
+def upgrade() -> None:
+    """Create the items table (tenant-scoped: tenant_id leads every key and index)."""
+    op.create_table(
+        "inventory_item",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_price", sdk_models.Money(precision=18, scale=2), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["core_tenant.id"],
+            name=op.f("fk_inventory_item_tenant_id_core_tenant"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id",
+            "id",
+            name=op.f("pk_inventory_item"),
+        ),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "code",
+            name=op.f("uq_inventory_item_tenant_id_code"),
+        ),
+    )
+    op.create_index(
+        "ix_inventory_item_name",
+        "inventory_item",
+        ["tenant_id", "name", "id"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    """Drop the items table and its index."""
+    op.drop_index(
+        "ix_inventory_item_name",
+        table_name="inventory_item",
+    )
+    op.drop_table("inventory_item")
