@@ -9,5 +9,8 @@ plugin = Plugin(
     package=__name__,
     sdk=">=1.2,<2",
     requires=("crm>=0.1", "inventory>=0.1"),
-    description="Distributor terms, sales orders from draft to paid, gap-free invoices, credit notes, payments and their allocation; publishes the order-lifecycle hooks.",
+    description=(
+        "Distributor terms, sales orders from draft to paid, gap-free invoices, credit notes, payments "
+        "and their allocation; publishes the order-lifecycle hooks."
+    ),
 )

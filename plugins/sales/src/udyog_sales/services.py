@@ -1,31 +1,703 @@
-"""Business logic of the plugin: plain functions over the current tenant's session.
+"""Business logic of sales: plain functions over the current tenant's session.
 
-Routes, CLI commands, tasks and tests call them alike; the session, the
-tenant and the events come from ``udyog_sdk`` (a scope must be bound).
+Routes, pages, the quote conversion, demo data and tests call them alike.
+They work in the caller's transaction and never commit: a refusal raises
+:class:`udyog_sdk.UdyogError` and the caller rolls back, so nothing of a
+refused operation stays (reservations, numbers, balances).
+
+Lock order (to keep concurrent operations free of deadlocks): the customer's
+account row, then stock balances (inventory sorts them by product, warehouse
+and lot), then invoices, then the number series' counters.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from udyog_sdk import UdyogError, db_session, emit
+from udyog_crm.services import get_customer
+from udyog_inventory import services as stock
+from udyog_inventory.models import Product, Warehouse
+from udyog_sdk import UdyogError, current_user, db_session, emit, hooks, plugin_settings
+from udyog_sdk.api import check_version
+from udyog_sdk.formatting import tenant_today
+from udyog_sdk.models import utcnow
+from udyog_sdk.series import next_number
 
-from .models import Item
+from . import pricing
+from .hookspecs import Account, LineTax
+from .models import (
+    ZERO,
+    AccountTerms,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderLine,
+    Payment,
+    PaymentAllocation,
+    Reservation,
+)
+
+CREDIT_OVERRIDE = "sales.order.credit_override"
+ORDER_REFERENCE = "sales.order"
 
 
-def create_item(data: dict[str, Any]) -> Item:
-    """Create an item; a code already taken is refused (409).
+# -- accounts ---------------------------------------------------------------------------------
 
-    Emits the event ``sales.item.created``.
+
+def account_row(customer_id: uuid.UUID, *, lock: bool = False) -> AccountTerms | None:
+    """The customer's terms row, or None; ``lock`` takes it ``FOR UPDATE`` (and re-reads it)."""
+    query = select(AccountTerms).where(AccountTerms.record_id == customer_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db_session().scalar(query)
+
+
+def locked_account(customer_id: uuid.UUID) -> AccountTerms:
+    """The customer's terms row, locked ``FOR UPDATE``; created with the defaults when missing.
+
+    Concurrent confirmations, payments and credit notes of one customer queue
+    on this lock, so two cannot both pass the credit check.
     """
+    row = account_row(customer_id, lock=True)
+    if row is not None:
+        return row
     session = db_session()
-    code = data["code"]
-    if session.scalar(select(Item.id).where(Item.code == code)) is not None:
-        raise UdyogError("code taken", status=409, errors={"code": [f"an item {code!r} already exists"]})
-    item = Item(**data)
-    session.add(item)
-    session.flush()
-    emit("sales.item.created", {"item_id": str(item.id), "code": code})
-    return item
+    try:
+        with session.begin_nested():
+            session.add(AccountTerms(record_id=customer_id, is_distributor=False, margin_pct=ZERO, outstanding=ZERO))
+    except IntegrityError:
+        pass  # created by a concurrent transaction: lock theirs
+    row = account_row(customer_id, lock=True)
+    assert row is not None
+    return row
+
+
+def snapshot(customer_id: uuid.UUID, row: AccountTerms | None) -> Account:
+    """The hooks' view of a customer's terms (defaults when there is no row)."""
+    if row is None:
+        return Account(customer_id, False, ZERO, None, ZERO)
+    return Account(
+        customer_id=customer_id,
+        is_distributor=bool(row.is_distributor),
+        margin_pct=row.margin_pct if row.margin_pct is not None else ZERO,
+        credit_limit=row.credit_limit,
+        outstanding=row.outstanding if row.outstanding is not None else ZERO,
+    )
+
+
+def change_outstanding(customer_id: uuid.UUID, delta: Decimal) -> AccountTerms:
+    """Add ``delta`` to the customer's outstanding balance (the row locked)."""
+    row = locked_account(customer_id)
+    row.outstanding = pricing.money((row.outstanding or ZERO) + delta)
+    return row
+
+
+# -- orders ---------------------------------------------------------------------------------
+
+
+def _problem(message: str, field: str, reason: str, status: int = 422) -> UdyogError:
+    return UdyogError(message, status=status, errors={field: [reason]})
+
+
+def _refused(message: str, field: str, problems: list[str], status: int) -> UdyogError:
+    return UdyogError(message + "; ".join(problems), status=status, errors={field: problems})
+
+
+def _check_products(lines: Sequence[Mapping[str, Any]]) -> dict[uuid.UUID, Product]:
+    """The products the lines name, by id; 422 naming the line for one that does not exist."""
+    ids = {line["product_id"] for line in lines}
+    found = {p.id: p for p in db_session().scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
+    errors = {
+        f"lines.{i}.product_id": ["no such product"] for i, line in enumerate(lines) if line["product_id"] not in found
+    }
+    if errors:
+        raise UdyogError("invalid order lines", status=422, errors=errors)
+    return found
+
+
+def _set_lines(order: Order, lines: Sequence[Mapping[str, Any]]) -> None:
+    if not lines:
+        raise _problem("an order needs lines", "lines", "at least one line is required")
+    products = _check_products(lines)
+    order.lines.clear()
+    db_session().flush()
+    for number, line in enumerate(lines, start=1):
+        product = products[line["product_id"]]
+        order.lines.append(
+            OrderLine(
+                line_no=number,
+                product_id=product.id,
+                description=line.get("description") or product.name,
+                quantity=line["quantity"],
+                discount_pct=line.get("discount_pct") or ZERO,
+                agreed_price=line.get("agreed_price"),
+            )
+        )
+
+
+def create_order(data: Mapping[str, Any]) -> Order:
+    """Create a draft order with its lines (numbered from the series ``sales.order``).
+
+    ``data``: ``customer_id``, ``warehouse_id``, optional ``order_date``
+    (default today in the tenant's timezone), ``discount_pct``, ``notes``,
+    ``owner_id`` (default the current user) and ``lines`` (each
+    ``product_id``, ``quantity``, optional ``discount_pct``, ``description``,
+    ``agreed_price``).
+    """
+    data = dict(data)
+    lines = data.pop("lines", None) or []
+    get_customer(data["customer_id"])
+    if db_session().scalar(select(Warehouse.id).where(Warehouse.id == data["warehouse_id"])) is None:
+        raise _problem("invalid order", "warehouse_id", "no such warehouse")
+    user = current_user()
+    order = Order(
+        customer_id=data["customer_id"],
+        warehouse_id=data["warehouse_id"],
+        order_date=data.get("order_date") or tenant_today(),
+        discount_pct=data.get("discount_pct") or ZERO,
+        notes=data.get("notes") or "",
+        owner_id=data.get("owner_id") or (user.user_id if user is not None else None),
+        state="draft",
+    )
+    _set_lines(order, lines)
+    order.number = next_number("sales.order", on=order.order_date)
+    db_session().add(order)
+    db_session().flush()
+    return order
+
+
+def require_draft(order: Order, what: str = "changed") -> None:
+    """409 unless ``order`` is a draft."""
+    if order.state != "draft":
+        raise _problem(
+            f"order {order.number} is {order.state} and cannot be {what}", "state", f"is {order.state}", status=409
+        )
+
+
+def update_order(order: Order, data: Mapping[str, Any]) -> Order:
+    """Change a draft order (``lines``, when given, replace all lines); confirmed orders are refused (409)."""
+    require_draft(order)
+    data = dict(data)
+    lines = data.pop("lines", None)
+    if "customer_id" in data:
+        get_customer(data["customer_id"])
+    for key, value in data.items():
+        setattr(order, key, ZERO if key == "discount_pct" and value is None else value)
+    if lines is not None:
+        _set_lines(order, lines)
+    db_session().flush()
+    return order
+
+
+def price_order(order: Order, account: Account) -> None:
+    """Step 1: price every line (hook), spread the order discount, compute taxes (hook) and totals."""
+    relay = hooks()
+    for line in order.lines:
+        price = relay.sales_price_line(order=order, line=line, account=account)
+        if price is None:
+            raise _problem("no price", f"lines.{line.line_no - 1}.product_id", "no plugin prices this line", 409)
+        price = Decimal(price)
+        if price < 0:
+            raise _problem("negative price", f"lines.{line.line_no - 1}.product_id", "priced below zero", 409)
+        line.unit_price = pricing.money(price)
+        line.amount = pricing.line_amount(line.quantity, line.unit_price, line.discount_pct)
+    subtotal = sum((line.amount for line in order.lines), ZERO)
+    discount = pricing.order_discount(subtotal, order.discount_pct)
+    for line, taxable in zip(order.lines, pricing.spread([ln.amount for ln in order.lines], discount), strict=True):
+        line.taxable = taxable
+    taxes: list[LineTax] = relay.sales_compute_taxes(order=order, lines=list(order.lines)) or []
+    by_line: dict[int, Decimal] = {}
+    for tax in taxes:
+        by_line[tax.line_no] = by_line.get(tax.line_no, ZERO) + pricing.money(tax.amount)
+    for line in order.lines:
+        line.tax_amount = by_line.get(line.line_no, ZERO)
+    order.subtotal = subtotal
+    order.discount_amount = discount
+    order.tax_total = sum(by_line.values(), ZERO)
+    order.total = subtotal - discount + order.tax_total
+    order.taxes = [
+        {"line_no": t.line_no, "name": t.name, "rate": str(t.rate), "amount": str(pricing.money(t.amount))}
+        for t in taxes
+    ]
+
+
+def _messages(answers: Iterable[list[str] | None]) -> list[str]:
+    return [str(m) for answer in answers if answer for m in answer]
+
+
+def check_credit(order: Order, account: Account) -> None:
+    """Step 2's credit check: total + outstanding above the credit limit → 409, unless the user may override."""
+    limit = account.credit_limit
+    if limit is None or account.outstanding + order.total <= limit:
+        return
+    user = current_user()
+    if user is not None and user.can(CREDIT_OVERRIDE):
+        return
+    raise UdyogError(
+        f"credit limit exceeded: order {order.number} of ₹{order.total} with ₹{account.outstanding} outstanding "
+        f"exceeds the customer's credit limit of ₹{limit}",
+        status=409,
+        errors={
+            "credit_limit": [
+                f"total {order.total} + outstanding {account.outstanding} = {order.total + account.outstanding} "
+                f"exceeds the credit limit {limit} (needs {CREDIT_OVERRIDE})"
+            ]
+        },
+    )
+
+
+def _lot_key(lot_id: uuid.UUID | None) -> str:
+    return "" if lot_id is None else str(lot_id)
+
+
+def reserve_stock(order: Order) -> None:
+    """Steps 3 and 4: allocate every line (hook) and reserve the allocations, sorted by product, warehouse, lot."""
+    relay = hooks()
+    planned: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, Decimal, OrderLine]] = []
+    for line in order.lines:
+        allocations = relay.sales_allocate_stock(order=order, line=line)
+        if allocations is None:
+            raise _problem("no allocation", f"lines.{line.line_no - 1}.quantity", "no plugin allocates stock", 409)
+        total = sum((Decimal(a.quantity) for a in allocations), Decimal("0"))
+        if total != line.quantity:
+            raise _problem(
+                "allocation does not match",
+                f"lines.{line.line_no - 1}.quantity",
+                f"allocated {total} of {line.quantity}",
+                409,
+            )
+        planned += [(line.product_id, a.warehouse_id, a.lot_id, Decimal(a.quantity), line) for a in allocations]
+    planned.sort(key=lambda p: (str(p[0]), str(p[1]), _lot_key(p[2])))
+    for product_id, warehouse_id, lot_id, quantity, line in planned:
+        if quantity <= 0:
+            continue
+        stock.reserve(
+            product_id,
+            warehouse_id,
+            quantity,
+            lot_id=lot_id,
+            reference=ORDER_REFERENCE,
+            reference_id=order.id,
+            reference_number=order.number,
+        )
+        order.reservations.append(
+            Reservation(
+                line_id=line.id, product_id=product_id, warehouse_id=warehouse_id, lot_id=lot_id, quantity=quantity
+            )
+        )
+
+
+def confirm_order(order: Order, version: int | None) -> Order:
+    """Confirm a draft order: the eight steps, in the caller's transaction (see docs/sales.md).
+
+    1. price the lines and compute taxes → totals; 2. validate (hook; 422)
+    and check the credit limit (409 unless ``sales.order.credit_override``),
+    with the account row locked; 3. allocate stock (hook); 4. reserve it;
+    5. mark the order confirmed; 6. issue the invoice when the setting
+    ``invoice_on_confirm`` says so; 7. add the total to the outstanding
+    balance; 8. ``sales_after_confirm`` and the event ``sales.order.confirmed``.
+    """
+    check_version(order, version)
+    require_draft(order, "confirmed")
+    if not order.lines:
+        raise _problem("an order needs lines", "lines", "at least one line is required")
+    customer = get_customer(order.customer_id)
+    account_terms = locked_account(order.customer_id)
+    account = snapshot(order.customer_id, account_terms)
+    price_order(order, account)  # 1
+    problems = _messages(hooks().sales_validate_order(order=order))  # 2
+    if problems:
+        raise _refused(f"order {order.number} is not valid: ", "order", problems, 422)
+    check_credit(order, account)
+    db_session().flush()
+    reserve_stock(order)  # 3, 4
+    order.state = "confirmed"  # 5
+    order.confirmed_at = utcnow()
+    db_session().flush()
+    invoice = None
+    if plugin_settings("sales")["invoice_on_confirm"]:  # 6
+        invoice = issue_invoice(order)
+    account_terms.outstanding = pricing.money((account_terms.outstanding or ZERO) + order.total)  # 7
+    db_session().flush()
+    hooks().sales_after_confirm(order=order)  # 8
+    emit(
+        "sales.order.confirmed",
+        {
+            "order_id": str(order.id),
+            "number": order.number,
+            "customer_id": str(order.customer_id),
+            "customer": customer.name,
+            "owner_id": str(order.owner_id) if order.owner_id else None,
+            "total": str(order.total),
+            "invoice_id": str(invoice.id) if invoice is not None else None,
+            "invoice_number": invoice.number if invoice is not None else None,
+        },
+    )
+    return order
+
+
+def active_invoices(order: Order) -> list[Invoice]:
+    """The order's invoices that are not cancelled."""
+    query = select(Invoice).where(Invoice.order_id == order.id, Invoice.state != "cancelled")
+    return list(db_session().scalars(query))
+
+
+def refresh_state(order: Order) -> None:
+    """Move a confirmed order along: delivered, invoiced (delivered and invoiced), paid (every invoice paid)."""
+    if order.state in ("draft", "cancelled"):
+        return
+    invoices = active_invoices(order)
+    if order.delivered_at is not None and invoices:
+        order.state = "paid" if all(i.state == "paid" for i in invoices) else "invoiced"
+    elif order.delivered_at is not None:
+        order.state = "delivered"
+    else:
+        order.state = "confirmed"
+
+
+def deliver_order(order: Order, version: int | None) -> Order:
+    """Issue an order's reserved stock (``sales_before_despatch`` may refuse, 409); emits ``sales.order.delivered``."""
+    check_version(order, version)
+    if order.state == "draft" or order.state == "cancelled" or order.delivered_at is not None:
+        reason = "delivered already" if order.delivered_at is not None else f"is {order.state}"
+        raise _problem(f"order {order.number} cannot be delivered: {reason}", "state", reason, 409)
+    problems = _messages(hooks().sales_before_despatch(order=order))
+    if problems:
+        raise _refused(f"order {order.number} cannot be despatched: ", "order", problems, 409)
+    for res in sorted(order.reservations, key=lambda r: (str(r.product_id), str(r.warehouse_id), _lot_key(r.lot_id))):
+        stock.issue(
+            res.product_id,
+            res.warehouse_id,
+            res.quantity,
+            lot_id=res.lot_id,
+            from_reserved=True,
+            reference=ORDER_REFERENCE,
+            reference_id=order.id,
+            reference_number=order.number,
+        )
+    order.delivered_at = utcnow()
+    refresh_state(order)
+    db_session().flush()
+    emit("sales.order.delivered", {"order_id": str(order.id), "number": order.number})
+    return order
+
+
+def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
+    """Issue the invoice of a confirmed order: ``sales_before_invoice`` may refuse (409); the number is taken last.
+
+    The number comes from the gap-free series ``sales.invoice``: a rolled-back
+    transaction gives it back. Calls ``sales_after_invoice`` and emits
+    ``sales.invoice.issued``.
+    """
+    if order.state in ("draft", "cancelled"):
+        raise _problem(f"order {order.number} is {order.state}: it cannot be invoiced", "state", order.state, 409)
+    if active_invoices(order):
+        raise _problem(f"order {order.number} is invoiced already", "state", "invoiced already", 409)
+    problems = _messages(hooks().sales_before_invoice(order=order))
+    if problems:
+        raise _refused(f"order {order.number} cannot be invoiced: ", "invoice", problems, 409)
+    invoice = Invoice(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        invoice_date=on or tenant_today(),
+        state="issued",
+        subtotal=order.subtotal,
+        discount_amount=order.discount_amount,
+        tax_total=order.tax_total,
+        total=order.total,
+        paid_amount=ZERO,
+        credited_amount=ZERO,
+        balance=order.total,
+        lines=[
+            InvoiceLine(
+                line_no=line.line_no,
+                product_id=line.product_id,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price or ZERO,
+                discount_pct=line.discount_pct,
+                taxable=line.taxable,
+                tax_amount=line.tax_amount,
+            )
+            for line in order.lines
+        ],
+    )
+    if invoice.total == 0:
+        invoice.state = "paid"
+    invoice.number = next_number("sales.invoice", on=invoice.invoice_date)  # as late as possible
+    db_session().add(invoice)
+    db_session().flush()
+    refresh_state(order)
+    hooks().sales_after_invoice(invoice=invoice)
+    emit(
+        "sales.invoice.issued",
+        {
+            "invoice_id": str(invoice.id),
+            "number": invoice.number,
+            "order_id": str(order.id),
+            "customer_id": str(order.customer_id),
+            "total": str(invoice.total),
+        },
+    )
+    return invoice
+
+
+def invoice_order(order: Order, version: int | None) -> Invoice:
+    """The invoice action: check the version, then :func:`issue_invoice`."""
+    check_version(order, version)
+    invoice = issue_invoice(order)
+    db_session().flush()
+    return invoice
+
+
+def cancel_order(order: Order, version: int | None) -> Order:
+    """Cancel a draft, or a confirmed and undelivered order (its reservation released, outstanding reduced).
+
+    A delivered order is refused (409: reverse it with a credit note); so is
+    one whose invoice is not cancelled. Emits ``sales.order.cancelled``.
+    """
+    check_version(order, version)
+    if order.state == "cancelled":
+        raise _problem(f"order {order.number} is cancelled already", "state", "cancelled already", 409)
+    if order.delivered_at is not None:
+        raise _problem(
+            f"order {order.number} is delivered: issue a credit note instead", "state", "delivered", status=409
+        )
+    was_confirmed = order.state != "draft"
+    if was_confirmed:
+        if active_invoices(order):
+            raise _problem(
+                f"order {order.number} has an invoice: cancel the invoice first", "state", "invoiced", status=409
+            )
+        change_outstanding(order.customer_id, -order.total)
+        for res in sorted(
+            order.reservations, key=lambda r: (str(r.product_id), str(r.warehouse_id), _lot_key(r.lot_id))
+        ):
+            stock.release(
+                res.product_id,
+                res.warehouse_id,
+                res.quantity,
+                lot_id=res.lot_id,
+                reference=ORDER_REFERENCE,
+                reference_id=order.id,
+                reference_number=order.number,
+            )
+        order.reservations.clear()
+    order.state = "cancelled"
+    order.cancelled_at = utcnow()
+    db_session().flush()
+    emit(
+        "sales.order.cancelled",
+        {"order_id": str(order.id), "number": order.number, "was_confirmed": was_confirmed, "total": str(order.total)},
+    )
+    return order
+
+
+# -- invoices and credit notes -----------------------------------------------------------------
+
+
+def locked_invoice(invoice_id: uuid.UUID) -> Invoice:
+    """The invoice, locked ``FOR UPDATE`` and re-read; 422 naming ``invoice_id`` when it does not exist."""
+    query = select(Invoice).where(Invoice.id == invoice_id).with_for_update().execution_options(populate_existing=True)
+    invoice = db_session().scalar(query)
+    if invoice is None:
+        raise _problem("no such invoice", "invoice_id", "no such invoice")
+    return invoice
+
+
+def _settle(invoice: Invoice) -> None:
+    invoice.balance = invoice.total - invoice.paid_amount - invoice.credited_amount
+    if invoice.state != "cancelled":
+        invoice.state = "paid" if invoice.balance <= 0 else "issued"
+    db_session().flush()
+    order = db_session().scalar(select(Order).where(Order.id == invoice.order_id))
+    if order is not None:
+        refresh_state(order)
+        db_session().flush()
+
+
+def cancel_invoice(invoice: Invoice) -> None:
+    """Cancel an invoice (it keeps its number); refused (409) with payments allocated or credit notes issued."""
+    if invoice.paid_amount > 0:
+        raise _problem(
+            f"invoice {invoice.number} has payments allocated and cannot be cancelled: issue a credit note",
+            "state",
+            "payments allocated",
+            409,
+        )
+    if invoice.credited_amount > 0:
+        raise _problem(
+            f"invoice {invoice.number} has credit notes: cancel them first", "state", "credit notes issued", 409
+        )
+    invoice.state = "cancelled"
+    invoice.balance = ZERO
+    _settle(invoice)
+    emit("sales.invoice.cancelled", {"invoice_id": str(invoice.id), "number": invoice.number})
+
+
+def create_credit_note(data: Mapping[str, Any]) -> CreditNote:
+    """A credit note against an invoice: ``amount`` at most the invoice's balance; reduces it and the outstanding."""
+    amount = Decimal(data["amount"])
+    if amount <= 0:
+        raise _problem("invalid credit note", "amount", "must be more than 0")
+    peek = db_session().scalar(select(Invoice.customer_id).where(Invoice.id == data["invoice_id"]))
+    if peek is None:
+        raise _problem("no such invoice", "invoice_id", "no such invoice")
+    account = locked_account(peek)
+    invoice = locked_invoice(data["invoice_id"])
+    if invoice.state == "cancelled":
+        raise _problem(f"invoice {invoice.number} is cancelled", "invoice_id", "the invoice is cancelled", 409)
+    if amount > invoice.balance:
+        raise _problem(
+            "credit note above the invoice's balance", "amount", f"at most the invoice's balance, {invoice.balance}"
+        )
+    invoice.credited_amount += amount
+    account.outstanding = pricing.money((account.outstanding or ZERO) - amount)
+    _settle(invoice)
+    note = CreditNote(
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        note_date=data.get("note_date") or tenant_today(),
+        amount=amount,
+        reason=data.get("reason") or "",
+        state="issued",
+    )
+    note.number = next_number("sales.credit_note", on=note.note_date)
+    db_session().add(note)
+    db_session().flush()
+    emit(
+        "sales.credit_note.issued",
+        {"credit_note_id": str(note.id), "number": note.number, "invoice_id": str(invoice.id), "amount": str(amount)},
+    )
+    return note
+
+
+def cancel_credit_note(note: CreditNote) -> None:
+    """Cancel a credit note: the invoice's balance and the outstanding come back."""
+    account = locked_account(note.customer_id)
+    invoice = locked_invoice(note.invoice_id)
+    invoice.credited_amount -= note.amount
+    account.outstanding = pricing.money((account.outstanding or ZERO) + note.amount)
+    note.state = "cancelled"
+    _settle(invoice)
+
+
+# -- payments ---------------------------------------------------------------------------------
+
+
+def create_payment(data: Mapping[str, Any]) -> Payment:
+    """Record a payment (series ``sales.payment``): reduces the outstanding; ``allocations`` are applied at once."""
+    get_customer(data["customer_id"])
+    amount = Decimal(data["amount"])
+    if amount <= 0:
+        raise _problem("invalid payment", "amount", "must be more than 0")
+    change_outstanding(data["customer_id"], -amount)
+    payment = Payment(
+        customer_id=data["customer_id"],
+        payment_date=data.get("payment_date") or tenant_today(),
+        amount=amount,
+        allocated_amount=ZERO,
+        method=data.get("method") or "bank",
+        reference=data.get("reference") or "",
+    )
+    payment.number = next_number("sales.payment", on=payment.payment_date)
+    db_session().add(payment)
+    db_session().flush()
+    for i, alloc in enumerate(data.get("allocations") or []):
+        allocate_payment(payment, alloc["invoice_id"], Decimal(alloc["amount"]), field=f"allocations.{i}")
+    emit(
+        "sales.payment.received",
+        {
+            "payment_id": str(payment.id),
+            "number": payment.number,
+            "customer_id": str(payment.customer_id),
+            "amount": str(amount),
+        },
+    )
+    return payment
+
+
+def allocate_payment(payment: Payment, invoice_id: uuid.UUID, amount: Decimal, *, field: str = "") -> PaymentAllocation:
+    """Apply ``amount`` of ``payment`` to an invoice of the same customer.
+
+    At most the invoice's balance and the payment's unallocated amount (422
+    naming ``amount``); the invoice becomes paid at a zero balance, and its
+    order when all its invoices are.
+    """
+    prefix = f"{field}." if field else ""
+    if amount <= 0:
+        raise _problem("invalid allocation", f"{prefix}amount", "must be more than 0")
+    invoice = locked_invoice(invoice_id)
+    if invoice.customer_id != payment.customer_id:
+        raise _problem("invalid allocation", f"{prefix}invoice_id", "an invoice of another customer")
+    if invoice.state == "cancelled":
+        raise _problem("invalid allocation", f"{prefix}invoice_id", "the invoice is cancelled", 409)
+    unallocated = payment.amount - payment.allocated_amount
+    if amount > unallocated:
+        raise _problem("allocation above the payment", f"{prefix}amount", f"at most the unallocated {unallocated}")
+    if amount > invoice.balance:
+        reason = f"at most the invoice's balance {invoice.balance}"
+        raise _problem("allocation above the balance", f"{prefix}amount", reason)
+    allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
+    payment.allocations.append(allocation)
+    payment.allocated_amount += amount
+    invoice.paid_amount += amount
+    _settle(invoice)
+    return allocation
+
+
+# -- quotes ---------------------------------------------------------------------------------
+
+
+def first_warehouse() -> uuid.UUID:
+    """The tenant's first active warehouse by code; 422 naming ``warehouse_id`` when there is none."""
+    query = select(Warehouse.id).order_by(Warehouse.code).limit(1)
+    if hasattr(Warehouse, "active"):
+        query = query.where(Warehouse.active.is_(True))
+    found = db_session().scalar(query)
+    if found is None:
+        raise _problem("no warehouse", "warehouse_id", "no warehouse: create one first")
+    return found
+
+
+def order_from_quote(quote: Any) -> Order:
+    """A draft order from crm's :class:`~udyog_crm.hookspecs.QuoteData`: its lines at the quoted prices.
+
+    ``quote.options["warehouse_id"]`` chooses the warehouse (default: the
+    first). A line without a product is refused (422 naming it).
+    """
+    options = dict(quote.options or {})
+    raw = options.get("warehouse_id")
+    try:
+        warehouse_id = uuid.UUID(str(raw)) if raw else first_warehouse()
+    except ValueError:
+        raise _problem("invalid options", "options.warehouse_id", "not a valid UUID") from None
+    errors = {f"lines.{i}.product_id": ["no product"] for i, ln in enumerate(quote.lines) if ln.product_id is None}
+    if errors:
+        raise UdyogError("every quote line needs a product to become an order line", status=422, errors=errors)
+    lines = [
+        {
+            "product_id": ln.product_id,
+            "description": ln.description[:200],
+            "quantity": Decimal(ln.quantity),
+            "discount_pct": Decimal(ln.discount_pct),
+            "agreed_price": Decimal(ln.unit_price),
+        }
+        for ln in quote.lines
+    ]
+    return create_order(
+        {
+            "customer_id": quote.customer_id,
+            "warehouse_id": warehouse_id,
+            "notes": f"From quote {quote.number}",
+            "lines": lines,
+        }
+    )
