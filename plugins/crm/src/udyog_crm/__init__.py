@@ -8,5 +8,8 @@ plugin = Plugin(
     title="CRM",
     package=__name__,
     sdk=">=1.2,<2",
-    description="Customers and contacts, leads, a deal pipeline, quotes, field visits with GPS check-ins, activities and follow-ups.",
+    description=(
+        "Customers and contacts, leads, a deal pipeline, quotes, field visits with GPS check-ins, "
+        "activities and follow-ups."
+    ),
 )
