@@ -8,5 +8,8 @@ plugin = Plugin(
     title="Inventory",
     package=__name__,
     sdk=">=1.2,<2",
-    description="Products, units, warehouses per branch, a stock ledger with locked balances, reservations, reorder points, lots, FIFO and weighted-average valuation.",
+    description=(
+        "Products, units, warehouses per branch, a stock ledger with locked balances, reservations,"
+        " reorder points, lots, FIFO and weighted-average valuation."
+    ),
 )

@@ -4,46 +4,98 @@ from __future__ import annotations
 
 from typing import Any
 
-from udyog_sdk import Permission, RoleTemplate, hookimpl
-from udyog_sdk.ui import MenuEntry
+from udyog_sdk import Permission, RoleTemplate, SettingsSchema, TenantContext, hookimpl
+from udyog_sdk.ui import DashboardWidget, MenuEntry
+
+#: Permissions of the routes that are not generic resources.
+MOVEMENT_PERMISSIONS = (
+    ("inventory.receipt.create", "Receive stock"),
+    ("inventory.issue.create", "Issue stock"),
+    ("inventory.transfer.create", "Transfer stock between warehouses"),
+    ("inventory.adjustment.create", "Adjust stock on hand"),
+    ("inventory.valuation.read", "See the stock valuation"),
+)
+
+
+@hookimpl
+def udyog_settings() -> SettingsSchema:
+    """The tenant's stock rules: ``allow_negative_stock``."""
+    from .settings import settings_schema
+
+    return settings_schema()
 
 
 @hookimpl
 def udyog_blueprints() -> list[Any]:
-    """Fresh blueprints: the items API and its pages."""
-    from .api import ITEMS
+    """Fresh blueprints: the API and the pages."""
+    from .api import create_blueprint
+    from .pages import create_pages
 
-    return [ITEMS.blueprint(description="Inventory: items"), ITEMS.page_blueprint()]
+    return [create_blueprint(), create_pages()]
+
+
+@hookimpl
+def udyog_resources() -> list[Any]:
+    """Declare the resources by key; ``inventory.product`` and ``inventory.lot`` take field contributions."""
+    from .api import RESOURCES
+
+    return list(RESOURCES)
 
 
 @hookimpl
 def udyog_permissions() -> list[Permission]:
-    """The items' permissions: ``read``, ``create``, ``write`` and ``delete``."""
-    from .api import ITEMS
+    """``inventory.<resource>.<action>`` of every resource, plus the movements and the valuation."""
+    from .api import RESOURCES
 
-    return ITEMS.permissions()
+    declared = [p for resource in RESOURCES for p in resource.permissions()]
+    return declared + [Permission(name, text) for name, text in MOVEMENT_PERMISSIONS]
 
 
 @hookimpl
 def udyog_roles() -> list[RoleTemplate]:
-    """Default roles, seeded into each tenant that enables the plugin (editable there)."""
-    return [
-        RoleTemplate(
-            "Inventory Manager",
-            ("inventory.*",),
-            description="Manages the plugin's items",
-        ),
-        RoleTemplate(
-            "Inventory Viewer",
-            ("inventory.item.read",),
-            description="Sees the plugin's items",
-        ),
-    ]
+    """The Store Keeper runs the stores: every inventory permission."""
+    return [RoleTemplate("Store Keeper", ("inventory.*",), description="Keeps the stores: products, stock, ledger")]
 
 
 @hookimpl
 def udyog_menu() -> list[MenuEntry]:
-    """The items list in the shell's menu, for users who may read items."""
-    from .api import ITEMS
+    """Inventory pages in the shell's menu, for users who may read them."""
+    from .api import BALANCES, CATEGORIES, CONVERSIONS, LOTS, MOVES, PRODUCTS, UNITS, WAREHOUSES
 
-    return [ITEMS.menu_entry(weight=100)]
+    return [
+        PRODUCTS.menu_entry(weight=200, icon="box"),
+        BALANCES.menu_entry(weight=201, label="Stock on hand"),
+        MOVES.menu_entry(weight=202, label="Stock ledger"),
+        MenuEntry("inventory.receive", "Receive stock", "/inventory/receive", "inventory.receipt.create", weight=203),
+        MenuEntry("inventory.adjust", "Adjust stock", "/inventory/adjust", "inventory.adjustment.create", weight=204),
+        LOTS.menu_entry(weight=205),
+        WAREHOUSES.menu_entry(weight=206),
+        CATEGORIES.menu_entry(weight=207),
+        UNITS.menu_entry(weight=208),
+        CONVERSIONS.menu_entry(weight=209, label="Unit conversions"),
+    ]
+
+
+@hookimpl
+def udyog_dashboard() -> list[DashboardWidget]:
+    """Low stock: the products whose available stock is below their reorder point."""
+    from .pages import low_stock_widget
+
+    return [
+        DashboardWidget(
+            "inventory.low_stock",
+            "Low stock",
+            low_stock_widget,
+            permission="inventory.balance.read",
+            url="/inventory/balances?below_reorder=true",
+            size="medium",
+        )
+    ]
+
+
+@hookimpl
+def udyog_demo_data(tenant: TenantContext, session: Any, progress: Any) -> None:
+    """A food manufacturer's products, two warehouses and opening stock (idempotent)."""
+    from .demo import load_demo
+
+    load_demo(session, progress)

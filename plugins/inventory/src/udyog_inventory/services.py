@@ -1,31 +1,840 @@
-"""Business logic of the plugin: plain functions over the current tenant's session.
+"""The inventory's published services: the stock ledger, reservations, allocation, valuation, units.
 
-Routes, CLI commands, tasks and tests call them alike; the session, the
-tenant and the events come from ``udyog_sdk`` (a scope must be bound).
+Every function works in the caller's transaction (``udyog_sdk.db_session()``
+of the bound tenant scope), never commits, and refuses with
+``udyog_sdk.UdyogError`` (422 for bad input naming the field, 409 when the
+stock does not allow it). Quantities are in the product's unit, as
+``Decimal``; amounts are ``Decimal`` too.
+
+Locking (why no movement can oversell, on PostgreSQL under any concurrency):
+
+1. every movement of a product first locks the product's :class:`ProductStock`
+   row (``SELECT … FOR UPDATE``): one transaction at a time decides a
+   product's valuation (FIFO layers, running average) and its reorder
+   crossing;
+2. then the balance rows it changes, in a stable order (product, warehouse,
+   lot key), re-read under the lock (``populate_existing``) so the check
+   sees the committed quantities;
+3. missing rows are created race-free: ``INSERT … ON CONFLICT DO NOTHING``
+   on the unique key, then the ``SELECT … FOR UPDATE``.
+
+A transaction touching several products should call the services in a
+stable product order (e.g. by ``product_id``) to avoid deadlocks between
+transactions taking the same products in opposite orders.
 """
 
 from __future__ import annotations
 
+import decimal
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from udyog_sdk import UdyogError, db_session, emit
+from udyog_sdk import UdyogError, current_tenant, current_user, db_session, emit, hooks, plugin_settings
+from udyog_sdk.models import new_id, utcnow
 
-from .models import Item
+from .models import (
+    ZERO,
+    CostLayer,
+    Lot,
+    Product,
+    ProductStock,
+    StockBalance,
+    StockMove,
+    UnitConversion,
+    Warehouse,
+)
+
+__all__ = [
+    "REORDER_EVENT",
+    "Allocation",
+    "ValuationLine",
+    "adjust",
+    "allocate",
+    "available",
+    "convert",
+    "ensure_lot",
+    "issue",
+    "receive",
+    "release",
+    "reserve",
+    "transfer",
+    "valuation",
+]
+
+#: The domain event of a product whose available stock fell below its reorder point.
+REORDER_EVENT = "inventory.stock.below_reorder"
+
+QTY = decimal.Decimal("0.001")
+CENTS = decimal.Decimal("0.01")
+UNIT_COST = decimal.Decimal("0.0001")
+#: Quantities and costs must stay below this (Numeric(18, 3) has 15 integer digits).
+MAX_QUANTITY = decimal.Decimal(10) ** 12
+MAX_UNIT_COST = decimal.Decimal(10) ** 12
 
 
-def create_item(data: dict[str, Any]) -> Item:
-    """Create an item; a code already taken is refused (409).
+@dataclass(frozen=True)
+class Allocation:
+    """Where to take stock from: a warehouse, a lot (None for products without lots) and a quantity."""
 
-    Emits the event ``inventory.item.created``.
-    """
+    warehouse_id: uuid.UUID
+    lot_id: uuid.UUID | None
+    quantity: decimal.Decimal
+
+
+@dataclass(frozen=True)
+class ValuationLine:
+    """A product's stock and its value (see :func:`valuation`)."""
+
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    valuation: str
+    quantity: decimal.Decimal
+    value: decimal.Decimal
+    unit_cost: decimal.Decimal
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def _refuse(message: str, field: str, reason: str, status: int = 422) -> UdyogError:
+    return UdyogError(message, status=status, errors={field: [reason]})
+
+
+def _quantity(value: Any, field: str = "quantity", *, signed: bool = False) -> decimal.Decimal:
+    """A positive (or, ``signed``, non-zero) quantity with at most three decimals; 422 naming ``field``."""
+    try:
+        number = decimal.Decimal(value)
+    except (decimal.InvalidOperation, TypeError, ValueError):
+        raise _refuse("invalid quantity", field, "not a number") from None
+    if not number.is_finite():
+        raise _refuse("invalid quantity", field, "not a number")
+    if signed and number == 0:
+        raise _refuse("invalid quantity", field, "must not be zero")
+    if not signed and number <= 0:
+        raise _refuse("invalid quantity", field, "must be greater than 0")
+    if abs(number) >= MAX_QUANTITY:
+        raise _refuse("invalid quantity", field, f"must be less than {MAX_QUANTITY}")
+    if number != number.quantize(QTY):
+        raise _refuse("invalid quantity", field, "at most 3 decimals")
+    return number.quantize(QTY)
+
+
+def _unit_cost(value: Any) -> decimal.Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = decimal.Decimal(value)
+    except (decimal.InvalidOperation, TypeError, ValueError):
+        raise _refuse("invalid unit cost", "unit_cost", "not a number") from None
+    if not number.is_finite() or number < 0 or number >= MAX_UNIT_COST:
+        raise _refuse("invalid unit cost", "unit_cost", f"must be at least 0 and less than {MAX_UNIT_COST}")
+    return number.quantize(UNIT_COST)
+
+
+def _product(product_id: Any) -> Product:
+    product = (
+        db_session().get(Product, (current_tenant().id, product_id)) if isinstance(product_id, uuid.UUID) else None
+    )
+    if product is None:
+        raise _refuse("no such product", "product_id", "no such product")
+    return product
+
+
+def _warehouse(warehouse_id: Any, field: str = "warehouse_id") -> Warehouse:
+    found = (
+        db_session().get(Warehouse, (current_tenant().id, warehouse_id))
+        if isinstance(warehouse_id, uuid.UUID)
+        else None
+    )
+    if found is None:
+        raise _refuse("no such warehouse", field, "no such warehouse")
+    if not found.active:
+        raise _refuse("inactive warehouse", field, f"warehouse {found.code} is inactive")
+    return found
+
+
+def _lot(product: Product, lot_id: Any) -> Lot | None:
+    """The lot of a movement: required for lot-tracked products, refused for others."""
+    if not product.track_lots:
+        if lot_id is not None:
+            raise _refuse("no lots", "lot_id", f"product {product.sku} is not tracked by lot")
+        return None
+    if lot_id is None:
+        raise _refuse("lot required", "lot_id", f"required: product {product.sku} is tracked by lot")
+    lot = db_session().get(Lot, (current_tenant().id, lot_id)) if isinstance(lot_id, uuid.UUID) else None
+    if lot is None or lot.product_id != product.id:
+        raise _refuse("no such lot", "lot_id", f"no such lot of product {product.sku}")
+    return lot
+
+
+def _allow_negative() -> bool:
+    try:
+        return bool(plugin_settings("inventory")["allow_negative_stock"])
+    except LookupError:
+        return False
+
+
+def _user_id() -> uuid.UUID | None:
+    user = current_user()
+    return user.user_id if user is not None else None
+
+
+# -- race-free rows, locked -------------------------------------------------------------------
+
+
+def _insert_missing(model: type, values: Mapping[str, Any], keys: Sequence[str]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` of a row keyed by ``keys`` (the table's unique key)."""
     session = db_session()
-    code = data["code"]
-    if session.scalar(select(Item.id).where(Item.code == code)) is not None:
-        raise UdyogError("code taken", status=409, errors={"code": [f"an item {code!r} already exists"]})
-    item = Item(**data)
-    session.add(item)
-    session.flush()
-    emit("inventory.item.created", {"item_id": str(item.id), "code": code})
-    return item
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row = {"tenant_id": current_tenant().id, "id": new_id(), **values}
+    # An ORM bulk insert (a list of rows): the tenant session checks and stamps the rows.
+    stmt = insert(model).on_conflict_do_nothing(index_elements=["tenant_id", *keys])
+    session.execute(stmt, [row])
+
+
+def _lock_one(model: type, where: Mapping[str, Any], defaults: Mapping[str, Any]) -> Any:
+    """The row of ``model`` matching ``where``, locked ``FOR UPDATE`` and freshly read; created if missing."""
+    session = db_session()
+    query = (
+        select(model)
+        .where(*(getattr(model, k) == v for k, v in where.items()))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = session.scalar(query)
+    if row is None:
+        _insert_missing(model, {**defaults, **where}, list(where))
+        row = session.scalar(query)
+    return row
+
+
+def _lock_stock(product: Product) -> ProductStock:
+    now = utcnow()
+    return _lock_one(
+        ProductStock,
+        {"product_id": product.id},
+        {"on_hand": ZERO, "reserved": ZERO, "available": ZERO, "value": ZERO, "updated_at": now},
+    )
+
+
+def _lock_balance(product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UUID | None) -> StockBalance:
+    return _lock_one(
+        StockBalance,
+        {"product_id": product_id, "warehouse_id": warehouse_id, "lot_key": str(lot_id) if lot_id else ""},
+        {"lot_id": lot_id, "on_hand": ZERO, "reserved": ZERO, "available": ZERO, "updated_at": utcnow()},
+    )
+
+
+# -- the core of every movement ------------------------------------------------------------
+
+
+def _where(product: Product, warehouse: Warehouse, lot: Lot | None) -> str:
+    return f"{product.sku} in {warehouse.code}" + (f" (lot {lot.code})" if lot else "")
+
+
+def _change(
+    product: Product,
+    stock: ProductStock,
+    balance: StockBalance,
+    *,
+    on_hand: decimal.Decimal,
+    reserved: decimal.Decimal,
+    where: str,
+    check_available: bool,
+) -> None:
+    """Apply deltas to a locked balance and the product's locked totals, refusing what stock cannot give."""
+    new_on_hand = balance.on_hand + on_hand
+    new_reserved = balance.reserved + reserved
+    if reserved < 0 and new_reserved < 0:
+        raise _refuse(
+            "not enough reserved",
+            "quantity",
+            f"only {balance.reserved} of {where} is reserved",
+            409,
+        )
+    if reserved > 0 and new_on_hand - new_reserved < 0:
+        raise _refuse(
+            "not enough stock to reserve",
+            "quantity",
+            f"only {balance.available} of {where} is available",
+            409,
+        )
+    if check_available and on_hand < 0 and new_on_hand - new_reserved < 0 and not _allow_negative():
+        raise _refuse("not enough stock", "quantity", f"only {balance.available} of {where} is available", 409)
+    now = utcnow()
+    balance.on_hand = new_on_hand
+    balance.reserved = new_reserved
+    balance.available = new_on_hand - new_reserved
+    balance.updated_at = now
+    before = stock.available
+    stock.on_hand += on_hand
+    stock.reserved += reserved
+    stock.available = stock.on_hand - stock.reserved
+    stock.updated_at = now
+    point = product.reorder_point
+    if point is not None and before >= point > stock.available:
+        emit(
+            REORDER_EVENT,
+            {
+                "product_id": str(product.id),
+                "sku": product.sku,
+                "name": product.name,
+                "available": str(decimal.Decimal(stock.available).quantize(QTY)),
+                "reorder_point": str(decimal.Decimal(point).quantize(QTY)),
+            },
+        )
+
+
+def _average_cost(product: Product, stock: ProductStock, on_hand: decimal.Decimal | None = None) -> decimal.Decimal:
+    """The running average unit cost (per product, across warehouses); the standard cost without stock.
+
+    ``on_hand`` is the quantity the value stands for (default: the stock's on hand).
+    """
+    on_hand = stock.on_hand if on_hand is None else on_hand
+    if on_hand > 0 and stock.value > 0:
+        return (stock.value / on_hand).quantize(UNIT_COST)
+    return decimal.Decimal(product.cost).quantize(UNIT_COST)
+
+
+def _value_in(product: Product, stock: ProductStock, move: StockMove, quantity: decimal.Decimal) -> None:
+    """Value an inbound quantity at ``move.unit_cost``: the stock's value grows, FIFO gets a layer."""
+    value = (quantity * move.unit_cost).quantize(CENTS)
+    move.value = value
+    if product.valuation == "fifo":
+        remaining = quantity
+        if stock.on_hand < 0:  # stock taken below zero: this receipt first covers the shortfall
+            remaining = max(ZERO, quantity + stock.on_hand)
+        if remaining > 0:
+            db_session().flush()  # the move first: the layer references it
+            layer = CostLayer(
+                product_id=product.id,
+                move_id=move.id,
+                received_at=move.moved_at,
+                quantity=quantity,
+                remaining=remaining,
+                unit_cost=move.unit_cost,
+            )
+            db_session().add(layer)
+    stock.value += value
+
+
+def _value_out(
+    product: Product, stock: ProductStock, quantity: decimal.Decimal, on_hand: decimal.Decimal
+) -> tuple[decimal.Decimal, decimal.Decimal]:
+    """Cost an outbound quantity, consuming FIFO layers or at the running average; returns (unit cost, value).
+
+    Taking the whole stock takes its whole value (no rounding residue stays behind).
+    Quantities beyond the stock (negative stock allowed) cost the last layer's
+    cost (FIFO) or the standard cost.
+    """
+    clears = on_hand > 0 and on_hand == quantity  # on_hand: the product's total before this movement
+    if product.valuation == "fifo":
+        layers = db_session().scalars(
+            select(CostLayer)
+            .where(CostLayer.product_id == product.id, CostLayer.remaining > 0)
+            .order_by(CostLayer.received_at, CostLayer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        left = quantity
+        exact = ZERO
+        last_cost = decimal.Decimal(product.cost)
+        for layer in layers:
+            if left <= 0:
+                break
+            take = min(left, layer.remaining)
+            layer.remaining -= take
+            exact += take * layer.unit_cost
+            last_cost = layer.unit_cost
+            left -= take
+        if left > 0:
+            exact += left * last_cost
+        value = exact.quantize(CENTS)
+    else:
+        value = (quantity * _average_cost(product, stock, on_hand)).quantize(CENTS)
+    if clears:
+        value = stock.value
+    stock.value -= value
+    return (value / quantity).quantize(UNIT_COST), value
+
+
+def _move(
+    kind: str,
+    product: Product,
+    warehouse: Warehouse,
+    lot: Lot | None,
+    quantity: decimal.Decimal,
+    *,
+    on_hand: decimal.Decimal = ZERO,
+    reserved: decimal.Decimal = ZERO,
+    unit_cost: decimal.Decimal = ZERO,
+    value: decimal.Decimal = ZERO,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+    note: str = "",
+) -> StockMove:
+    for field, text, limit in (("reference", reference, 40), ("reference_number", reference_number, 40)):
+        if len(text or "") > limit:
+            raise _refuse("invalid reference", field, f"at most {limit} characters")
+    if len(note or "") > 500:
+        raise _refuse("invalid note", "note", "at most 500 characters")
+    move = StockMove(
+        id=new_id(),
+        kind=kind,
+        product_id=product.id,
+        warehouse_id=warehouse.id,
+        lot_id=lot.id if lot else None,
+        quantity=quantity,
+        on_hand_delta=on_hand,
+        reserved_delta=reserved,
+        unit_cost=unit_cost,
+        value=value,
+        reference=reference or "",
+        reference_id=reference_id,
+        reference_number=reference_number or "",
+        user_id=_user_id(),
+        moved_at=utcnow(),
+        note=note or "",
+    )
+    db_session().add(move)
+    return move
+
+
+# -- published services ---------------------------------------------------------------------------
+
+
+def receive(
+    product_id: uuid.UUID,
+    warehouse_id: uuid.UUID,
+    quantity: decimal.Decimal,
+    *,
+    unit_cost: decimal.Decimal | None = None,
+    lot_id: uuid.UUID | None = None,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+    note: str = "",
+) -> StockMove:
+    """Receive ``quantity`` into a warehouse (and lot) at ``unit_cost`` (default: the product's standard cost).
+
+    Adds to on hand and available, to the stock's value and (FIFO) a cost layer.
+    Returns the ``receipt`` move (flushed).
+    """
+    product = _product(product_id)
+    warehouse = _warehouse(warehouse_id)
+    lot = _lot(product, lot_id)
+    qty = _quantity(quantity)
+    cost = _unit_cost(unit_cost)
+    stock = _lock_stock(product)
+    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
+    move = _move(
+        "receipt",
+        product,
+        warehouse,
+        lot,
+        qty,
+        on_hand=qty,
+        unit_cost=cost if cost is not None else decimal.Decimal(product.cost).quantize(UNIT_COST),
+        reference=reference,
+        reference_id=reference_id,
+        reference_number=reference_number,
+        note=note,
+    )
+    _value_in(product, stock, move, qty)
+    _change(
+        product,
+        stock,
+        balance,
+        on_hand=qty,
+        reserved=ZERO,
+        where=_where(product, warehouse, lot),
+        check_available=False,
+    )
+    db_session().flush()
+    return move
+
+
+def issue(
+    product_id: uuid.UUID,
+    warehouse_id: uuid.UUID,
+    quantity: decimal.Decimal,
+    *,
+    lot_id: uuid.UUID | None = None,
+    from_reserved: bool = False,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+    note: str = "",
+) -> StockMove:
+    """Issue ``quantity`` out of a warehouse (and lot); returns the ``issue`` move with its cost.
+
+    The cost is FIFO (layers consumed oldest first) or the running average,
+    as the product says. ``from_reserved=True`` consumes a reservation (on hand
+    and reserved both drop; 409 when less is reserved). Otherwise the available
+    quantity must cover it (409 naming ``quantity``) unless the tenant's setting
+    ``allow_negative_stock`` is on.
+    """
+    product = _product(product_id)
+    warehouse = _warehouse(warehouse_id)
+    lot = _lot(product, lot_id)
+    qty = _quantity(quantity)
+    stock = _lock_stock(product)
+    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
+    reserved = -qty if from_reserved else ZERO
+    where = _where(product, warehouse, lot)
+    before = stock.on_hand
+    _change(product, stock, balance, on_hand=-qty, reserved=reserved, where=where, check_available=not from_reserved)
+    unit_cost, value = _value_out(product, stock, qty, before)
+    move = _move(
+        "issue",
+        product,
+        warehouse,
+        lot,
+        qty,
+        on_hand=-qty,
+        reserved=reserved,
+        unit_cost=unit_cost,
+        value=value,
+        reference=reference,
+        reference_id=reference_id,
+        reference_number=reference_number,
+        note=note,
+    )
+    db_session().flush()
+    return move
+
+
+def transfer(
+    product_id: uuid.UUID,
+    from_warehouse_id: uuid.UUID,
+    to_warehouse_id: uuid.UUID,
+    quantity: decimal.Decimal,
+    *,
+    lot_id: uuid.UUID | None = None,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+    note: str = "",
+) -> tuple[StockMove, StockMove]:
+    """Move ``quantity`` between warehouses: a ``transfer_out`` and a ``transfer_in`` move.
+
+    The value stays (valuation is per product); both moves carry the current
+    unit cost for information. The source's available stock must cover it.
+    """
+    product = _product(product_id)
+    source = _warehouse(from_warehouse_id, "from_warehouse_id")
+    target = _warehouse(to_warehouse_id, "to_warehouse_id")
+    if source.id == target.id:
+        raise _refuse("same warehouse", "to_warehouse_id", "must differ from from_warehouse_id")
+    lot = _lot(product, lot_id)
+    qty = _quantity(quantity)
+    stock = _lock_stock(product)
+    lot_ref = lot.id if lot else None
+    first, second = sorted([source, target], key=lambda w: str(w.id))
+    locked = {w.id: _lock_balance(product.id, w.id, lot_ref) for w in (first, second)}
+    _change(
+        product,
+        stock,
+        locked[source.id],
+        on_hand=-qty,
+        reserved=ZERO,
+        where=_where(product, source, lot),
+        check_available=True,
+    )
+    _change(product, stock, locked[target.id], on_hand=qty, reserved=ZERO, where="", check_available=False)
+    cost = _average_cost(product, stock)
+    value = (qty * cost).quantize(CENTS)
+    common: dict[str, Any] = {
+        "unit_cost": cost,
+        "value": value,
+        "reference": reference,
+        "reference_id": reference_id,
+        "reference_number": reference_number,
+        "note": note,
+    }
+    out = _move("transfer_out", product, source, lot, qty, on_hand=-qty, **common)
+    into = _move("transfer_in", product, target, lot, qty, on_hand=qty, **common)
+    db_session().flush()
+    return out, into
+
+
+def adjust(
+    product_id: uuid.UUID,
+    warehouse_id: uuid.UUID,
+    quantity_delta: decimal.Decimal,
+    *,
+    unit_cost: decimal.Decimal | None = None,
+    lot_id: uuid.UUID | None = None,
+    note: str = "",
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+) -> StockMove:
+    """Correct on hand by ``quantity_delta`` (positive: found, negative: lost); an ``adjustment`` move.
+
+    A positive adjustment is valued at ``unit_cost`` (default: the running
+    average, else the standard cost); a negative one is costed like an issue
+    and may not take on hand below the reserved quantity unless negative
+    stock is allowed.
+    """
+    product = _product(product_id)
+    warehouse = _warehouse(warehouse_id)
+    lot = _lot(product, lot_id)
+    delta = _quantity(quantity_delta, "quantity_delta", signed=True)
+    cost = _unit_cost(unit_cost)
+    stock = _lock_stock(product)
+    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
+    size = abs(delta)
+    common: dict[str, Any] = {
+        "reference": reference,
+        "reference_id": reference_id,
+        "reference_number": reference_number,
+        "note": note,
+    }
+    if delta > 0:
+        move = _move(
+            "adjustment",
+            product,
+            warehouse,
+            lot,
+            size,
+            on_hand=delta,
+            unit_cost=cost if cost is not None else _average_cost(product, stock),
+            **common,
+        )
+        _value_in(product, stock, move, size)
+        _change(product, stock, balance, on_hand=delta, reserved=ZERO, where="", check_available=False)
+    else:
+        where = _where(product, warehouse, lot)
+        before = stock.on_hand
+        try:
+            _change(product, stock, balance, on_hand=delta, reserved=ZERO, where=where, check_available=True)
+        except UdyogError as refused:
+            raise UdyogError(str(refused), status=409, errors={"quantity_delta": refused.errors["quantity"]}) from None
+        out_cost, value = _value_out(product, stock, size, before)
+        move = _move(
+            "adjustment", product, warehouse, lot, size, on_hand=delta, unit_cost=out_cost, value=value, **common
+        )
+    db_session().flush()
+    return move
+
+
+def reserve(
+    product_id: uuid.UUID,
+    warehouse_id: uuid.UUID,
+    quantity: decimal.Decimal,
+    *,
+    lot_id: uuid.UUID | None = None,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+) -> StockMove:
+    """Reserve available stock (available drops, on hand stays); 409 naming ``quantity`` when short.
+
+    A reservation never takes stock below zero, whatever ``allow_negative_stock`` says.
+    """
+    product = _product(product_id)
+    warehouse = _warehouse(warehouse_id)
+    lot = _lot(product, lot_id)
+    qty = _quantity(quantity)
+    stock = _lock_stock(product)
+    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
+    _change(
+        product,
+        stock,
+        balance,
+        on_hand=ZERO,
+        reserved=qty,
+        where=_where(product, warehouse, lot),
+        check_available=False,
+    )
+    move = _move(
+        "reservation",
+        product,
+        warehouse,
+        lot,
+        qty,
+        reserved=qty,
+        reference=reference,
+        reference_id=reference_id,
+        reference_number=reference_number,
+    )
+    db_session().flush()
+    return move
+
+
+def release(
+    product_id: uuid.UUID,
+    warehouse_id: uuid.UUID,
+    quantity: decimal.Decimal,
+    *,
+    lot_id: uuid.UUID | None = None,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+) -> StockMove:
+    """Release a reservation (available grows back); 409 naming ``quantity`` when less is reserved."""
+    product = _product(product_id)
+    warehouse = _warehouse(warehouse_id)
+    lot = _lot(product, lot_id)
+    qty = _quantity(quantity)
+    stock = _lock_stock(product)
+    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
+    _change(
+        product,
+        stock,
+        balance,
+        on_hand=ZERO,
+        reserved=-qty,
+        where=_where(product, warehouse, lot),
+        check_available=False,
+    )
+    move = _move(
+        "release",
+        product,
+        warehouse,
+        lot,
+        qty,
+        reserved=-qty,
+        reference=reference,
+        reference_id=reference_id,
+        reference_number=reference_number,
+    )
+    db_session().flush()
+    return move
+
+
+def available(
+    product_id: uuid.UUID, warehouse_id: uuid.UUID | None = None, lot_id: uuid.UUID | None = None
+) -> decimal.Decimal:
+    """The available quantity of a product: in one warehouse and/or lot, or in all (a plain read, no lock)."""
+    query = select(StockBalance.available).where(StockBalance.product_id == product_id)
+    if warehouse_id is not None:
+        query = query.where(StockBalance.warehouse_id == warehouse_id)
+    if lot_id is not None:
+        query = query.where(StockBalance.lot_id == lot_id)
+    return sum(db_session().scalars(query), ZERO)
+
+
+def allocate(product_id: uuid.UUID, warehouse_id: uuid.UUID, quantity: decimal.Decimal) -> list[Allocation]:
+    """The default allocation of ``quantity`` of a product in a warehouse (no stock is reserved).
+
+    Products without lots: one allocation. Lot-tracked products: lots oldest
+    received first (then by code), skipping lots with nothing available and
+    lots any plugin blocks through ``inventory_lot_blocked``. Short: 409
+    naming ``quantity`` (and the product's sku).
+    """
+    product = _product(product_id)
+    warehouse = _warehouse(warehouse_id)
+    qty = _quantity(quantity)
+    session = db_session()
+    if not product.track_lots:
+        have = available(product.id, warehouse.id)
+        if have < qty:
+            raise _refuse(
+                "not enough stock", "quantity", f"only {have} of {product.sku} in {warehouse.code} is available", 409
+            )
+        return [Allocation(warehouse.id, None, qty)]
+    rows = session.execute(
+        select(StockBalance.lot_id, StockBalance.available)
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .where(StockBalance.product_id == product.id, StockBalance.warehouse_id == warehouse.id)
+        .order_by(Lot.received_on, Lot.code, Lot.id)
+    ).all()
+    candidates = [(lot_id, have) for lot_id, have in rows if lot_id is not None and have > 0]
+    blocked: dict[uuid.UUID, str] = {}
+    if candidates:
+        for answer in hooks().inventory_lot_blocked(lot_ids=[lot_id for lot_id, _ in candidates]):
+            blocked.update(answer or {})
+    out: list[Allocation] = []
+    left = qty
+    for lot_id, have in candidates:
+        if left <= 0:
+            break
+        if lot_id in blocked:
+            continue
+        take = min(have, left)
+        out.append(Allocation(warehouse.id, lot_id, take))
+        left -= take
+    if left > 0:
+        got = qty - left
+        held = sum((have for lot_id, have in candidates if lot_id in blocked), ZERO)
+        reason = f"only {got} of {product.sku} in {warehouse.code} can be allocated"
+        if held:
+            reason += f" ({held} more is in blocked lots)"
+        raise _refuse("not enough stock", "quantity", reason, 409)
+    return out
+
+
+def ensure_lot(product_id: uuid.UUID, code: str, *, received_on: date | None = None) -> Lot:
+    """The product's lot ``code``, created (received today, or on ``received_on``) when missing."""
+    product = _product(product_id)
+    code = (code or "").strip()
+    if not code or len(code) > 40:
+        raise _refuse("invalid lot", "lot_code", "1 to 40 characters")
+    if not product.track_lots:
+        raise _refuse("no lots", "lot_code", f"product {product.sku} is not tracked by lot")
+    session = db_session()
+    lot = session.scalar(select(Lot).where(Lot.product_id == product.id, Lot.code == code))
+    if lot is None:
+        lot = Lot(product_id=product.id, code=code, received_on=received_on or utcnow().date(), note="")
+        session.add(lot)
+        session.flush()
+    return lot
+
+
+def convert(
+    quantity: decimal.Decimal, from_unit: uuid.UUID, to_unit: uuid.UUID, product_id: uuid.UUID | None = None
+) -> decimal.Decimal:
+    """``quantity`` in ``from_unit`` expressed in ``to_unit`` (unit ids), rounded to 3 decimals.
+
+    A conversion of the product wins over a general one; either direction of a
+    stored conversion serves (the reverse divides). No conversion: 422 naming ``to_unit``.
+    """
+    amount = decimal.Decimal(quantity)
+    if from_unit == to_unit:
+        return amount.quantize(QTY)
+    rows = (
+        db_session()
+        .scalars(
+            select(UnitConversion).where(
+                ((UnitConversion.from_unit_id == from_unit) & (UnitConversion.to_unit_id == to_unit))
+                | ((UnitConversion.from_unit_id == to_unit) & (UnitConversion.to_unit_id == from_unit))
+            )
+        )
+        .all()
+    )
+    candidates = [r for r in rows if r.product_id is not None and r.product_id == product_id] or [
+        r for r in rows if r.product_id is None
+    ]
+    if not candidates:
+        raise _refuse("no conversion", "to_unit", "no conversion between these units")
+    found = next((r for r in candidates if r.from_unit_id == from_unit), candidates[0])
+    if found.from_unit_id == from_unit:
+        return (amount * found.factor).quantize(QTY)
+    return (amount / found.factor).quantize(QTY)
+
+
+def valuation(product_ids: Sequence[uuid.UUID] | None = None) -> list[ValuationLine]:
+    """Stock quantity and value per product (FIFO: the open layers; average: the running value), by sku."""
+    query = (
+        select(Product, ProductStock).join(ProductStock, ProductStock.product_id == Product.id).order_by(Product.sku)
+    )
+    if product_ids:
+        query = query.where(Product.id.in_(list(product_ids)))
+    out = []
+    for product, stock in db_session().execute(query).all():
+        cost = (stock.value / stock.on_hand).quantize(UNIT_COST) if stock.on_hand > 0 else ZERO
+        out.append(
+            ValuationLine(product.id, product.sku, product.name, product.valuation, stock.on_hand, stock.value, cost)
+        )
+    return out
