@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 from sqlalchemy import select
+
 from udyog_crm.models import Customer, Stage
 from udyog_crm.services import DEFAULT_STAGES, get_customer
-
 from udyog_sdk import UdyogError
 
 pytestmark = pytest.mark.udyog_plugins("crm")

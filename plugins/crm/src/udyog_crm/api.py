@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from udyog_sdk import UdyogError, db_session
 from udyog_sdk.api import Blueprint, envelope, ok
+from udyog_sdk.models import utcnow
 from udyog_sdk.resources import Resource
 from udyog_sdk.security import requires
 
@@ -129,11 +130,11 @@ class DealResource(OwnedResource):
         """Create the deal in its stage (a won or lost stage closes it; the references were checked)."""
         values = services.default_owner(data)
         stage = _stage(values.pop("stage_id"))
-        deal = Deal(**values, stage_id=stage.id)
+        deal = Deal(**values, stage_id=stage.id, closed_at=None if stage.outcome == "open" else utcnow())
         db_session().add(deal)
         db_session().flush()
-        services.apply_stage(deal, stage)
-        db_session().flush()
+        if stage.outcome == "won":
+            services.deal_won(deal)
         return deal
 
     def update(self, obj: Deal, data: dict[str, Any]) -> Deal:

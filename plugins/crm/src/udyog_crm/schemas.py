@@ -185,7 +185,7 @@ class QuoteLineSchema(QuoteLineInputSchema):
     id = ma.fields.UUID(dump_only=True)
     quote_id = ma.fields.UUID(required=True, metadata={"label": "Quote"})
     sequence = ma.fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=0, max=100000))
-    amount = ma.fields.Decimal(dump_only=True, as_string=True)
+    amount = ma.fields.Decimal(dump_only=True, as_string=True, places=2)
     version = ma.fields.Integer(dump_only=True)
 
 
@@ -194,7 +194,7 @@ class QuoteLineOutSchema(QuoteLineInputSchema):
 
     id = ma.fields.UUID(dump_only=True)
     sequence = ma.fields.Integer(dump_only=True)
-    amount = ma.fields.Decimal(dump_only=True, as_string=True)
+    amount = ma.fields.Decimal(dump_only=True, as_string=True, places=2)
 
 
 class QuoteSchema(ma.Schema):
@@ -207,9 +207,9 @@ class QuoteSchema(ma.Schema):
     quote_date = ma.fields.Date(required=True)
     valid_until = ma.fields.Date(allow_none=True, load_default=None)
     status = ma.fields.String(load_default="draft", validate=ma.validate.OneOf(("draft", "sent", "accepted")))
-    gross_total = ma.fields.Decimal(dump_only=True, as_string=True)
-    discount_total = ma.fields.Decimal(dump_only=True, as_string=True)
-    total = ma.fields.Decimal(dump_only=True, as_string=True)
+    gross_total = ma.fields.Decimal(dump_only=True, as_string=True, places=2)
+    discount_total = ma.fields.Decimal(dump_only=True, as_string=True, places=2)
+    total = ma.fields.Decimal(dump_only=True, as_string=True, places=2)
     converted_kind = ma.fields.String(dump_only=True)
     converted_id = ma.fields.UUID(dump_only=True)
     converted_number = ma.fields.String(dump_only=True)

@@ -88,23 +88,30 @@ def apply_stage(deal: Deal, stage: Stage) -> None:
     Emits ``crm.deal.won`` when the deal enters a won stage from another outcome.
     """
     previous = db_session().get(Stage, (deal.tenant_id, deal.stage_id)) if deal.stage_id else None
-    deal.stage_id = stage.id
+    if deal.stage_id != stage.id:
+        deal.stage_id = stage.id
     if stage.outcome == "open":
-        deal.closed_at = None
-    elif previous is None or previous.outcome != stage.outcome or deal.closed_at is None:
+        if deal.closed_at is not None:
+            deal.closed_at = None
+    elif deal.closed_at is None or (previous is not None and previous.outcome != stage.outcome):
         deal.closed_at = utcnow()
     if stage.outcome == "won" and (previous is None or previous.outcome != "won"):
         db_session().flush()
-        emit(
-            "crm.deal.won",
-            {
-                "deal_id": str(deal.id),
-                "title": deal.title,
-                "customer_id": str(deal.customer_id) if deal.customer_id else None,
-                "amount": str(deal.amount),
-                "owner_id": str(deal.owner_id) if deal.owner_id else None,
-            },
-        )
+        deal_won(deal)
+
+
+def deal_won(deal: Deal) -> None:
+    """Emit ``crm.deal.won`` for ``deal`` (flushed): its id, title, customer, amount and owner."""
+    emit(
+        "crm.deal.won",
+        {
+            "deal_id": str(deal.id),
+            "title": deal.title,
+            "customer_id": str(deal.customer_id) if deal.customer_id else None,
+            "amount": str(deal.amount),
+            "owner_id": str(deal.owner_id) if deal.owner_id else None,
+        },
+    )
 
 
 def move_deal(deal: Deal, stage_id: uuid.UUID, version: int | None) -> Deal:
@@ -163,12 +170,16 @@ def retotal(quote: Quote) -> Quote:
             line.amount = amount
         gross += (line.quantity * line.unit_price).quantize(CENT, rounding=decimal.ROUND_HALF_UP)
         net += amount
-    totals = (gross, gross - net, net)
+    totals = (gross.quantize(CENT), (gross - net).quantize(CENT), net.quantize(CENT))
     if (quote.gross_total, quote.discount_total, quote.total) != totals:
         quote.gross_total, quote.discount_total, quote.total = totals
     session.flush()
     session.refresh(quote, ["lines"])
     return quote
+
+
+def _amount_of(line: Mapping[str, Any]) -> decimal.Decimal:
+    return line_amount(line["quantity"], line["unit_price"], line.get("discount_pct") or decimal.Decimal(0))
 
 
 def check_editable(quote: Quote) -> None:
@@ -194,7 +205,7 @@ def create_quote(data: Mapping[str, Any], lines: Iterable[Mapping[str, Any]] = (
     session.add(quote)
     session.flush()
     for n, line in enumerate(lines, start=1):
-        session.add(QuoteLine(quote_id=quote.id, sequence=n * 10, **line))
+        session.add(QuoteLine(quote_id=quote.id, sequence=n * 10, amount=_amount_of(line), **line))
     return retotal(quote)
 
 
@@ -205,7 +216,7 @@ def add_line(data: Mapping[str, Any]) -> QuoteLine:
     if values.get("sequence") is None:
         last = db_session().scalar(select(func.max(QuoteLine.sequence)).where(QuoteLine.quote_id == quote.id))
         values["sequence"] = (last or 0) + 10
-    line = QuoteLine(**values)
+    line = QuoteLine(**values, amount=_amount_of(values))
     db_session().add(line)
     _retotal_changed(quote)
     return line
