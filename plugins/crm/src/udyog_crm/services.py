@@ -329,11 +329,12 @@ def convert_quote(quote: Quote, version: int | None, options: Mapping[str, Any] 
 
 def complete_activity(activity: Activity, done: bool) -> None:
     """Mark an activity done (stamped now) or open again."""
-    if done and not activity.done_at:
+    if done and activity.done_at is None:
         activity.done_at = utcnow()
-    elif not done:
+    elif not done and activity.done_at is not None:
         activity.done_at = None
-    activity.done = done
+    if activity.done != done:
+        activity.done = done
 
 
 def followups_due(user_id: uuid.UUID, on: dt.date, limit: int = 10) -> list[Activity]:
