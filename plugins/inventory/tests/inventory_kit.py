@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from udyog_inventory.models import Product, StockBalance, StockMove, Unit, Warehouse
 
+from udyog_inventory.models import Product, StockBalance, StockMove, Unit, Warehouse
 from udyog_sdk.models import Base
 
 

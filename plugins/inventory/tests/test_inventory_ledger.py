@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 from inventory_kit import ledger_agrees, model_of, world
 from sqlalchemy import select
+
 from udyog_inventory import services
 from udyog_inventory.models import CostLayer, Lot, ProductStock, StockMove, Unit, UnitConversion
-
 from udyog_sdk import UdyogError, hookimpl
 
 pytestmark = pytest.mark.udyog_plugins("inventory")
@@ -37,22 +37,28 @@ def test_every_kind_of_movement_keeps_ledger_and_balances_in_agreement(udyog_ten
         s = scope.session
         w = world(s)
         p, w1, w2 = w["product"], w["w1"].id, w["w2"].id
-        services.receive(p.id, w1, D("10"), unit_cost=D("5"))
-        assert ledger_agrees(s, p.id) == {(w1, None): (D("10"), D("0"))}
-        services.issue(p.id, w1, D("3"))
-        assert ledger_agrees(s, p.id) == {(w1, None): (D("7"), D("0"))}
-        out, into = services.transfer(p.id, w1, w2, D("2"))
+        services.receive(p.id, w1, Decimal("10"), unit_cost=Decimal("5"))
+        assert ledger_agrees(s, p.id) == {(w1, None): (Decimal("10"), Decimal("0"))}
+        services.issue(p.id, w1, Decimal("3"))
+        assert ledger_agrees(s, p.id) == {(w1, None): (Decimal("7"), Decimal("0"))}
+        out, into = services.transfer(p.id, w1, w2, Decimal("2"))
         assert (out.kind, into.kind, out.warehouse_id, into.warehouse_id) == ("transfer_out", "transfer_in", w1, w2)
-        assert ledger_agrees(s, p.id) == {(w1, None): (D("5"), D("0")), (w2, None): (D("2"), D("0"))}
-        services.adjust(p.id, w2, D("-1"), note="broken jar")
-        services.adjust(p.id, w1, D("1.5"), note="found")
-        assert ledger_agrees(s, p.id) == {(w1, None): (D("6.5"), D("0")), (w2, None): (D("1"), D("0"))}
-        services.reserve(p.id, w1, D("4"), reference="sales.order", reference_number="SO-1")
-        assert ledger_agrees(s, p.id)[(w1, None)] == (D("6.5"), D("4"))
-        assert services.available(p.id, w1) == D("2.5")
-        services.release(p.id, w1, D("1"))
-        services.issue(p.id, w1, D("3"), from_reserved=True)
-        assert ledger_agrees(s, p.id)[(w1, None)] == (D("3.5"), D("0"))
+        assert ledger_agrees(s, p.id) == {
+            (w1, None): (Decimal("5"), Decimal("0")),
+            (w2, None): (Decimal("2"), Decimal("0")),
+        }
+        services.adjust(p.id, w2, Decimal("-1"), note="broken jar")
+        services.adjust(p.id, w1, Decimal("1.5"), note="found")
+        assert ledger_agrees(s, p.id) == {
+            (w1, None): (Decimal("6.5"), Decimal("0")),
+            (w2, None): (Decimal("1"), Decimal("0")),
+        }
+        services.reserve(p.id, w1, Decimal("4"), reference="sales.order", reference_number="SO-1")
+        assert ledger_agrees(s, p.id)[(w1, None)] == (Decimal("6.5"), Decimal("4"))
+        assert services.available(p.id, w1) == Decimal("2.5")
+        services.release(p.id, w1, Decimal("1"))
+        services.issue(p.id, w1, Decimal("3"), from_reserved=True)
+        assert ledger_agrees(s, p.id)[(w1, None)] == (Decimal("3.5"), Decimal("0"))
         kinds = [m.kind for m in s.scalars(select(StockMove).order_by(StockMove.moved_at, StockMove.id))]
         assert kinds == [
             "receipt",
@@ -66,8 +72,8 @@ def test_every_kind_of_movement_keeps_ledger_and_balances_in_agreement(udyog_ten
             "issue",
         ]
         total = stock(s, p)
-        assert (total.on_hand, total.reserved, total.available) == (D("4.5"), D("0"), D("4.5"))
-        assert services.available(p.id) == D("4.5")
+        assert (total.on_hand, total.reserved, total.available) == (Decimal("4.5"), Decimal("0"), Decimal("4.5"))
+        assert services.available(p.id) == Decimal("4.5")
         s.commit()
 
 
@@ -76,33 +82,35 @@ def test_refusals_name_the_field_and_change_nothing(udyog_tenant):
         s = scope.session
         w = world(s)
         p, w1 = w["product"], w["w1"].id
-        services.receive(p.id, w1, D("5"))
-        short = refused(services.issue, p.id, w1, D("6"))
+        services.receive(p.id, w1, Decimal("5"))
+        short = refused(services.issue, p.id, w1, Decimal("6"))
         assert short.status == 409 and "quantity" in short.errors and "PKL-1" in short.errors["quantity"][0]
         assert short.errors["quantity"] == ["only 5.000 of PKL-1 in W1 is available"]
-        assert refused(services.issue, p.id, w1, D("0")).errors == {"quantity": ["must be greater than 0"]}
-        assert refused(services.issue, p.id, w1, D("1.0001")).errors == {"quantity": ["at most 3 decimals"]}
-        assert refused(services.issue, uuid.uuid4(), w1, D("1")).errors == {"product_id": ["no such product"]}
-        assert refused(services.issue, p.id, uuid.uuid4(), D("1")).errors == {"warehouse_id": ["no such warehouse"]}
-        assert refused(services.reserve, p.id, w1, D("5.5")).status == 409
-        services.reserve(p.id, w1, D("4"))
-        assert refused(services.issue, p.id, w1, D("2")).errors["quantity"] == [
+        assert refused(services.issue, p.id, w1, Decimal("0")).errors == {"quantity": ["must be greater than 0"]}
+        assert refused(services.issue, p.id, w1, Decimal("1.0001")).errors == {"quantity": ["at most 3 decimals"]}
+        assert refused(services.issue, uuid.uuid4(), w1, Decimal("1")).errors == {"product_id": ["no such product"]}
+        assert refused(services.issue, p.id, uuid.uuid4(), Decimal("1")).errors == {
+            "warehouse_id": ["no such warehouse"]
+        }
+        assert refused(services.reserve, p.id, w1, Decimal("5.5")).status == 409
+        services.reserve(p.id, w1, Decimal("4"))
+        assert refused(services.issue, p.id, w1, Decimal("2")).errors["quantity"] == [
             "only 1.000 of PKL-1 in W1 is available"
         ]
-        assert refused(services.issue, p.id, w1, D("5"), from_reserved=True).errors == {
+        assert refused(services.issue, p.id, w1, Decimal("5"), from_reserved=True).errors == {
             "quantity": ["only 4.000 of PKL-1 in W1 is reserved"]
         }
-        assert refused(services.release, p.id, w1, D("4.5")).status == 409
-        assert refused(services.adjust, p.id, w1, D("-2")).errors == {
+        assert refused(services.release, p.id, w1, Decimal("4.5")).status == 409
+        assert refused(services.adjust, p.id, w1, Decimal("-2")).errors == {
             "quantity_delta": ["only 1.000 of PKL-1 in W1 is available"]
         }
-        assert refused(services.transfer, p.id, w1, w1, D("1")).errors == {
+        assert refused(services.transfer, p.id, w1, w1, Decimal("1")).errors == {
             "to_warehouse_id": ["must differ from from_warehouse_id"]
         }
-        assert refused(services.receive, p.id, w1, D("1"), lot_id=uuid.uuid4()).errors == {
+        assert refused(services.receive, p.id, w1, Decimal("1"), lot_id=uuid.uuid4()).errors == {
             "lot_id": ["product PKL-1 is not tracked by lot"]
         }
-        assert ledger_agrees(s, p.id) == {(w1, None): (D("5"), D("4"))}
+        assert ledger_agrees(s, p.id) == {(w1, None): (Decimal("5"), Decimal("4"))}
         assert s.scalar(select(StockMove.id).where(StockMove.kind == "issue")) is None
 
 
@@ -119,41 +127,41 @@ def test_negative_stock_only_when_the_tenant_allows_it(udyog_tenant, udyog_clien
     with udyog_tenant.scope() as scope:
         w = world(scope.session)
         p, w1 = w["product"].id, w["w1"].id
-        services.receive(p, w1, D("2"), unit_cost=D("10"))
-        assert refused(services.issue, p, w1, D("3")).status == 409
+        services.receive(p, w1, Decimal("2"), unit_cost=Decimal("10"))
+        assert refused(services.issue, p, w1, Decimal("3")).status == 409
         scope.session.commit()
     _allow_negative(udyog_client, True)
     with udyog_tenant.scope() as scope:
-        move = services.issue(p, w1, D("3"))
+        move = services.issue(p, w1, Decimal("3"))
         # 2 from the layer at 10, the missing 1 at the last layer's cost
-        assert move.value == D("30.00")
-        assert services.available(p, w1) == D("-1")
-        assert refused(services.reserve, p, w1, D("1")).status == 409  # reservations never go negative
+        assert move.value == Decimal("30.00")
+        assert services.available(p, w1) == Decimal("-1")
+        assert refused(services.reserve, p, w1, Decimal("1")).status == 409  # reservations never go negative
         ledger_agrees(scope.session, p)
         scope.session.commit()
     _allow_negative(udyog_client, False)
     with udyog_tenant.scope() as scope:
-        assert refused(services.issue, p, w1, D("1")).status == 409
+        assert refused(services.issue, p, w1, Decimal("1")).status == 409
 
 
 def test_fifo_consumes_the_oldest_layers_first(udyog_tenant):
     with udyog_tenant.scope() as scope:
         s = scope.session
         p, w1, w2 = (lambda w: (w["product"], w["w1"].id, w["w2"].id))(world(s, valuation="fifo"))
-        services.receive(p.id, w1, D("10"), unit_cost=D("5.00"))
-        services.receive(p.id, w2, D("10"), unit_cost=D("6.00"))
-        services.receive(p.id, w1, D("5"), unit_cost=D("7.50"))
+        services.receive(p.id, w1, Decimal("10"), unit_cost=Decimal("5.00"))
+        services.receive(p.id, w2, Decimal("10"), unit_cost=Decimal("6.00"))
+        services.receive(p.id, w1, Decimal("5"), unit_cost=Decimal("7.50"))
         # 12 from W1: the 10 at 5.00 (W1's and the oldest), then 2 of the 10 at 6.00 (per product, across warehouses)
-        first = services.issue(p.id, w1, D("12"))
-        assert (first.value, first.unit_cost) == (D("62.00"), D("5.1667"))
-        second = services.issue(p.id, w2, D("9"))  # 8 at 6.00 + 1 at 7.50
-        assert second.value == D("55.50")
+        first = services.issue(p.id, w1, Decimal("12"))
+        assert (first.value, first.unit_cost) == (Decimal("62.00"), Decimal("5.1667"))
+        second = services.issue(p.id, w2, Decimal("9"))  # 8 at 6.00 + 1 at 7.50
+        assert second.value == Decimal("55.50")
         layers = s.scalars(select(CostLayer).order_by(CostLayer.received_at, CostLayer.id)).all()
-        assert [layer.remaining for layer in layers] == [D("0"), D("0"), D("4")]
+        assert [layer.remaining for layer in layers] == [Decimal("0"), Decimal("0"), Decimal("4")]
         total = stock(s, p)
-        assert (total.on_hand, total.value) == (D("4"), D("30.00"))
+        assert (total.on_hand, total.value) == (Decimal("4"), Decimal("30.00"))
         assert [(v.sku, v.quantity, v.value, v.unit_cost) for v in services.valuation()] == [
-            ("PKL-1", D("4"), D("30.00"), D("7.5000"))
+            ("PKL-1", Decimal("4"), Decimal("30.00"), Decimal("7.5000"))
         ]
 
 
@@ -162,19 +170,19 @@ def test_weighted_average_is_a_running_average_per_product(udyog_tenant):
         s = scope.session
         w = world(s, valuation="average")
         p, w1, w2 = w["product"], w["w1"].id, w["w2"].id
-        services.receive(p.id, w1, D("10"), unit_cost=D("5.00"))  # 50
-        services.receive(p.id, w2, D("30"), unit_cost=D("7.00"))  # 210 → 260 / 40 = 6.50
-        issue = services.issue(p.id, w1, D("4"))
-        assert (issue.unit_cost, issue.value) == (D("6.5000"), D("26.00"))
-        services.receive(p.id, w1, D("4"), unit_cost=D("10.00"))  # 234 + 40 = 274 / 40 = 6.85
-        issue = services.issue(p.id, w2, D("3"))
-        assert (issue.unit_cost, issue.value) == (D("6.8500"), D("20.55"))
-        assert stock(s, p).value == D("253.45")
+        services.receive(p.id, w1, Decimal("10"), unit_cost=Decimal("5.00"))  # 50
+        services.receive(p.id, w2, Decimal("30"), unit_cost=Decimal("7.00"))  # 210 → 260 / 40 = 6.50
+        issue = services.issue(p.id, w1, Decimal("4"))
+        assert (issue.unit_cost, issue.value) == (Decimal("6.5000"), Decimal("26.00"))
+        services.receive(p.id, w1, Decimal("4"), unit_cost=Decimal("10.00"))  # 234 + 40 = 274 / 40 = 6.85
+        issue = services.issue(p.id, w2, Decimal("3"))
+        assert (issue.unit_cost, issue.value) == (Decimal("6.8500"), Decimal("20.55"))
+        assert stock(s, p).value == Decimal("253.45")
         # taking everything takes the whole value, no rounding residue
-        services.issue(p.id, w1, D("10"))
-        last = services.issue(p.id, w2, D("27"))
-        assert last.value == D("253.45") - D("68.50")
-        assert (stock(s, p).on_hand, stock(s, p).value) == (D("0"), D("0.00"))
+        services.issue(p.id, w1, Decimal("10"))
+        last = services.issue(p.id, w2, Decimal("27"))
+        assert last.value == Decimal("253.45") - Decimal("68.50")
+        assert (stock(s, p).on_hand, stock(s, p).value) == (Decimal("0"), Decimal("0.00"))
         assert s.scalar(select(CostLayer.id)) is None  # no layers for average products
 
 
@@ -188,19 +196,21 @@ def test_units_convert_product_specific_first(udyog_tenant):
         s.flush()
         s.add_all(
             [
-                UnitConversion(from_unit_id=box.id, to_unit_id=pcs.id, factor=D("12")),
-                UnitConversion(from_unit_id=pcs.id, to_unit_id=kg.id, factor=D("0.5")),
-                UnitConversion(from_unit_id=pcs.id, to_unit_id=kg.id, factor=D("0.2"), product_id=w["product"].id),
+                UnitConversion(from_unit_id=box.id, to_unit_id=pcs.id, factor=Decimal("12")),
+                UnitConversion(from_unit_id=pcs.id, to_unit_id=kg.id, factor=Decimal("0.5")),
+                UnitConversion(
+                    from_unit_id=pcs.id, to_unit_id=kg.id, factor=Decimal("0.2"), product_id=w["product"].id
+                ),
             ]
         )
         s.flush()
-        assert services.convert(D("3"), box.id, pcs.id) == D("36")
-        assert services.convert(D("30"), pcs.id, box.id) == D("2.5")
-        assert services.convert(D("10"), pcs.id, kg.id) == D("5")
-        assert services.convert(D("10"), pcs.id, kg.id, product_id=w["product"].id) == D("2")
-        assert services.convert(D("1"), kg.id, pcs.id, product_id=w["product"].id) == D("5")
-        assert services.convert(D("7"), kg.id, kg.id) == D("7")
-        assert refused(services.convert, D("1"), box.id, kg.id).errors == {
+        assert services.convert(Decimal("3"), box.id, pcs.id) == Decimal("36")
+        assert services.convert(Decimal("30"), pcs.id, box.id) == Decimal("2.5")
+        assert services.convert(Decimal("10"), pcs.id, kg.id) == Decimal("5")
+        assert services.convert(Decimal("10"), pcs.id, kg.id, product_id=w["product"].id) == Decimal("2")
+        assert services.convert(Decimal("1"), kg.id, pcs.id, product_id=w["product"].id) == Decimal("5")
+        assert services.convert(Decimal("7"), kg.id, kg.id) == Decimal("7")
+        assert refused(services.convert, Decimal("1"), box.id, kg.id).errors == {
             "to_unit": ["no conversion between these units"]
         }
 
@@ -220,23 +230,23 @@ def test_lots_are_allocated_oldest_first_skipping_blocked_ones(udyog_tenant, udy
         s = scope.session
         w = world(s, track_lots=True)
         p, w1 = w["product"], w["w1"].id
-        assert refused(services.receive, p.id, w1, D("1")).errors == {
+        assert refused(services.receive, p.id, w1, Decimal("1")).errors == {
             "lot_id": ["required: product PKL-1 is tracked by lot"]
         }
         new = services.ensure_lot(p.id, "L-NEW", received_on=date(2026, 11, 1))
         old = services.ensure_lot(p.id, "L-OLD", received_on=date(2026, 9, 1))
         mid = services.ensure_lot(p.id, "L-MID", received_on=date(2026, 10, 1))
         for lot, qty in ((new, "10"), (old, "4"), (mid, "5")):
-            services.receive(p.id, w1, D(qty), lot_id=lot.id)
-        plan = services.allocate(p.id, w1, D("6"))
-        assert [(a.lot_id, a.quantity) for a in plan] == [(old.id, D("4")), (mid.id, D("2"))]
+            services.receive(p.id, w1, Decimal(qty), lot_id=lot.id)
+        plan = services.allocate(p.id, w1, Decimal("6"))
+        assert [(a.lot_id, a.quantity) for a in plan] == [(old.id, Decimal("4")), (mid.id, Decimal("2"))]
         blocker = Blocker()
         blocker.blocked = {old.id}
         udyog_kernel.pm.register(blocker, name="test-blocker")
         try:
-            plan = services.allocate(p.id, w1, D("6"))
-            assert [(a.lot_id, a.quantity) for a in plan] == [(mid.id, D("5")), (new.id, D("1"))]
-            short = refused(services.allocate, p.id, w1, D("16"))
+            plan = services.allocate(p.id, w1, Decimal("6"))
+            assert [(a.lot_id, a.quantity) for a in plan] == [(mid.id, Decimal("5")), (new.id, Decimal("1"))]
+            short = refused(services.allocate, p.id, w1, Decimal("16"))
             assert short.status == 409
             assert short.errors == {
                 "quantity": ["only 15.000 of PKL-1 in W1 can be allocated (4.000 more is in blocked lots)"]
@@ -251,9 +261,9 @@ def test_allocation_of_a_product_without_lots_is_one_line(udyog_tenant):
     with udyog_tenant.scope() as scope:
         w = world(scope.session)
         p, w1 = w["product"].id, w["w1"].id
-        services.receive(p, w1, D("3"))
-        assert services.allocate(p, w1, D("3")) == [services.Allocation(w1, None, D("3"))]
-        assert refused(services.allocate, p, w1, D("4")).errors == {
+        services.receive(p, w1, Decimal("3"))
+        assert services.allocate(p, w1, Decimal("3")) == [services.Allocation(w1, None, Decimal("3"))]
+        assert refused(services.allocate, p, w1, Decimal("4")).errors == {
             "quantity": ["only 3.000 of PKL-1 in W1 is available"]
         }
 
@@ -261,15 +271,15 @@ def test_allocation_of_a_product_without_lots_is_one_line(udyog_tenant):
 def test_the_reorder_event_is_emitted_once_on_the_crossing(udyog_tenant):
     with udyog_tenant.scope() as scope:
         s = scope.session
-        w = world(s, reorder_point=D("10"))
+        w = world(s, reorder_point=Decimal("10"))
         p, w1, w2 = w["product"], w["w1"].id, w["w2"].id
-        services.receive(p.id, w1, D("8"))
-        services.receive(p.id, w2, D("8"))  # 16 in all
+        services.receive(p.id, w1, Decimal("8"))
+        services.receive(p.id, w2, Decimal("8"))  # 16 in all
         assert outbox(s, services.REORDER_EVENT) == []
-        services.issue(p.id, w1, D("5"))  # 11: still above
+        services.issue(p.id, w1, Decimal("5"))  # 11: still above
         assert outbox(s, services.REORDER_EVENT) == []
-        services.reserve(p.id, w2, D("2"))  # available 9: crosses
-        services.issue(p.id, w1, D("1"))  # 8: already below, no second event
+        services.reserve(p.id, w2, Decimal("2"))  # available 9: crosses
+        services.issue(p.id, w1, Decimal("1"))  # 8: already below, no second event
         events = outbox(s, services.REORDER_EVENT)
         assert events == [
             {
@@ -280,8 +290,8 @@ def test_the_reorder_event_is_emitted_once_on_the_crossing(udyog_tenant):
                 "reorder_point": "10.000",
             }
         ]
-        services.receive(p.id, w1, D("20"))  # back above
-        services.issue(p.id, w1, D("19"))  # crosses again: a second event
+        services.receive(p.id, w1, Decimal("20"))  # back above
+        services.issue(p.id, w1, Decimal("19"))  # crosses again: a second event
         assert len(outbox(s, services.REORDER_EVENT)) == 2
 
 
@@ -289,9 +299,9 @@ def test_another_tenant_sees_none_of_the_stock(udyog_tenant, udyog_other_tenant)
     with udyog_tenant.scope() as scope:
         w = world(scope.session)
         p, w1 = w["product"].id, w["w1"].id
-        services.receive(p, w1, D("5"))
+        services.receive(p, w1, Decimal("5"))
         scope.session.commit()
     with udyog_other_tenant.scope() as scope:
-        assert refused(services.issue, p, w1, D("1")).errors == {"product_id": ["no such product"]}
-        assert services.available(p) == D("0")
+        assert refused(services.issue, p, w1, Decimal("1")).errors == {"product_id": ["no such product"]}
+        assert services.available(p) == Decimal("0")
         assert scope.session.scalars(select(StockMove)).all() == []

@@ -270,7 +270,7 @@ def low_stock_products() -> Select[Any]:
             Product.active.is_(True),
             or_(
                 and_(ProductStock.id.is_(None), Product.reorder_point > decimal.Decimal(0)),
-                ProductStock.available < Product.reorder_point,
+                ProductStock.available < Product.__table__.c.reorder_point,
             ),
         )
     )

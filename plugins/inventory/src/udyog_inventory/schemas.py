@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from typing import Any
 
 import marshmallow as ma
@@ -9,6 +10,7 @@ import marshmallow as ma
 from .models import VALUATIONS
 
 MAX_QUANTITY = 10**12
+THOUSANDTH = decimal.Decimal("0.001")
 MAX_PRICE = 10**15
 
 
@@ -19,17 +21,25 @@ def _price_fits(value: Any) -> None:
         raise ma.ValidationError(f"must be at least 0 and less than {MAX_PRICE}")
 
 
+def _three_places(value: Any) -> None:
+    if value != value.quantize(THOUSANDTH):
+        raise ma.ValidationError("at most 3 decimals")
+
+
 def _quantity_fits(value: Any) -> None:
+    _three_places(value)
     if not 0 <= value < MAX_QUANTITY:
         raise ma.ValidationError(f"must be at least 0 and less than {MAX_QUANTITY}")
 
 
 def _positive_quantity(value: Any) -> None:
+    _three_places(value)
     if not 0 < value < MAX_QUANTITY:
         raise ma.ValidationError(f"must be greater than 0 and less than {MAX_QUANTITY}")
 
 
 def _nonzero_quantity(value: Any) -> None:
+    _three_places(value)
     if value == 0 or not -MAX_QUANTITY < value < MAX_QUANTITY:
         raise ma.ValidationError(f"must not be zero, and lie between -{MAX_QUANTITY} and {MAX_QUANTITY}")
 
@@ -42,7 +52,7 @@ def _factor_fits(value: Any) -> None:
 def quantity_field(**kwargs: Any) -> ma.fields.Decimal:
     """A quantity in JSON: a decimal string with at most three decimals."""
     kwargs.setdefault("validate", _positive_quantity)
-    return ma.fields.Decimal(as_string=True, places=3, **kwargs)
+    return ma.fields.Decimal(as_string=True, **kwargs)
 
 
 class CategorySchema(ma.Schema):
@@ -86,10 +96,8 @@ class ProductSchema(ma.Schema):
     price = ma.fields.Decimal(load_default=0, as_string=True, places=2, validate=_price_fits)
     cost = ma.fields.Decimal(load_default=0, as_string=True, places=2, validate=_price_fits)
     valuation = ma.fields.String(load_default="fifo", validate=ma.validate.OneOf(VALUATIONS))
-    reorder_point = ma.fields.Decimal(
-        allow_none=True, load_default=None, as_string=True, places=3, validate=_quantity_fits
-    )
-    reorder_qty = ma.fields.Decimal(load_default=0, as_string=True, places=3, validate=_quantity_fits)
+    reorder_point = ma.fields.Decimal(allow_none=True, load_default=None, as_string=True, validate=_quantity_fits)
+    reorder_qty = ma.fields.Decimal(load_default=0, as_string=True, validate=_quantity_fits)
     track_lots = ma.fields.Boolean(load_default=False)
     active = ma.fields.Boolean(load_default=True)
     version = ma.fields.Integer(dump_only=True)
