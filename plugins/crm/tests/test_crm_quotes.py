@@ -209,3 +209,25 @@ def test_an_executive_sees_only_own_quotes(udyog_client, udyog_client_factory, u
     assert len(manager.get(QUOTES, expect=200).data) == 2
     with udyog_tenant.scope(write=False) as scope:
         assert len(scope.session.scalars(select(Quote)).all()) == 2
+
+
+def test_amounts_that_do_not_fit_and_odd_dates_are_refused_not_failing(udyog_client):
+    customer_id = a_customer(udyog_client)
+    huge = {"description": "x", "quantity": "999999999999999", "unit_price": "9999999999999999"}
+    refused = udyog_client.post(
+        QUOTES, json={"customer_id": customer_id, "quote_date": "2026-06-15", "lines": [huge]}, expect=422
+    )
+    assert set(refused.errors) == {"quantity"}
+    half = {"description": "x", "quantity": "1", "unit_price": "6000000000000000"}
+    refused = udyog_client.post(
+        QUOTES, json={"customer_id": customer_id, "quote_date": "2026-06-15", "lines": [half, half]}, expect=422
+    )
+    assert set(refused.errors) == {"quantity"}
+    refused = udyog_client.post(
+        QUOTES, json={"customer_id": customer_id, "quote_date": "2026-06-15", "valid_until": "2026-06-14"}, expect=422
+    )
+    assert refused.errors == {"valid_until": ["must be on or after the quote date"]}
+    for day in ("0001-01-01", "9999-12-31"):
+        answer = udyog_client.post(QUOTES, json={"customer_id": customer_id, "quote_date": day})
+        assert answer.status in (201, 409, 422), answer.text
+    assert udyog_client.get(QUOTES, params={"quote_date": "2026-06-15"}, expect=200).data == []

@@ -223,6 +223,12 @@ class QuoteSchema(ma.Schema):
     )
     version = ma.fields.Integer(dump_only=True)
 
+    @ma.validates_schema
+    def _valid_after_date(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("quote_date"), data.get("valid_until")
+        if start is not None and end is not None and end < start:
+            raise ma.ValidationError("must be on or after the quote date", "valid_until")
+
     @ma.post_dump(pass_original=True)
     def _lines(self, data: dict[str, Any], obj: Any, **kwargs: Any) -> dict[str, Any]:
         data["lines"] = QuoteLineOutSchema(many=True).dump(obj.lines)

@@ -26,6 +26,8 @@ from .hookspecs import Conversion, QuoteData, QuoteLineData
 from .models import Activity, CheckIn, Customer, Deal, Quote, QuoteLine, Stage
 
 CENT = decimal.Decimal("0.01")
+#: Amounts (a line's, a quote's totals) stay below this: they fit Money(18, 2).
+MAX_AMOUNT = decimal.Decimal(10) ** 16
 HUNDRED = decimal.Decimal(100)
 #: The series quotes are numbered from, and its default pattern.
 QUOTE_SERIES = "crm.quote"
@@ -170,6 +172,12 @@ def retotal(quote: Quote) -> Quote:
             line.amount = amount
         gross += (line.quantity * line.unit_price).quantize(CENT, rounding=decimal.ROUND_HALF_UP)
         net += amount
+    if gross >= MAX_AMOUNT:
+        raise UdyogError(
+            "the quote's total is too large",
+            status=422,
+            errors={"quantity": [f"the quote's total would reach {MAX_AMOUNT:,} or more"]},
+        )
     totals = (gross.quantize(CENT), (gross - net).quantize(CENT), net.quantize(CENT))
     if (quote.gross_total, quote.discount_total, quote.total) != totals:
         quote.gross_total, quote.discount_total, quote.total = totals
@@ -179,6 +187,13 @@ def retotal(quote: Quote) -> Quote:
 
 
 def _amount_of(line: Mapping[str, Any]) -> decimal.Decimal:
+    """A new line's amount, refused (422) when quantity x unit price does not fit an amount."""
+    if line["quantity"] * line["unit_price"] >= MAX_AMOUNT:
+        raise UdyogError(
+            "the line's amount is too large",
+            status=422,
+            errors={"quantity": [f"quantity x unit price must stay below {MAX_AMOUNT:,}"]},
+        )
     return line_amount(line["quantity"], line["unit_price"], line.get("discount_pct") or decimal.Decimal(0))
 
 
