@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from decimal import Decimal as D  # noqa: N817 - amounts read as D("1.00")
 
@@ -221,3 +222,27 @@ def test_unknown_references_are_422(udyog_client, udyog_tenant, udyog_other_clie
     body["lines"][0]["product_id"] = w["c1"]
     assert udyog_client.post(ORDERS, json=body, expect=422).errors == {"lines.0.product_id": ["no such product"]}
     udyog_other_client.post(ORDERS, json=order_body(w, ("p1", "1", None)), expect=422)
+
+
+@pytest.mark.udyog_user(permissions=SELLER)
+def test_concurrent_confirmations_of_one_customer_cannot_both_pass_the_limit(
+    udyog_client, udyog_tenant, udyog_user, udyog_client_factory
+):
+    w = world(udyog_tenant, margin="0.00", credit_limit="1000.00")
+    made = [udyog_client.post(ORDERS, json=order_body(w, ("p1", "3", None)), expect=201).data for _ in range(6)]
+    clients = [udyog_client_factory(udyog_user) for _ in made]
+    barrier = threading.Barrier(len(made))
+    statuses: list[int] = []
+
+    def confirm(client, order):
+        barrier.wait()
+        statuses.append(client.post(f"{ORDERS}/{order['id']}/confirm", json={"version": 1}).status)
+
+    threads = [threading.Thread(target=confirm, args=pair) for pair in zip(clients, made, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 200, 200, 409, 409, 409]  # 3 x 300 fit in 1000, a fourth does not
+    assert outstanding(udyog_tenant, w["c1"]) == D("900.00")
+    assert balance(udyog_tenant, w["p1"]) == (D("100"), D("9"))
