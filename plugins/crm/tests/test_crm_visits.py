@@ -163,3 +163,47 @@ def test_demo_data_loads_once(udyog_tenant):
         assert scope.session.scalar(select(func.count()).select_from(Activity)) == 4
     assert counts == again and counts[Customer] == 5 and counts[Deal] == 6 and counts[Quote] == 1
     assert states == {"27", "29", "24"} and any("quote QT/" in m for m in messages)
+
+
+def test_every_crm_page_renders_with_the_demo_data(udyog_tenant, udyog_web_client, udyog_client):
+    with udyog_tenant.scope() as scope:
+        load_demo(scope.session, lambda message: None)
+        scope.session.commit()
+    for path in (
+        "customers",
+        "contacts",
+        "leads",
+        "stages",
+        "deals",
+        "quotes",
+        "quote-lines",
+        "activities",
+        "checkins",
+    ):
+        listed = udyog_web_client.get(f"/crm/{path}")
+        assert listed.status_code == 200, path
+        assert udyog_web_client.get(f"/crm/{path}/new").status_code == 200, path
+        first = udyog_client.get(f"/api/v1/crm/{path}", expect=200).data[0]
+        detail = udyog_web_client.get(f"/crm/{path}/{first['id']}")
+        assert detail.status_code == 200, path
+    quote = udyog_client.get("/api/v1/crm/quotes", expect=200).data[0]
+    page = udyog_web_client.get(f"/crm/quotes/{quote['id']}").text
+    assert quote["number"] in page and "Mango pickle 500 g (carton of 24)" in page  # its lines, as related records
+    pipeline = udyog_web_client.get("/crm/pipeline").text
+    assert "Ahmedabad annual distribution contract" in pipeline and "Sabarmati Trading Co." in pipeline
+
+
+def test_a_quote_and_a_deal_are_made_through_the_forms(udyog_client, udyog_web_client, udyog_tenant):
+    customer_id = a_customer(udyog_client)
+    answer = udyog_web_client.submit("/crm/quotes/new", {"customer_id": customer_id, "quote_date": "2026-07-01"})
+    assert answer.status_code == 303
+    stage = udyog_client.get("/api/v1/crm/stages", params={"outcome": "won"}, expect=200).data[0]
+    answer = udyog_web_client.submit(
+        "/crm/deals/new", {"title": "Form deal", "stage_id": stage["id"], "amount": "1000.00"}
+    )
+    assert answer.status_code == 303
+    with udyog_tenant.scope(write=False) as scope:
+        quote = scope.session.scalar(select(Quote))
+        deal = scope.session.scalar(select(Deal))
+    assert quote.number == "QT/2026-27/0001" and quote.total == 0
+    assert deal.closed_at is not None
