@@ -9,10 +9,11 @@ What the hooks receive:
 - ``order`` is the ORM row :class:`udyog_sales.models.Order`, in the caller's
   transaction. Stable attributes: ``id``, ``number``, ``customer_id``,
   ``warehouse_id``, ``owner_id``, ``order_date``, ``state``, ``discount_pct``,
-  ``subtotal``, ``discount_amount``, ``tax_total``, ``total`` and ``lines``.
+  ``subtotal``, ``discount_amount``, ``tax_total``, ``total``, ``notes``, ``lines`` and
+  ``reservations`` (``product_id``, ``warehouse_id``, ``lot_id``, ``quantity``; after step 4).
   Read it; change it only where a hook says so.
 - ``line`` is :class:`udyog_sales.models.OrderLine`: ``id``, ``line_no``,
-  ``product_id``, ``description``, ``quantity``, ``discount_pct``, and after
+  ``product_id``, ``description``, ``quantity``, ``discount_pct``, ``agreed_price``, and after
   pricing ``unit_price``, ``amount`` (after the line discount) and
   ``taxable`` (after the order-level discount, what tax is computed on).
 - ``account`` is :class:`Account`, a frozen snapshot of the customer's terms.
