@@ -1,4 +1,4 @@
-"""``python -m tests.bench [hooks] [scoping] [startup]``: run the benchmarks (default: all).
+"""``python -m tests.bench [name ...]``: run the benchmarks (default: all; names in ``BENCHMARKS``).
 
 Prints each benchmark's table and then every issue target with MET or NOT
 MET. A missed target never fails the run; a benchmark that crashes does
@@ -22,6 +22,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "auth_get": ("tests.bench.auth_get", "authenticated GET"),
     "series": ("tests.bench.series", "number series"),
     "jobs": ("tests.bench.jobs", "background jobs"),
+    "ledger": ("tests.bench.bench_ledger", "stock ledger pages"),
+    "sales": ("tests.bench.bench_sales", "order to invoice"),
 }
 
 
