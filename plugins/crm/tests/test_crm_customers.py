@@ -150,6 +150,10 @@ def test_a_sales_executive_sees_only_own_records(udyog_client, udyog_user_factor
     # contacts of a hidden customer cannot be attached by the executive
     refused = as_executive.post(CONTACTS, json={"customer_id": mine["id"], "name": "Farhan"}, expect=422)
     assert refused.errors == {"customer_id": ["no such customer"]}
+    udyog_client.post(CONTACTS, json={"customer_id": mine["id"], "name": "Farhan"}, expect=201)
+    as_executive.post(CONTACTS, json={"customer_id": theirs["id"], "name": "Sanjay"}, expect=201)
+    assert [c["name"] for c in as_executive.get(CONTACTS, expect=200).data] == ["Sanjay"]
+    assert len(udyog_client.get(CONTACTS, expect=200).data) == 2
     # leads likewise: own only; and an executive may not delete
     udyog_client.post(LEADS, json={"name": "Someone else's lead"}, expect=201)
     as_executive.post(LEADS, json={"name": "Own lead"}, expect=201)

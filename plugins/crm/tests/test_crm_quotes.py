@@ -206,6 +206,9 @@ def test_an_executive_sees_only_own_quotes(udyog_client, udyog_client_factory, u
     assert len(mine) == 1
     managers = a_quote(manager, a_customer(manager, "DIST-BLR"))
     udyog_client.get(f"{QUOTES}/{managers['id']}", expect=404)
+    assert {line["quote_id"] for line in udyog_client.get(LINES, expect=200).data} == {mine[0]["id"]}
+    udyog_client.get(f"{LINES}/{managers['lines'][0]['id']}", expect=404)
+    assert len(manager.get(LINES, expect=200).data) == 4
     assert len(manager.get(QUOTES, expect=200).data) == 2
     with udyog_tenant.scope(write=False) as scope:
         assert len(scope.session.scalars(select(Quote)).all()) == 2

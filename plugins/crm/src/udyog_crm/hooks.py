@@ -13,9 +13,11 @@ EXECUTIVE_RESOURCES = ("customer", "contact", "lead", "deal", "quote", "quote_li
 #: The record rules a Sales Executive carries: own records only.
 EXECUTIVE_RULES = (
     "crm.own_customers",
+    "crm.own_contacts",
     "crm.own_leads",
     "crm.own_deals",
     "crm.own_quotes",
+    "crm.own_quote_lines",
     "crm.own_activities",
     "crm.own_checkins",
 )
@@ -52,11 +54,28 @@ def udyog_permissions() -> list[Permission]:
 
 @hookimpl
 def udyog_record_rules() -> list[RecordRule]:
-    """Own records only: customers, leads, deals, quotes and activities by owner, check-ins by user."""
-    from .models import Activity, CheckIn, Customer, Deal, Lead, Quote
+    """Own records only: customers, leads, deals, quotes and activities by owner, check-ins by user.
+
+    Contacts and quote lines follow their customer and quote.
+    """
+    from sqlalchemy import select
+
+    from .models import Activity, CheckIn, Contact, Customer, Deal, Lead, Quote, QuoteLine
 
     return [
         RecordRule("crm.own_customers", Customer, lambda p: Customer.owner_id == p.user_id, "Only own customers"),
+        RecordRule(
+            "crm.own_contacts",
+            Contact,
+            lambda p: Contact.customer_id.in_(select(Customer.id).where(Customer.owner_id == p.user_id)),
+            "Only contacts of own customers",
+        ),
+        RecordRule(
+            "crm.own_quote_lines",
+            QuoteLine,
+            lambda p: QuoteLine.quote_id.in_(select(Quote.id).where(Quote.owner_id == p.user_id)),
+            "Only lines of own quotes",
+        ),
         RecordRule("crm.own_leads", Lead, lambda p: Lead.owner_id == p.user_id, "Only own leads"),
         RecordRule("crm.own_deals", Deal, lambda p: Deal.owner_id == p.user_id, "Only own deals"),
         RecordRule("crm.own_quotes", Quote, lambda p: Quote.owner_id == p.user_id, "Only own quotes"),
