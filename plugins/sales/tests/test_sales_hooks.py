@@ -200,3 +200,22 @@ def test_the_owner_is_notified_of_a_confirmation(udyog_client, udyog_tenant):
     inbox = udyog_client.get("/api/v1/core/notifications", expect=200).data
     assert [(n["event"], n["title"]) for n in inbox] == [("sales.order.confirmed", f"Order {made['number']} confirmed")]
     assert inbox[0]["link"] == f"/sales/orders/{made['id']}"
+
+
+def test_an_order_is_made_through_the_new_order_form(udyog_tenant, udyog_web_client, udyog_client):
+    w = world(udyog_tenant)
+    form = udyog_web_client.get("/sales/orders/new")
+    assert form.status_code == 200 and 'name="lines.0.product_id"' in form.text and "P2 · Lime pickle" in form.text
+    values = {"customer_id": w["c1"], "warehouse_id": w["w1"], "lines.0.product_id": w["p1"], "lines.0.quantity": "2"}
+    refused = udyog_web_client.submit("/sales/orders/new", {**values, "lines.2.product_id": w["p2"]})
+    assert refused.status_code == 422 and udyog_client.get(ORDERS, expect=200).data == []
+    answer = udyog_web_client.submit(
+        "/sales/orders/new", {**values, "lines.1.product_id": w["p2"], "lines.1.quantity": "1.5", "discount_pct": "1"}
+    )
+    assert answer.status_code == 303
+    (order,) = udyog_client.get(ORDERS, expect=200).data
+    assert [(ln["quantity"], ln["description"]) for ln in order["lines"]] == [
+        ("2.000", "Mango pickle"),
+        ("1.500", "Lime pickle"),
+    ]
+    assert order["discount_pct"] == "1.00" and answer.headers["Location"].endswith(order["id"])

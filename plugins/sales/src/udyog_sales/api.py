@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
+
 from udyog_sdk import db_session
 from udyog_sdk.api import Blueprint, check_version, envelope, ok
-from udyog_sdk.resources import Resource
+from udyog_sdk.resources import FormField, Resource
 from udyog_sdk.security import requires
 
 from . import services
@@ -36,8 +38,9 @@ class OrderResource(Resource):
     search = ("number",)
     list_columns = ("number", "order_date", "customer_id", "state", "total")
     detail_template = "sales/order_detail.html"
-    form_template = "sales/order_form.html"
     importable = False
+    #: Line rows on the new-order form (more lines: add them while a draft, through the API).
+    form_rows = 8
 
     def create(self, data: dict[str, Any]) -> Order:
         """Create the draft through the service (lines, owner, number)."""
@@ -46,6 +49,31 @@ class OrderResource(Resource):
     def update(self, obj: Order, data: dict[str, Any]) -> Order:
         """Change a draft through the service (confirmed orders answer 409)."""
         return services.update_order(obj, data)
+
+    def form_fields(self, mode: str, obj: Any | None = None) -> list[FormField]:
+        """The generic inputs plus, on the new-order form, rows of product, quantity and discount."""
+        fields = super().form_fields(mode, obj)
+        if mode != "create":
+            return fields
+        from udyog_inventory.models import Product
+
+        query = select(Product).where(Product.active.is_(True)).order_by(Product.name).limit(200)
+        choices = [("", "—")] + [(str(p.id), f"{p.sku} · {p.name}") for p in db_session().scalars(query)]
+        for i in range(self.form_rows):
+            n = i + 1
+            fields += [
+                FormField(
+                    f"lines.{i}.product_id",
+                    f"Line {n}: product",
+                    "select",
+                    i == 0,
+                    choices=list(choices),
+                    nullable=True,
+                ),
+                FormField(f"lines.{i}.quantity", f"Line {n}: quantity", "decimal", i == 0, nullable=True),
+                FormField(f"lines.{i}.discount_pct", f"Line {n}: discount (%)", "decimal", nullable=True),
+            ]
+        return fields
 
     def delete(self, obj: Order) -> None:
         """Only drafts are deleted; anything else is cancelled (409)."""

@@ -63,6 +63,32 @@ class OrderLineSchema(ma.Schema):
     tax_amount = ExactDecimal(2, dump_only=True)
 
 
+def fold_lines(data: Any) -> Any:
+    """Fold flat form keys ``lines.<n>.<field>`` into ``lines`` (the order form's rows); trailing empty rows drop.
+
+    Values that are None or "" are left out of a row, so the row's defaults
+    apply; rows in the middle stay, so errors keep the form's row numbers.
+    """
+    if not isinstance(data, dict) or not any(isinstance(k, str) and k.startswith("lines.") for k in data):
+        return data
+    rows: dict[int, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        parts = key.split(".") if isinstance(key, str) else []
+        if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit() and len(parts[1]) <= 3:
+            row = rows.setdefault(int(parts[1]), {})
+            if value not in (None, ""):
+                row[parts[2]] = value
+        else:
+            out[key] = value
+    ordered = [rows.get(i, {}) for i in range(max(rows) + 1)] if rows else []
+    while ordered and not ordered[-1]:
+        ordered.pop()
+    if "lines" not in out:
+        out["lines"] = ordered
+    return out
+
+
 class OrderSchema(ma.Schema):
     """A sales order, as the API shows it and as it is created."""
 
@@ -89,6 +115,10 @@ class OrderSchema(ma.Schema):
     delivered_at = ma.fields.DateTime(dump_only=True)
     cancelled_at = ma.fields.DateTime(dump_only=True)
     version = ma.fields.Integer(dump_only=True)
+
+    @ma.pre_load
+    def _fold_form_rows(self, data: Any, **kwargs: Any) -> Any:
+        return fold_lines(data)
 
 
 class OrderUpdateSchema(ma.Schema):
