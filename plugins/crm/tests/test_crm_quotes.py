@@ -234,3 +234,25 @@ def test_amounts_that_do_not_fit_and_odd_dates_are_refused_not_failing(udyog_cli
         answer = udyog_client.post(QUOTES, json={"customer_id": customer_id, "quote_date": day})
         assert answer.status in (201, 409, 422), answer.text
     assert udyog_client.get(QUOTES, params={"quote_date": "2026-06-15"}, expect=200).data == []
+
+
+def test_the_quote_page_converts_through_its_button(udyog_client, udyog_web_client, udyog_kernel):
+    quote = a_quote(udyog_client, a_customer(udyog_client))
+    page = udyog_web_client.get(f"/crm/quotes/{quote['id']}").text
+    assert f'action="/crm/quotes/{quote["id"]}/convert"' in page and "Convert into an order" in page
+    refused = udyog_web_client.submit(f"/crm/quotes/{quote['id']}/convert", {"version": str(quote["version"])})
+    assert refused.status_code == 303 and refused.headers["Location"].endswith(f"/crm/quotes/{quote['id']}")
+    shown = udyog_web_client.get(f"/crm/quotes/{quote['id']}").text
+    assert "no enabled plugin converts quotes (enable sales)" in shown
+
+    fake = FakeSales()
+    udyog_kernel.pm.register(fake, name="crm_test_fake_sales")
+    udyog_kernel.bus.refresh(udyog_kernel.registry.order)
+    try:
+        done = udyog_web_client.submit(f"/crm/quotes/{quote['id']}/convert", {"version": str(quote["version"])})
+    finally:
+        udyog_kernel.pm.unregister(fake)
+        udyog_kernel.bus.refresh(udyog_kernel.registry.order)
+    assert done.status_code == 303 and done.headers["Location"].endswith("/sales/orders/x")
+    after = udyog_web_client.get(f"/crm/quotes/{quote['id']}").text
+    assert "SO-0001" in after and "Convert into an order" not in after

@@ -162,6 +162,7 @@ class QuoteResource(OwnedResource):
     list_columns = ("number", "quote_date", "status", "total", "converted_number")
     title_field = "number"
     importable = False
+    detail_template = "crm/quote_detail.html"
 
     def query(self) -> Select[Any]:
         """Quotes with their lines (one more query per page, not per quote)."""

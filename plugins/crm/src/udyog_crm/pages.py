@@ -31,7 +31,7 @@ from udyog_sdk.i18n import gettext as _
 from udyog_sdk.security import authenticated, requires
 
 from . import services
-from .api import CHECKINS, DEALS, RESOURCES
+from .api import CHECKINS, DEALS, QUOTES, RESOURCES
 from .models import Customer
 
 STATIC = Path(__file__).parent / "static"
@@ -80,6 +80,33 @@ def create_pages() -> Blueprint:
             flash(_("%(deal)s moved.", deal=deal.title), "success")
             return redirect(url_for(".pipeline_page"), 303)  # type: ignore[return-value]
         return _pipeline(status=422, failed=deal_id, errors=errors)
+
+    @bp.route("/quotes/<uuid:quote_id>/convert", methods=["POST"])
+    @requires("crm.quote.convert")
+    def quote_convert(quote_id: uuid.UUID) -> Response:
+        """Convert the quote (the quote page's button), then open what it became, or the quote with the reason."""
+        quote = QUOTES.lookup(quote_id)
+        number = quote.number
+        try:
+            version = int(request.form.get("version", ""))
+        except ValueError:
+            version = None
+        try:
+            conversion = services.convert_quote(quote, version, {})
+        except UdyogError as exc:
+            db_session().rollback()
+            reasons = [m for messages in (exc.errors or {}).values() for m in messages if m != exc.message]
+            flash(" ".join([_("Quote %(number)s was not converted:", number=number), exc.message, *reasons]), "error")
+            return redirect(url_for(".quotes_detail_page", record_id=quote_id), 303)  # type: ignore[return-value]
+        db_session().commit()
+        flash(_("Quote %(number)s converted into %(kind)s %(record)s.", number=number, kind=conversion.kind,
+                record=conversion.number), "success")  # fmt: skip
+        target = (
+            conversion.url
+            if conversion.url and conversion.url.startswith("/") and not conversion.url.startswith("//")
+            else None
+        )
+        return redirect(target or url_for(".quotes_detail_page", record_id=quote_id), 303)  # type: ignore[return-value]
 
     @bp.route("/checkin", methods=["GET", "POST"])
     @requires("crm.checkin.create")
