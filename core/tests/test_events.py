@@ -73,6 +73,22 @@ def test_a_rolled_back_savepoint_keeps_the_transactions_other_events(kernel):
     assert row.dispatched_at is not None
 
 
+def test_a_released_savepoint_delivers_nothing_before_the_transaction_commits(kernel):
+    with kernel.tenant_scope("acme") as scope:
+        notebook_id = ensure_default_notebook().id
+        with scope.session.begin_nested():
+            create_note(notebook_id=notebook_id, title="inside")
+        # the savepoint is released, the transaction is not committed: nothing delivered yet
+        assert notes_hooks.RECEIVED == [] and tags_hooks.SEEN == []
+        scope.session.rollback()
+    assert notes_hooks.RECEIVED == [] and outbox(kernel) == []
+    with kernel.tenant_scope("acme") as scope:
+        with scope.session.begin_nested():
+            create_note(notebook_id=ensure_default_notebook().id, title="committed")
+        scope.session.commit()
+    assert tags_hooks.SEEN == ["committed"]
+
+
 def test_events_left_pending_are_delivered_at_the_next_start(kernel):
     kernel.dispatcher.enabled = False  # as if the process died right after the commit
     add_note(kernel, "orphan")

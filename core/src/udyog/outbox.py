@@ -52,6 +52,13 @@ def record(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID
 
 @event.listens_for(TenantSession, "after_commit")
 def _after_commit(session: Session) -> None:
+    """Deliver the transaction's events once the outermost transaction has committed.
+
+    SQLAlchemy also fires ``after_commit`` when a savepoint is released; the
+    events then belong to a transaction that may still roll back, so they wait.
+    """
+    if session.in_nested_transaction():
+        return
     ids = session.info.pop("udyog_outbox", None)
     dispatcher: Dispatcher | None = session.info.get("udyog_dispatcher")
     if ids and dispatcher is not None and session.info["tenant_id"] is not None:
