@@ -207,3 +207,13 @@ def test_a_quote_and_a_deal_are_made_through_the_forms(udyog_client, udyog_web_c
         deal = scope.session.scalar(select(Deal))
     assert quote.number == "QT/2026-27/0001" and quote.total == 0
     assert deal.closed_at is not None
+
+
+def test_only_a_check_ins_note_changes_afterwards(udyog_client):
+    made = udyog_client.post(
+        CHECKINS, json={"customer_id": a_customer(udyog_client), "latitude": "1", "longitude": "2"}, expect=201
+    ).data
+    refused = udyog_client.patch(f"{CHECKINS}/{made['id']}", json={"version": 1, "latitude": "3"}, expect=422)
+    assert set(refused.errors) == {"latitude"}
+    noted = udyog_client.patch(f"{CHECKINS}/{made['id']}", json={"version": 1, "note": "gate closed"}, expect=200).data
+    assert (noted["note"], noted["latitude"], noted["version"]) == ("gate closed", "1.000000", 2)

@@ -18,6 +18,7 @@ from .models import Activity, CheckIn, Contact, Customer, Deal, Lead, Quote, Quo
 from .schemas import (
     ActivitySchema,
     CheckInSchema,
+    CheckInUpdateSchema,
     ContactSchema,
     CustomerSchema,
     DealMoveSchema,
@@ -253,10 +254,11 @@ class ActivityResource(OwnedResource):
 
 
 class CheckInResource(Resource):
-    """GPS check-ins of field visits, stamped with the acting user."""
+    """GPS check-ins of field visits, stamped with the acting user; only the note changes afterwards."""
 
     model = CheckIn
     schema = CheckInSchema
+    update_schema = CheckInUpdateSchema
     permission_prefix = "crm.checkin"
     path = "checkins"
     label = "check-in"
@@ -266,7 +268,6 @@ class CheckInResource(Resource):
     default_sort = "-checked_at"
     list_columns = ("checked_at", "latitude", "longitude", "accuracy_m", "source")
     title_field = "checked_at"
-    create_only = ("customer_id",)
     importable = False
 
     def create(self, data: dict[str, Any]) -> CheckIn:

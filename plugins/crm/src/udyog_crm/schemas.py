@@ -255,6 +255,13 @@ class QuoteConvertSchema(ma.Schema):
     options = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1, max=64)), load_default=dict)
 
 
+class CheckInUpdateSchema(ma.Schema):
+    """A check-in's note may be completed later; where, when and who stay as recorded."""
+
+    note = _text(2000, load_default=ma.missing, metadata={"widget": "textarea"})
+    version = ma.fields.Integer(required=True)
+
+
 class ActivitySchema(ma.Schema):
     """An activity or follow-up."""
 
