@@ -71,6 +71,16 @@ def test_make_run_serves_the_api_with_the_demo_tenant(served):
     assert requests.get(f"{base}/api/v1/plugins", headers=demo, timeout=5).json()["success"] is True
     branches = requests.get(f"{base}/api/v1/core/branches", headers=demo, timeout=5).json()["data"]
     assert [b["code"] for b in branches] == ["BLR", "PUNE"]
+    # The bundled business plugins are enabled for the demo tenant, with their demo records.
+    plugins = requests.get(f"{base}/api/v1/plugins", headers=demo, timeout=5).json()["data"]
+    enabled = {p["name"] for p in plugins if p["enabled_for_tenant"]}
+    assert {"crm", "inventory", "sales"} <= enabled
+    for path in ("crm/customers", "crm/deals", "inventory/products", "inventory/balances", "sales/orders"):
+        listed = requests.get(f"{base}/api/v1/{path}", headers=demo, timeout=5)
+        assert listed.status_code == 200 and listed.json()["data"], (path, listed.text)
+    [invoice] = requests.get(f"{base}/api/v1/sales/invoices", headers=demo, timeout=5).json()["data"]
+    assert invoice["number"].startswith("INV/")
+    assert "Traceback" not in output  # demo data loads without a logged error (events wait for the commit)
     bad = requests.post(f"{base}/api/v1/core/branches", headers=demo, json={"code": "x", "state_code": 27}, timeout=5)
     assert bad.status_code == 422
     assert set(bad.json()["errors"]) == {"code", "name", "state_code"}
