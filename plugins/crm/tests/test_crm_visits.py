@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -138,10 +139,14 @@ def test_activities_are_done_and_show_as_follow_ups_due(udyog_client, udyog_web_
         ACTIVITIES, json={"subject": "Send samples next month", "due_on": str(today + dt.timedelta(days=30))}
     )
     udyog_client.post(ACTIVITIES, json={"subject": "Overdue e-mail", "kind": "email", "due_on": "2026-01-01"})
+    udyog_client.post(ACTIVITIES, json={"subject": "Unassigned task", "owner_id": None, "due_on": "2026-01-02"})
+    other = udyog_client.post(ACTIVITIES, json={"subject": "Someone else's call", "due_on": "2026-01-02"}).data
+    udyog_client.patch(f"{ACTIVITIES}/{other['id']}", json={"version": 1, "owner_id": str(uuid.uuid4())}, expect=200)
     home = udyog_web_client.get("/").text
     assert "My follow-ups due" in home
     assert "Call: Call Lakshmi about listing" in home and "Email: Overdue e-mail" in home
-    assert "Send samples next month" not in home
+    assert "Send samples next month" not in home and "Someone else" not in home
+    assert "Task: Unassigned task" in home and "unassigned" in home
     done = udyog_client.patch(f"{ACTIVITIES}/{due['id']}", json={"version": 1, "done": True}, expect=200).data
     assert done["done"] and done["done_at"] is not None
     assert "Call Lakshmi about listing" not in udyog_web_client.get("/").text

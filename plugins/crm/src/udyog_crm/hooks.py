@@ -123,7 +123,7 @@ def udyog_menu() -> list[MenuEntry]:
 
 @hookimpl
 def udyog_dashboard() -> list[DashboardWidget]:
-    """ "My follow-ups due": the user's open activities due today or earlier."""
+    """The widget "My follow-ups due": the user's open activities (and unassigned ones) due today or earlier."""
     return [
         DashboardWidget(
             "crm.followups_due",
@@ -148,7 +148,7 @@ def _followups_due() -> ItemList:
         ListItem(
             f"{a.kind.capitalize()}: {a.subject}",
             url=f"/crm/activities/{a.id}",
-            detail=format_date(a.due_on) if a.due_on else "",
+            detail=format_date(a.due_on) + ("" if a.owner_id else " · unassigned") if a.due_on else "",
         )
         for a in followups_due(me.user_id, tenant_today())
     ]

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from udyog_sdk import UdyogError, current_user, db_session, emit, hooks
@@ -353,10 +353,11 @@ def complete_activity(activity: Activity, done: bool) -> None:
 
 
 def followups_due(user_id: uuid.UUID, on: dt.date, limit: int = 10) -> list[Activity]:
-    """The open activities of ``user_id`` due on ``on`` or earlier, oldest first."""
+    """The open activities of ``user_id`` (or of nobody yet) due on ``on`` or earlier, oldest first."""
+    mine = or_(Activity.owner_id == user_id, Activity.owner_id.is_(None))
     query = (
         select(Activity)
-        .where(Activity.owner_id == user_id, Activity.done.is_(False), Activity.due_on <= on)
+        .where(mine, Activity.done.is_(False), Activity.due_on <= on)
         .order_by(Activity.due_on, Activity.id)
         .limit(limit)
     )
