@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+
+import udyog_inventory
 
 pytestmark = pytest.mark.udyog_plugins("inventory")
 
@@ -195,6 +200,19 @@ def test_the_pages_and_the_receipt_and_adjustment_forms(udyog_client, udyog_web_
     assert ledger.status_code == 200 and "adjustment" in ledger.text
     balances = udyog_client.get(f"{API}/balances", expect=200).data
     assert [b["on_hand"] for b in balances] == ["3.000"]
+    move = udyog_client.get(f"{API}/moves", expect=200).data[0]
+    assert udyog_web_client.get(f"/inventory/moves/{move['id']}").status_code == 200
+    assert udyog_web_client.get(f"/inventory/balances/{balances[0]['id']}").status_code == 200
+    assert udyog_web_client.get(f"/inventory/products/{w['product']}").status_code == 200
+    assert udyog_web_client.get("/inventory/balances?below_reorder=true").status_code == 200
+
+
+def test_the_templates_have_no_inline_style_or_script():
+    folder = Path(udyog_inventory.__file__).parent / "templates"
+    templates = list(folder.rglob("*.html"))
+    assert len(templates) == 3
+    pattern = r"\sstyle=|<style\b|<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+="
+    assert [p.name for p in templates if re.search(pattern, p.read_text())] == []
 
 
 @pytest.mark.udyog_user(permissions=["inventory.product.read", "inventory.move.read", "inventory.balance.read"])

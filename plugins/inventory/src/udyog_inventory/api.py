@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.sql import Select
 
 from udyog_sdk import UdyogError, current_tenant, db_session
-from udyog_sdk.api import Blueprint, envelope, ok
+from udyog_sdk.api import Blueprint, Filter, envelope, ok
 from udyog_sdk.resources import Resource
 from udyog_sdk.security import requires
 
@@ -53,6 +53,7 @@ from .schemas import (
     ValuationArgs,
     ValuationLineSchema,
     WarehouseSchema,
+    quantity_filter,
 )
 
 
@@ -230,8 +231,10 @@ class BalanceResource(Resource):
         "product_id": ("eq", "in"),
         "warehouse_id": ("eq", "in"),
         "lot_id": ("eq",),
-        "available": ("gte", "lte"),
-        "on_hand": ("gte", "lte"),
+        "available__gte": Filter(StockBalance.available, "gte", quantity_filter()),
+        "available__lte": Filter(StockBalance.available, "lte", quantity_filter()),
+        "on_hand__gte": Filter(StockBalance.on_hand, "gte", quantity_filter()),
+        "on_hand__lte": Filter(StockBalance.on_hand, "lte", quantity_filter()),
     }
     sort = ("product_id", "warehouse_id", "available", "on_hand")
     default_sort = "product_id"

@@ -9,7 +9,8 @@ import marshmallow as ma
 
 from .models import VALUATIONS
 
-MAX_QUANTITY = 10**12
+MAX_QUANTITY = 10**9
+MAX_COST = 10**7
 THOUSANDTH = decimal.Decimal("0.001")
 MAX_PRICE = 10**15
 
@@ -22,7 +23,11 @@ def _price_fits(value: Any) -> None:
 
 
 def _three_places(value: Any) -> None:
-    if value != value.quantize(THOUSANDTH):
+    try:
+        exact = value == value.quantize(THOUSANDTH)
+    except decimal.InvalidOperation:  # too many digits to quantize: far out of range
+        raise ma.ValidationError(f"must lie between -{MAX_QUANTITY} and {MAX_QUANTITY}") from None
+    if not exact:
         raise ma.ValidationError("at most 3 decimals")
 
 
@@ -44,6 +49,11 @@ def _nonzero_quantity(value: Any) -> None:
         raise ma.ValidationError(f"must not be zero, and lie between -{MAX_QUANTITY} and {MAX_QUANTITY}")
 
 
+def _cost_fits(value: Any) -> None:
+    if not 0 <= value < MAX_COST:
+        raise ma.ValidationError(f"must be at least 0 and less than {MAX_COST}")
+
+
 def _factor_fits(value: Any) -> None:
     if not 0 < value < 10**12:
         raise ma.ValidationError("must be greater than 0 and less than 10^12")
@@ -53,6 +63,17 @@ def quantity_field(**kwargs: Any) -> ma.fields.Decimal:
     """A quantity in JSON: a decimal string with at most three decimals."""
     kwargs.setdefault("validate", _positive_quantity)
     return ma.fields.Decimal(as_string=True, **kwargs)
+
+
+def _signed_quantity(value: Any) -> None:
+    if not -MAX_QUANTITY < value < MAX_QUANTITY:
+        raise ma.ValidationError(f"must lie between -{MAX_QUANTITY} and {MAX_QUANTITY}")
+    _three_places(value)
+
+
+def quantity_filter() -> ma.fields.Decimal:
+    """A quantity as a list filter's value (a plain validator: no string bounds in the OpenAPI document)."""
+    return ma.fields.Decimal(as_string=True, validate=_signed_quantity)
 
 
 class CategorySchema(ma.Schema):
@@ -94,7 +115,7 @@ class ProductSchema(ma.Schema):
     category_id = ma.fields.UUID(allow_none=True, load_default=None, metadata={"label": "Category"})
     unit_id = ma.fields.UUID(required=True, metadata={"label": "Unit"})
     price = ma.fields.Decimal(load_default=0, as_string=True, places=2, validate=_price_fits)
-    cost = ma.fields.Decimal(load_default=0, as_string=True, places=2, validate=_price_fits)
+    cost = ma.fields.Decimal(load_default=0, as_string=True, places=2, validate=_cost_fits)
     valuation = ma.fields.String(load_default="fifo", validate=ma.validate.OneOf(VALUATIONS))
     reorder_point = ma.fields.Decimal(allow_none=True, load_default=None, as_string=True, validate=_quantity_fits)
     reorder_qty = ma.fields.Decimal(load_default=0, as_string=True, validate=_quantity_fits)
@@ -174,7 +195,7 @@ class ReceiptInput(ma.Schema):
     warehouse_id = ma.fields.UUID(required=True)
     quantity = quantity_field(required=True)
     unit_id = ma.fields.UUID(allow_none=True, load_default=None)
-    unit_cost = ma.fields.Decimal(allow_none=True, load_default=None, as_string=True, places=4, validate=_price_fits)
+    unit_cost = ma.fields.Decimal(allow_none=True, load_default=None, as_string=True, places=4, validate=_cost_fits)
     lot_id = ma.fields.UUID(allow_none=True, load_default=None)
     lot_code = ma.fields.String(allow_none=True, load_default=None, validate=ma.validate.Length(min=1, max=40))
     received_on = ma.fields.Date(allow_none=True, load_default=None)
@@ -220,7 +241,7 @@ class AdjustmentInput(ma.Schema):
     product_id = ma.fields.UUID(required=True)
     warehouse_id = ma.fields.UUID(required=True)
     quantity_delta = quantity_field(required=True, validate=_nonzero_quantity)
-    unit_cost = ma.fields.Decimal(allow_none=True, load_default=None, as_string=True, places=4, validate=_price_fits)
+    unit_cost = ma.fields.Decimal(allow_none=True, load_default=None, as_string=True, places=4, validate=_cost_fits)
     lot_id = ma.fields.UUID(allow_none=True, load_default=None)
     note = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
 

@@ -74,8 +74,10 @@ QTY = decimal.Decimal("0.001")
 CENTS = decimal.Decimal("0.01")
 UNIT_COST = decimal.Decimal("0.0001")
 #: Quantities and costs must stay below this (Numeric(18, 3) has 15 integer digits).
-MAX_QUANTITY = decimal.Decimal(10) ** 12
-MAX_UNIT_COST = decimal.Decimal(10) ** 12
+MAX_QUANTITY = decimal.Decimal(10) ** 9
+MAX_UNIT_COST = decimal.Decimal(10) ** 7
+#: A stock value must stay below this (Money(18, 2) has 16 integer digits).
+MAX_VALUE = decimal.Decimal(10) ** 15
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,8 @@ def _average_cost(product: Product, stock: ProductStock, on_hand: decimal.Decima
 def _value_in(product: Product, stock: ProductStock, move: StockMove, quantity: decimal.Decimal) -> None:
     """Value an inbound quantity at ``move.unit_cost``: the stock's value grows, FIFO gets a layer."""
     value = (quantity * move.unit_cost).quantize(CENTS)
+    if stock.value + value >= MAX_VALUE:
+        raise _refuse("value too large", "quantity", f"the stock's value would reach {MAX_VALUE} or more")
     move.value = value
     if product.valuation == "fifo":
         remaining = quantity
