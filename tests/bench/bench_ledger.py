@@ -24,10 +24,13 @@ check, keyset page, schema, envelope) driven by Flask's test client:
   returned for the first page, and that the deep page's first row is row
   900,001.
 
-Context rows (not targets): the same two pages as bare psycopg2 SQL with a
-row-value keyset predicate ``(moved_at, id) > (%s, %s)``, the floor any
-framework could reach on this server; and the captured page statement's
-``EXPLAIN (ANALYZE, BUFFERS)`` for both pages, printed.
+Context rows (not targets), by bare psycopg2 as the owner: the captured page
+statements themselves (the database's share), the deep one with a redundant
+leading bound on the first sort column added (what an index scan can start
+from), and both pages hand-written with a row-value keyset predicate
+``(moved_at, id) < (%s, %s)``. The captured statements' ``EXPLAIN (ANALYZE,
+BUFFERS)`` is printed. Wall time and this process's CPU time are reported
+(the CPU time is the figure least disturbed by other load on the machine).
 
 Every statement the app sends during one first-page and one deep-page
 request is captured by a ``before_cursor_execute`` listener: the bench prints
@@ -388,6 +391,9 @@ def _measure(admin_url: str) -> list[Outcome]:
         )
         if counts:
             raise AssertionError(f"a page ran COUNT(: {counts[0][:300]}")
+        for label, statements in (("first", first_sql), ("deep", deep_sql)):
+            for statement, _ in statements:
+                print(f"   {label}: {' '.join(statement.split())[:110]}")
         page_first = _page_statement(first_sql)
         page_deep = _page_statement(deep_sql)
         print("-- the page statement (deep page):")
