@@ -205,12 +205,14 @@ def test_the_pages_and_the_receipt_and_adjustment_forms(udyog_client, udyog_web_
     assert udyog_web_client.get(f"/inventory/balances/{balances[0]['id']}").status_code == 200
     assert udyog_web_client.get(f"/inventory/products/{w['product']}").status_code == 200
     assert udyog_web_client.get("/inventory/balances?below_reorder=true").status_code == 200
+    valuation = udyog_web_client.get("/inventory/valuation")
+    assert valuation.status_code == 200 and "PKL-1" in valuation.text and "213.00" in valuation.text
 
 
 def test_the_templates_have_no_inline_style_or_script():
     folder = Path(udyog_inventory.__file__).parent / "templates"
     templates = list(folder.rglob("*.html"))
-    assert len(templates) == 3
+    assert len(templates) == 4
     pattern = r"\sstyle=|<style\b|<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+="
     assert [p.name for p in templates if re.search(pattern, p.read_text())] == []
 

@@ -68,6 +68,9 @@ def udyog_menu() -> list[MenuEntry]:
         MOVES.menu_entry(weight=202, label="Stock ledger"),
         MenuEntry("inventory.receive", "Receive stock", "/inventory/receive", "inventory.receipt.create", weight=203),
         MenuEntry("inventory.adjust", "Adjust stock", "/inventory/adjust", "inventory.adjustment.create", weight=204),
+        MenuEntry(
+            "inventory.valuation", "Stock valuation", "/inventory/valuation", "inventory.valuation.read", weight=205
+        ),
         LOTS.menu_entry(weight=205),
         WAREHOUSES.menu_entry(weight=206),
         CATEGORIES.menu_entry(weight=207),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -15,6 +16,7 @@ from udyog_sdk.i18n import gettext as _
 from udyog_sdk.security import requires
 from udyog_sdk.ui import Table
 
+from . import services
 from .api import RESOURCES, low_stock_products, record_adjustment, record_receipt
 from .models import Product, ProductStock, Warehouse
 from .schemas import AdjustmentInput, ReceiptInput
@@ -82,6 +84,14 @@ def create_pages() -> Blueprint:
     def adjust_page() -> Any:
         """Correct the stock on hand of a product in a warehouse."""
         return _form_page("inventory/adjust.html", AdjustmentInput, record_adjustment, _("Stock adjusted."))
+
+    @bp.route("/valuation")
+    @requires("inventory.valuation.read")
+    def valuation_page() -> Any:
+        """Stock quantity and value per product."""
+        lines = services.valuation()
+        total = sum((line.value for line in lines), Decimal("0.00"))
+        return render_template("inventory/valuation.html", lines=lines, total=total)
 
     return bp
 
