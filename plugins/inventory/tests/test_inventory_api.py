@@ -76,6 +76,10 @@ def test_movements_through_the_api_and_the_ledger_they_leave(udyog_client):
     }
     ledger = udyog_client.get(f"{API}/moves", params={"limit": 2}, expect=200)
     assert [m["kind"] for m in ledger.data] == ["adjustment", "transfer_in"]
+    assert [(m["sku"], m["product_name"], m["warehouse_code"], m["lot_code"]) for m in ledger.data] == [
+        ("PKL-1", "Mango pickle 500 g", "W2", ""),
+        ("PKL-1", "Mango pickle 500 g", "W2", ""),
+    ]
     rest = udyog_client.get(
         f"{API}/moves", params={"limit": 10, "cursor": ledger.pagination["next_cursor"]}, expect=200
     )
@@ -281,3 +285,16 @@ def test_a_ledger_page_after_a_cursor_bounds_moved_at_for_the_index(udyog_client
         f"{API}/moves", params={"sort": "moved_at", "cursor": ascending.pagination["next_cursor"]}, expect=200
     )
     assert "inventory_move.moved_at >=" in seen[-1]
+
+
+def test_a_product_or_warehouse_with_stock_moves_is_not_deleted(udyog_client, udyog_web_client):
+    w = setup_world(udyog_client)
+    udyog_client.post(
+        f"{API}/receipts", json={"product_id": w["product"], "warehouse_id": w["w1"], "quantity": "1"}, expect=201
+    )
+    udyog_client.delete(f"{API}/products/{w['product']}", expect=409)
+    udyog_client.delete(f"{API}/warehouses/{w['w1']}", expect=409)
+    udyog_client.delete(f"{API}/warehouses/{w['w2']}", expect=200)  # never used
+    assert udyog_client.get(f"{API}/products/{w['product']}", expect=200).data["sku"] == "PKL-1"
+    page = udyog_web_client.get("/inventory/balances").text
+    assert "Mango pickle 500 g" in page and ">W1<" in page and ">PKL-1<" in page  # names, not ids

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import decimal
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import marshmallow as ma
@@ -191,7 +191,48 @@ class LotResource(Resource):
                 raise UdyogError("code taken", status=409, errors={"code": [f"lot {code!r} exists for this product"]})
 
 
-class MoveResource(Resource):
+class NamedReferences:
+    """Adds ``sku``, ``product_name``, ``warehouse_code`` and ``lot_code`` to the output of ledger rows.
+
+    The names of a page's products, warehouses and lots are read with one
+    query each (by primary key), so lists and pages show names, not ids.
+    """
+
+    def dump(self, obj: Any) -> dict[str, Any]:
+        """One row's output, names included."""
+        return self.dump_many([obj])[0]
+
+    def dump_many(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """A page's output, names included."""
+        out: list[dict[str, Any]] = super().dump_many(rows)  # type: ignore[misc]
+        if not rows:
+            return out
+        session = db_session()
+        products = {
+            i: (sku, name)
+            for i, sku, name in session.execute(
+                select(Product.id, Product.sku, Product.name).where(Product.id.in_({r.product_id for r in rows}))
+            )
+        }
+        warehouses = dict(
+            session.execute(
+                select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_({r.warehouse_id for r in rows}))
+            ).all()
+        )
+        lot_ids = {r.lot_id for r in rows if r.lot_id is not None}
+        lots = dict(session.execute(select(Lot.id, Lot.code).where(Lot.id.in_(lot_ids))).all()) if lot_ids else {}
+        for item, row in zip(out, rows, strict=True):
+            sku, name = products.get(row.product_id, ("", ""))
+            item.update(
+                sku=sku,
+                product_name=name,
+                warehouse_code=warehouses.get(row.warehouse_id, ""),
+                lot_code=lots.get(row.lot_id, "") if row.lot_id else "",
+            )
+        return out
+
+
+class MoveResource(NamedReferences, Resource):
     """The stock ledger, read-only: keyset pages, filters, no count."""
 
     model = StockMove
@@ -211,7 +252,18 @@ class MoveResource(Resource):
     operations = ("list", "get")
     importable = False
     exportable = False
-    list_columns = ("moved_at", "kind", "product_id", "warehouse_id", "quantity", "value", "reference_number")
+    list_columns = (
+        "moved_at",
+        "kind",
+        "sku",
+        "product_name",
+        "warehouse_code",
+        "lot_code",
+        "on_hand_delta",
+        "reserved_delta",
+        "value",
+        "reference_number",
+    )
     title_field = "kind"
 
     def page(self, args: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -237,7 +289,7 @@ class MoveResource(Resource):
         return self.listing.page(query, args)
 
 
-class BalanceResource(Resource):
+class BalanceResource(NamedReferences, Resource):
     """Stock on hand, reserved and available per product, warehouse and lot, read-only.
 
     ``below_reorder=true`` lists the balances of products whose total
@@ -263,7 +315,7 @@ class BalanceResource(Resource):
     operations = ("list", "get")
     importable = False
     exportable = False
-    list_columns = ("product_id", "warehouse_id", "lot_id", "on_hand", "reserved", "available")
+    list_columns = ("sku", "product_name", "warehouse_code", "lot_code", "on_hand", "reserved", "available")
     title_field = "product_id"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -165,6 +165,10 @@ class MoveSchema(ma.Schema):
     user_id = ma.fields.UUID(dump_only=True, allow_none=True)
     moved_at = ma.fields.AwareDateTime(dump_only=True)
     note = ma.fields.String(dump_only=True)
+    sku = ma.fields.String(dump_only=True, metadata={"label": "SKU"})
+    product_name = ma.fields.String(dump_only=True, metadata={"label": "Product"})
+    warehouse_code = ma.fields.String(dump_only=True, metadata={"label": "Warehouse"})
+    lot_code = ma.fields.String(dump_only=True, metadata={"label": "Lot"})
 
 
 class BalanceSchema(ma.Schema):
@@ -178,6 +182,10 @@ class BalanceSchema(ma.Schema):
     reserved = ma.fields.Decimal(dump_only=True, as_string=True)
     available = ma.fields.Decimal(dump_only=True, as_string=True)
     updated_at = ma.fields.AwareDateTime(dump_only=True)
+    sku = ma.fields.String(dump_only=True, metadata={"label": "SKU"})
+    product_name = ma.fields.String(dump_only=True, metadata={"label": "Product"})
+    warehouse_code = ma.fields.String(dump_only=True, metadata={"label": "Warehouse"})
+    lot_code = ma.fields.String(dump_only=True, metadata={"label": "Lot"})
 
 
 _REF = {
