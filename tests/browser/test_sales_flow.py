@@ -304,7 +304,7 @@ def test_a_quote_becomes_an_order_that_is_confirmed_delivered_and_invoiced(page,
     expect(_field(page, "Warehouse")).to_have_text(stock.warehouse_id)
 
     invoice = _deliver_and_invoice(page, number)
-    assert _amount(page, "Total") == "780"  # 3 × the quoted 260, no tax without GST
+    assert _amount(page, "Total") == "780"  # 3 x the quoted 260, no tax without GST
 
     assert _on_hand(page, stock) == "7"  # 10 received, 3 delivered
 
@@ -324,7 +324,7 @@ def test_an_order_made_on_the_new_order_form_is_confirmed_delivered_and_invoiced
     expect(page.locator("#order-lines tbody tr").first).to_contain_text(stock.product)
 
     _deliver_and_invoice(page, number)
-    assert _amount(page, "Total") == "840"  # 4 × 200 × 1.05 (the customer's margin)
+    assert _amount(page, "Total") == "840"  # 4 x 200 x 1.05 (the customer's margin)
     assert _on_hand(page, stock) == "8"
 
 
@@ -355,6 +355,7 @@ def test_confirming_over_the_credit_limit_is_refused_and_the_order_stays_draft(p
 
 
 def test_a_deal_moves_to_another_stage_on_the_pipeline_without_script(browser, server):
+    """The kanban's move form is a plain POST: it works with scripts off (a context of its own)."""
     context = browser.new_context(
         base_url=server.url, viewport={"width": 1280, "height": 900}, java_script_enabled=False
     )
@@ -452,3 +453,13 @@ def test_a_payment_is_allocated_to_the_invoice_which_then_shows_paid(page, serve
     page.goto("/sales/orders")
     page.get_by_role("link", name=number).click()
     expect(_order_state(page)).to_have_text(re.compile(r"^\s*paid\s*$"))
+
+
+def test_the_menu_of_a_tenant_with_crm_inventory_and_sales_fits_a_desktop(page, server, log_in):
+    """At 1280 px the shell's top menu stays within the page: the user menu and the bell on screen."""
+    log_in(server.owner)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    user_menu = page.locator("#udyog-user-menu").bounding_box()
+    assert width <= 1280 and user_menu["x"] + user_menu["width"] <= 1280, (
+        f"the menu overflows a 1280 px desktop: the page is {width} px wide, the user menu at x={user_menu['x']:.0f}"
+    )
