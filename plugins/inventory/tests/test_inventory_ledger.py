@@ -112,6 +112,16 @@ def test_refusals_name_the_field_and_change_nothing(udyog_tenant):
         }
         assert ledger_agrees(s, p.id) == {(w1, None): (Decimal("5"), Decimal("4"))}
         assert s.scalar(select(StockMove.id).where(StockMove.kind == "issue")) is None
+        # an inactive warehouse takes no new stock, but reservations in it are released or issued
+        w["w1"].active = False
+        s.flush()
+        assert refused(services.receive, p.id, w1, Decimal("1")).errors == {
+            "warehouse_id": ["warehouse W1 is inactive"]
+        }
+        assert refused(services.reserve, p.id, w1, Decimal("1")).status == 422
+        services.release(p.id, w1, Decimal("1"))
+        services.issue(p.id, w1, Decimal("3"), from_reserved=True)
+        assert ledger_agrees(s, p.id) == {(w1, None): (Decimal("2"), Decimal("0"))}
 
 
 def _allow_negative(client, allow: bool) -> None:

@@ -149,7 +149,7 @@ def _product(product_id: Any) -> Product:
     return product
 
 
-def _warehouse(warehouse_id: Any, field: str = "warehouse_id") -> Warehouse:
+def _warehouse(warehouse_id: Any, field: str = "warehouse_id", *, inactive_ok: bool = False) -> Warehouse:
     found = (
         db_session().get(Warehouse, (current_tenant().id, warehouse_id))
         if isinstance(warehouse_id, uuid.UUID)
@@ -157,7 +157,7 @@ def _warehouse(warehouse_id: Any, field: str = "warehouse_id") -> Warehouse:
     )
     if found is None:
         raise _refuse("no such warehouse", field, "no such warehouse")
-    if not found.active:
+    if not found.active and not inactive_ok:
         raise _refuse("inactive warehouse", field, f"warehouse {found.code} is inactive")
     return found
 
@@ -488,7 +488,7 @@ def issue(
     ``allow_negative_stock`` is on.
     """
     product = _product(product_id)
-    warehouse = _warehouse(warehouse_id)
+    warehouse = _warehouse(warehouse_id, inactive_ok=from_reserved)  # reserved stock still leaves
     lot = _lot(product, lot_id)
     qty = _quantity(quantity)
     stock = _lock_stock(product)
@@ -688,7 +688,7 @@ def release(
 ) -> StockMove:
     """Release a reservation (available grows back); 409 naming ``quantity`` when less is reserved."""
     product = _product(product_id)
-    warehouse = _warehouse(warehouse_id)
+    warehouse = _warehouse(warehouse_id, inactive_ok=True)  # reservations can always be given back
     lot = _lot(product, lot_id)
     qty = _quantity(quantity)
     stock = _lock_stock(product)
