@@ -110,7 +110,9 @@ class OrderSchema(ma.Schema):
     discount_amount = ExactDecimal(2, dump_only=True)
     tax_total = ExactDecimal(2, dump_only=True)
     total = ExactDecimal(2, dump_only=True)
-    taxes = ma.fields.List(ma.fields.Dict(), dump_only=True)
+    taxes = ma.fields.Raw(
+        dump_only=True, metadata={"description": "The tax breakdown: line_no, name, rate and amount per tax"}
+    )
     confirmed_at = ma.fields.DateTime(dump_only=True)
     delivered_at = ma.fields.DateTime(dump_only=True)
     cancelled_at = ma.fields.DateTime(dump_only=True)
