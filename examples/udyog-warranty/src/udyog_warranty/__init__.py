@@ -4,12 +4,12 @@ from udyog_sdk import Plugin
 
 plugin = Plugin(
     name="warranty",
-    version="0.1.0",
+    version="0.2.0",
     title="Warranty",
     package=__name__,
-    sdk=">=1.1,<2",
-    # Until the bundled business plugins exist, the test plugins play their parts:
-    # ``ledger`` has the sales vouchers, ``notes`` the hook this plugin implements.
-    requires=("ledger>=0.1", "notes>=0.2"),
-    description="Warranty cards per serial number, a warranty term on sales vouchers, claim notes checked.",
+    sdk=">=1.2,<2",
+    # inventory has the products (this plugin adds a warranty term to them), sales the invoices
+    # (its hook ``sales_after_invoice`` registers the cards); crm has the customers' names.
+    requires=("crm>=0.1", "inventory>=0.1", "sales>=0.1"),
+    description="Warranty cards per serial number, a warranty term on products, cards registered from invoices.",
 )

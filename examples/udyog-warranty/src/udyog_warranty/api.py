@@ -28,7 +28,7 @@ class CardResource(Resource):
     schema = CardSchema
     permission_prefix = "warranty.card"
     label = "warranty card"
-    filters = ("serial_no", "product", "customer", "voucher_id", "ends_on")
+    filters = ("serial_no", "product", "customer", "invoice_id", "ends_on")
     sort = ("serial_no", "ends_on", "starts_on")
     default_sort = "serial_no"
     list_columns = ("serial_no", "product", "customer", "ends_on")

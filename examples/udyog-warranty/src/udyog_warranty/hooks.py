@@ -1,20 +1,17 @@
-"""Hook implementations of the warranty plugin: the core's hooks and the notes plugin's."""
+"""Hook implementations of the warranty plugin: the core's hooks and the sales plugin's."""
 
 from __future__ import annotations
 
-import re
+import uuid
 from typing import Any
 
 import marshmallow as ma
 
-from udyog_sdk import Permission, RoleTemplate, hookimpl
+from udyog_sdk import Event, Listener, Permission, RoleTemplate, hookimpl
 from udyog_sdk.fields import FieldContribution
 from udyog_sdk.ui import MenuEntry
 
 from .schemas import MAX_MONTHS
-
-#: A claim note's title: ``Claim <serial no.>: what happened``.
-CLAIM_TITLE = re.compile(r"^claim\s+([A-Za-z0-9][A-Za-z0-9/-]*)\s*:", re.IGNORECASE)
 
 
 @hookimpl
@@ -55,19 +52,22 @@ def udyog_menu() -> list[MenuEntry]:
 
 @hookimpl
 def udyog_field_contributions() -> list[FieldContribution]:
-    """A warranty term on the ledger's vouchers, stored in this plugin's side table ``warranty_voucher_term``."""
-    from .models import VoucherTerm
+    """A warranty term on inventory's products, stored in this plugin's side table ``warranty_product_term``."""
+    from .models import ProductTerm
 
     return [
         FieldContribution(
-            "ledger.voucher",
-            VoucherTerm,
+            "inventory.product",
+            ProductTerm,
             {
                 "warranty_months": ma.fields.Integer(
                     allow_none=True,
                     attribute="months",
                     validate=ma.validate.Range(min=1, max=MAX_MONTHS),
-                    metadata={"label": "Warranty (months)", "description": "the term of the goods sold on it"},
+                    metadata={
+                        "label": "Warranty (months)",
+                        "description": "the warranty of the product when sold; invoicing it registers a card",
+                    },
                 ),
             },
             filters=["warranty_months"],
@@ -76,18 +76,21 @@ def udyog_field_contributions() -> list[FieldContribution]:
 
 
 @hookimpl
-def notes_title_rules(title: str) -> list[str]:
-    """The notes plugin's hook: a claim note (``Claim <serial no.>: …``) must name a card under warranty."""
-    match = CLAIM_TITLE.match(title)
-    if match is None:
-        return []
-    from .api import tenant_today
-    from .services import card_for_serial
+def sales_after_invoice(invoice: Any) -> None:
+    """Sales' hook: register a warranty card for every invoice line whose product has a warranty term."""
+    from .services import register_invoice_cards
 
-    serial_no = match.group(1)
-    card = card_for_serial(serial_no)
-    if card is None:
-        return [f"no warranty card for serial number {serial_no!r}"]
-    if card.ends_on < tenant_today():
-        return [f"the warranty of {serial_no} ended on {card.ends_on.isoformat()}"]
-    return []
+    register_invoice_cards(invoice)
+
+
+def _drop_cards_of_cancelled_invoice(event: Event) -> None:
+    """A cancelled invoice takes the cards it registered with it (its reissue registers new ones)."""
+    from .services import drop_invoice_cards
+
+    drop_invoice_cards(uuid.UUID(event.payload["invoice_id"]), event.payload["number"])
+
+
+@hookimpl
+def udyog_event_listeners() -> list[Listener]:
+    """Listen to ``sales.invoice.cancelled``."""
+    return [Listener("sales.invoice.cancelled", _drop_cards_of_cancelled_invoice, name="warranty.drop_cancelled_cards")]

@@ -13,29 +13,35 @@ from udyog_sdk.models import Base, TenantMixin, VersionedMixin, tenant_fk
 
 
 class Card(VersionedMixin, TenantMixin, Base):
-    """The warranty of one sold unit, by serial number; optionally the sales voucher it was sold on."""
+    """The warranty of sold goods, by serial number; optionally the sales invoice they were sold on.
+
+    Cards registered from an invoice (the hook ``sales_after_invoice``) are
+    numbered ``<invoice number>/<line no>``; cards registered by hand carry
+    the unit's own serial number.
+    """
 
     __tablename__ = "warranty_card"
     __table_args__ = (
         UniqueConstraint("tenant_id", "serial_no"),
         Index("ix_warranty_card_ends_on", "tenant_id", "ends_on", "id"),
-        tenant_fk("voucher_id", "ledger_voucher"),
+        Index("ix_warranty_card_invoice_id", "tenant_id", "invoice_id"),
+        tenant_fk("invoice_id", "sales_invoice"),
     )
 
     serial_no: Mapped[str] = mapped_column(String(40))
-    product: Mapped[str] = mapped_column(String(120))
-    customer: Mapped[str] = mapped_column(String(120))
-    voucher_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    product: Mapped[str] = mapped_column(String(200))
+    customer: Mapped[str] = mapped_column(String(200))
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     starts_on: Mapped[dt.date]
     months: Mapped[int] = mapped_column(SmallInteger)
     ends_on: Mapped[dt.date]
     notes: Mapped[str] = mapped_column(Text, default="")
 
 
-class VoucherTerm(SideTable, Base):
-    """The warranty term of the goods sold on a ledger voucher: a field this plugin adds to vouchers."""
+class ProductTerm(SideTable, Base):
+    """The warranty term of an inventory product: the field ``warranty_months`` this plugin adds to products."""
 
-    __tablename__ = "warranty_voucher_term"
-    __udyog_extends__ = "ledger_voucher"
+    __tablename__ = "warranty_product_term"
+    __udyog_extends__ = "inventory_product"
 
     months: Mapped[int | None] = mapped_column(SmallInteger, default=None)

@@ -20,19 +20,19 @@ class CardSchema(ma.Schema):
         ],
         metadata={"label": "Serial no."},
     )
-    product = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
-    customer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
-    voucher_id = ma.fields.UUID(
+    product = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    customer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    invoice_id = ma.fields.UUID(
         allow_none=True,
         load_default=None,
-        metadata={"label": "Sales voucher", "description": "the voucher it was sold on"},
+        metadata={"label": "Sales invoice", "description": "the invoice it was sold on"},
     )
     starts_on = ma.fields.Date(required=True)
     months = ma.fields.Integer(
         allow_none=True,
         load_default=None,
         validate=ma.validate.Range(min=1, max=MAX_MONTHS),
-        metadata={"description": "the term; by default the sales voucher's warranty term, else 12"},
+        metadata={"description": "the term; 12 when left empty (cards from invoices take the product's term)"},
     )
     ends_on = ma.fields.Date(dump_only=True, metadata={"description": "the last day of the warranty"})
     notes = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))

@@ -1,7 +1,8 @@
 """Business logic of the warranty plugin: plain functions over the current tenant's session.
 
 Routes, hooks and tests call them alike; the session, the tenant and the
-events come from ``udyog_sdk`` (a scope must be bound).
+events come from ``udyog_sdk`` (a scope must be bound). Like every service,
+they work in the caller's transaction and never commit.
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 
+from udyog_crm.services import get_customer
+from udyog_inventory.models import Product
 from udyog_sdk import UdyogError, db_session, emit
 
-from .models import Card, VoucherTerm
+from .models import Card, ProductTerm
 
-#: The term of a card whose voucher names none.
+#: The term of a card registered by hand without one.
 DEFAULT_MONTHS = 12
 
 
@@ -33,18 +37,26 @@ def ends_on(starts_on: dt.date, months: int) -> dt.date:
     return add_months(starts_on, months) - dt.timedelta(days=1)
 
 
-def voucher_term(voucher_id: uuid.UUID | None) -> int | None:
-    """The warranty term set on a sales voucher (the field this plugin contributes), if any."""
-    if voucher_id is None:
-        return None
-    return db_session().scalar(select(VoucherTerm.months).where(VoucherTerm.record_id == voucher_id))
+def product_terms(product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The warranty terms (months) set on these products (the field this plugin contributes).
+
+    Products without a term are left out.
+    """
+    ids = set(product_ids)
+    if not ids:
+        return {}
+    rows = db_session().execute(
+        select(ProductTerm.record_id, ProductTerm.months).where(
+            ProductTerm.record_id.in_(ids), ProductTerm.months.is_not(None)
+        )
+    )
+    return {record_id: months for record_id, months in rows}
 
 
 def create_card(data: dict[str, Any]) -> Card:
     """Register a warranty card; a serial number is registered once (409).
 
-    The term defaults to the sales voucher's warranty term, else 12 months.
-    Emits ``warranty.card.registered``.
+    The term defaults to 12 months. Emits ``warranty.card.registered``.
     """
     session = db_session()
     serial_no = data["serial_no"]
@@ -54,7 +66,7 @@ def create_card(data: dict[str, Any]) -> Card:
         )
     values = dict(data)
     if values.get("months") is None:
-        values["months"] = voucher_term(values.get("voucher_id")) or DEFAULT_MONTHS
+        values["months"] = DEFAULT_MONTHS
     values["ends_on"] = ends_on(values["starts_on"], values["months"])
     card = Card(**values)
     session.add(card)
@@ -72,9 +84,73 @@ def update_card(card: Card, changes: dict[str, Any]) -> Card:
     return card
 
 
-def card_for_serial(serial_no: str) -> Card | None:
-    """The current tenant's card of ``serial_no``, or None."""
-    return db_session().scalar(select(Card).where(Card.serial_no == serial_no))
+def free_serial_no(serial_no: str) -> str:
+    """``serial_no``, or, when a card has it already, the first free ``<serial_no>-2``, ``-3``, …"""
+    session = db_session()
+    taken = set(session.scalars(select(Card.serial_no).where(Card.serial_no.like(f"{serial_no}%"))))
+    candidate, n = serial_no, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{serial_no}-{n}"
+    return candidate
+
+
+def register_invoice_cards(invoice: Any) -> list[Card]:
+    """Register a card for every line of a sales invoice whose product has a warranty term.
+
+    ``invoice`` is sales' :class:`udyog_sales.models.Invoice` (``id``,
+    ``number``, ``customer_id``, ``invoice_date``, ``lines``). One card per
+    line, whatever its quantity: serial number ``<invoice number>/<line no>``
+    (made unique with ``-2``, ``-3``… should a card have it already, so a
+    warranty never refuses an invoice), the product's name, the customer's
+    name from crm, the invoice, starting on the invoice date for the
+    product's term. Lines of products without a term get no card.
+    """
+    lines = list(invoice.lines)
+    terms = product_terms(line.product_id for line in lines)
+    if not terms:
+        return []
+    session = db_session()
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(set(terms))))}
+    customer = get_customer(invoice.customer_id).name
+    cards = []
+    for line in lines:
+        months = terms.get(line.product_id)
+        if months is None:
+            continue
+        product = products[line.product_id]
+        cards.append(
+            create_card(
+                {
+                    "serial_no": free_serial_no(f"{invoice.number}/{line.line_no}"),
+                    "product": product.name,
+                    "customer": customer,
+                    "invoice_id": invoice.id,
+                    "starts_on": invoice.invoice_date,
+                    "months": months,
+                    "notes": f"Invoice {invoice.number}, line {line.line_no}: {product.sku}, quantity {line.quantity}",
+                }
+            )
+        )
+    return cards
+
+
+def drop_invoice_cards(invoice_id: uuid.UUID, number: str) -> int:
+    """Delete the cards registered from invoice ``number`` (cancelled); how many there were.
+
+    Only the cards the invoice made (serial ``<number>/…``) go: a card
+    registered by hand that names the invoice stays.
+    """
+    session = db_session()
+    cards = [
+        card
+        for card in session.scalars(select(Card).where(Card.invoice_id == invoice_id))
+        if card.serial_no.startswith(f"{number}/")
+    ]
+    for card in cards:
+        session.delete(card)
+    session.flush()
+    return len(cards)
 
 
 def expiring(today: dt.date, days: int) -> list[Card]:
