@@ -440,8 +440,8 @@ def _measure(admin_url: str) -> list[Outcome]:
         "first": "ours: first page, GET " + PATH,
         "deep": f"ours: deep page (after row {DEEP:,}), same route + cursor",
         "same_first": "context: our first-page SQL from bare psycopg2",
-        "same_deep": "context: our deep-page SQL from bare psycopg2 (OR keyset)",
-        "bounded_deep": "context: our deep-page SQL + leading bound on the first sort column",
+        "same_deep": "context: our deep-page SQL from bare psycopg2",
+        "bounded_deep": "context: our deep-page SQL + a (further) leading bound on the first sort column",
         "bare_first": "context: hand-written first page, bare psycopg2",
         "bare_deep": "context: hand-written deep page, row-value keyset (a, id) < (...)",
     }

@@ -65,7 +65,7 @@ from tests.bench import Outcome, not_measured, print_heading, print_table, verdi
 
 LINES = 5
 PRODUCTS = 10
-ORDERS_PER_ROUND = int(os.environ.get("UDYOG_BENCH_SALES_ORDERS", "20"))
+ORDERS_PER_ROUND = int(os.environ.get("UDYOG_BENCH_SALES_ORDERS", "10"))
 ROUNDS = int(os.environ.get("UDYOG_BENCH_SALES_ROUNDS", "5"))
 VERIFY_ORDERS = 5
 HTTP_CLIENTS = 8
