@@ -176,3 +176,29 @@ def test_an_accountant_handles_documents_but_not_orders(udyog_client, udyog_tena
     refused = udyog_client.post(ORDERS, json=order_body(w, ("p1", "1", None)), expect=403)
     assert refused.errors == {"permission": ["sales.order.create"]}
     udyog_client.post(PAYMENTS, json={"customer_id": w["c1"], "amount": "5.00"}, expect=201)
+
+
+def test_concurrent_invoice_actions_on_one_order_issue_one_invoice(
+    udyog_client, udyog_tenant, udyog_user, udyog_client_factory
+):
+    import threading
+
+    w = world(udyog_tenant)
+    made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "1", None)), expect=201).data
+    order = udyog_client.post(f"{ORDERS}/{made['id']}/confirm", json={"version": 1}, expect=200).data
+    clients = [udyog_client_factory(udyog_user) for _ in range(4)]
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def invoice(client):
+        barrier.wait()
+        answer = client.post(f"{ORDERS}/{made['id']}/invoice", json={"version": order["version"]})
+        statuses.append(answer.status)
+
+    threads = [threading.Thread(target=invoice, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 409, 409, 409]
+    assert len(udyog_client.get(INVOICES, params={"order_id": made["id"]}, expect=200).data) == 1

@@ -174,6 +174,18 @@ def create_order(data: Mapping[str, Any]) -> Order:
     return order
 
 
+def lock_order(order: Order, version: int | None) -> None:
+    """Lock the order's row ``FOR UPDATE`` (re-read), then check the client's version (409 when stale).
+
+    Every order action starts here, so two actions on one order run one after
+    the other and the second sees the first's outcome (on SQLite writing
+    transactions are serial anyway).
+    """
+    query = select(Order).where(Order.id == order.id).with_for_update().execution_options(populate_existing=True)
+    db_session().scalar(query)
+    check_version(order, version)
+
+
 def require_draft(order: Order, what: str = "changed") -> None:
     """409 unless ``order`` is a draft."""
     if order.state != "draft":
@@ -305,7 +317,7 @@ def confirm_order(order: Order, version: int | None) -> Order:
     ``invoice_on_confirm`` says so; 7. add the total to the outstanding
     balance; 8. ``sales_after_confirm`` and the event ``sales.order.confirmed``.
     """
-    check_version(order, version)
+    lock_order(order, version)
     require_draft(order, "confirmed")
     if not order.lines:
         raise _problem("an order needs lines", "lines", "at least one line is required")
@@ -365,7 +377,7 @@ def refresh_state(order: Order) -> None:
 
 def deliver_order(order: Order, version: int | None) -> Order:
     """Issue an order's reserved stock (``sales_before_despatch`` may refuse, 409); emits ``sales.order.delivered``."""
-    check_version(order, version)
+    lock_order(order, version)
     if order.state == "draft" or order.state == "cancelled" or order.delivered_at is not None:
         reason = "delivered already" if order.delivered_at is not None else f"is {order.state}"
         raise _problem(f"order {order.number} cannot be delivered: {reason}", "state", reason, 409)
@@ -452,7 +464,7 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
 
 def invoice_order(order: Order, version: int | None) -> Invoice:
     """The invoice action: check the version, then :func:`issue_invoice`."""
-    check_version(order, version)
+    lock_order(order, version)
     invoice = issue_invoice(order)
     db_session().flush()
     return invoice
@@ -464,7 +476,7 @@ def cancel_order(order: Order, version: int | None) -> Order:
     A delivered order is refused (409: reverse it with a credit note); so is
     one whose invoice is not cancelled. Emits ``sales.order.cancelled``.
     """
-    check_version(order, version)
+    lock_order(order, version)
     if order.state == "cancelled":
         raise _problem(f"order {order.number} is cancelled already", "state", "cancelled already", 409)
     if order.delivered_at is not None:
