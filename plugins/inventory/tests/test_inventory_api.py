@@ -251,9 +251,10 @@ def test_another_tenant_sees_none_of_the_ledger(udyog_client, udyog_other_client
     assert refused.errors == {"product_id": ["no such product"]}
 
 
-def test_a_ledger_page_after_a_cursor_bounds_moved_at_for_the_index(udyog_client, monkeypatch):
-    """The keyset's OR condition gives PostgreSQL no index bound; the ledger adds moved_at <= the cursor's."""
-    from udyog_inventory.api import MOVES
+def test_a_ledger_page_after_a_cursor_bounds_moved_at_for_the_index(udyog_client):
+    """The keyset's OR condition gives PostgreSQL no index bound; the SDK adds moved_at <= the cursor's."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     w = setup_world(udyog_client)
     for quantity in ("1", "2", "3"):
@@ -263,28 +264,30 @@ def test_a_ledger_page_after_a_cursor_bounds_moved_at_for_the_index(udyog_client
             expect=201,
         )
     seen: list[str] = []
-    real = MOVES.listing.page
 
-    def spy(query, args, **kwargs):
-        seen.append(str(query))
-        return real(query, args, **kwargs)
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        if "FROM inventory_move" in statement:
+            seen.append(statement)
 
-    monkeypatch.setattr(MOVES.listing, "page", spy)
-    first = udyog_client.get(f"{API}/moves", params={"limit": 1}, expect=200)
-    assert "moved_at <=" not in seen[-1]
-    second = udyog_client.get(
-        f"{API}/moves", params={"limit": 1, "cursor": first.pagination["next_cursor"]}, expect=200
-    )
-    assert "inventory_move.moved_at <=" in seen[-1]
-    third = udyog_client.get(
-        f"{API}/moves", params={"limit": 5, "cursor": second.pagination["next_cursor"]}, expect=200
-    )
-    assert [m["quantity"] for m in first.data + second.data + third.data] == ["3.000", "2.000", "1.000"]
-    ascending = udyog_client.get(f"{API}/moves", params={"limit": 1, "sort": "moved_at"}, expect=200)
-    udyog_client.get(
-        f"{API}/moves", params={"sort": "moved_at", "cursor": ascending.pagination["next_cursor"]}, expect=200
-    )
-    assert "inventory_move.moved_at >=" in seen[-1]
+    event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        first = udyog_client.get(f"{API}/moves", params={"limit": 1}, expect=200)
+        assert seen and "moved_at <=" not in seen[-1]
+        second = udyog_client.get(
+            f"{API}/moves", params={"limit": 1, "cursor": first.pagination["next_cursor"]}, expect=200
+        )
+        assert "inventory_move.moved_at <=" in seen[-1]
+        third = udyog_client.get(
+            f"{API}/moves", params={"limit": 5, "cursor": second.pagination["next_cursor"]}, expect=200
+        )
+        assert [m["quantity"] for m in first.data + second.data + third.data] == ["3.000", "2.000", "1.000"]
+        ascending = udyog_client.get(f"{API}/moves", params={"limit": 1, "sort": "moved_at"}, expect=200)
+        udyog_client.get(
+            f"{API}/moves", params={"sort": "moved_at", "cursor": ascending.pagination["next_cursor"]}, expect=200
+        )
+        assert "inventory_move.moved_at >=" in seen[-1]
+    finally:
+        event.remove(Engine, "before_cursor_execute", spy)
 
 
 def test_a_product_or_warehouse_with_stock_moves_is_not_deleted(udyog_client, udyog_web_client):

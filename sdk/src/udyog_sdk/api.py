@@ -491,11 +491,22 @@ def _equal(attr: Any, value: Any) -> ColumnElement[bool]:
 
 
 def _keyset(order: Sequence[tuple[Any, str]], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows after ``values`` in ``order``: ``a > x OR (a = x AND b > y) ...``.
+
+    The disjunction is exact but gives the planner no range to start an index
+    scan at, so a deep page would filter its way from the first row. A
+    redundant bound on the leading column (``a >= x``) lets it seek to the
+    cursor; it is added where the column holds no NULLs.
+    """
     branches = []
     for index, (attr, direction) in enumerate(order):
         prefix = [_equal(a, v) for (a, _), v in zip(order[:index], values[:index], strict=True)]
         branches.append(and_(*prefix, _after(attr, direction, values[index])))
-    return or_(*branches)
+    condition = or_(*branches)
+    (lead, direction), first = order[0], values[0]
+    if len(order) > 1 and first is not None and not _nullable(lead):
+        condition = and_(lead >= first if direction == _ASC else lead <= first, condition)
+    return condition
 
 
 def paginate(

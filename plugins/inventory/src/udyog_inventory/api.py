@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.sql import Select
 
 from udyog_sdk import UdyogError, current_tenant, db_session
-from udyog_sdk.api import Blueprint, Filter, decode_cursor, envelope, ok
+from udyog_sdk.api import Blueprint, Filter, envelope, ok
 from udyog_sdk.resources import Resource
 from udyog_sdk.security import requires
 
@@ -265,28 +265,6 @@ class MoveResource(NamedReferences, Resource):
         "reference_number",
     )
     title_field = "kind"
-
-    def page(self, args: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        """The page, with the cursor's ``moved_at`` also as a plain range bound.
-
-        The keyset condition ``moved_at < v OR (moved_at = v AND id < k)`` is
-        exact but gives the planner no index bound; the redundant ``moved_at
-        <= v`` lets a deep page start its index scan at the cursor instead of
-        filtering its way there.
-        """
-        query: Select[Any] = self.query()
-        composition = self.composition()
-        if composition is not None:
-            query = composition.where(query, args)
-        cursor = args.get("cursor")
-        if cursor:
-            order = self.listing.parse_sort(args.get("sort") or self.default_sort or "")
-            if order:
-                column, direction = order[0]
-                first = decode_cursor(cursor, [*order, (StockMove.id, order[-1][1])])[0]
-                if first is not None:
-                    query = query.where(column <= first if direction == "desc" else column >= first)
-        return self.listing.page(query, args)
 
 
 class BalanceResource(NamedReferences, Resource):
