@@ -186,6 +186,10 @@ def test_the_order_pages_show_lines_and_actions(udyog_client, udyog_tenant, udyo
     stale = udyog_web_client.submit(f"/sales/orders/{made['id']}/deliver", {"version": "1"})
     assert stale.status_code == 303
     assert "changed by someone else" in udyog_web_client.get(f"/sales/orders/{made['id']}").text
+    version = udyog_client.get(f"{ORDERS}/{made['id']}", expect=200).data["version"]
+    assert udyog_web_client.submit(f"/sales/orders/{made['id']}/invoice", {"version": str(version)}).status_code == 303
+    page = udyog_web_client.get(f"/sales/orders/{made['id']}").text
+    assert 'id="order-invoices"' in page and "/0001</a>" in page and 'id="order-invoice"' not in page
     home = udyog_web_client.get("/").text
     assert 'href="/sales/orders"' in home and "Sales by month" in home and "Top distributors" in home
     for url in ("/sales/orders", "/sales/invoices", "/sales/credit-notes", "/sales/payments", "/sales/distributors"):
