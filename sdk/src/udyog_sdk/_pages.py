@@ -14,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask import Blueprint, Response, current_app, flash, make_response, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 #: Filters with these ops get an input on the list page (``__in`` lists are API-only).
 PAGE_FILTER_OPS = ("eq", "gte", "lte")
+#: ``metadata={"widget": "readonly"}``: a field shown on pages but given no form input (its input is ignored).
+READONLY_WIDGET = "readonly"
 #: Strings longer than this get a textarea.
 TEXTAREA_FROM = 500
 #: References offer at most this many records to choose from.
@@ -181,7 +185,7 @@ def _form_field(
     from udyog_sdk.resources import FormField
 
     kind = _kind(fld)
-    if not kind:
+    if not kind or fld.metadata.get("widget") == READONLY_WIDGET:
         return None
     if value is _NO_VALUE:
         value = fld.load_default if fld.load_default is not ma.missing and not callable(fld.load_default) else ""
@@ -348,15 +352,16 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
 
     def detail_response(obj: Any, record_id: uuid.UUID, status: int = 200, **extra: Any) -> Response:
         data = resource.dump(obj)
+        values = detail_values(resource, obj, data)
         schema = resource.schema()
         fields = [
-            (label_of(name, fld), shown(fld, data.get(fld.data_key or name)))
+            (label_of(name, fld), values[fld.data_key or name])
             for name, fld in schema.fields.items()
-            if not fld.load_only and (fld.data_key or name) in data
+            if not fld.load_only and (fld.data_key or name) in values
         ]
         composition = resource.composition()
         if composition is not None:
-            fields += [(item.label, shown(item.field, data.get(name))) for name, item in composition.fields.items()]
+            fields += [(item.label, values.get(name)) for name, item in composition.fields.items()]
         cancelled = bool(resource.legal_document and resource.is_cancelled(obj))
         title = resource.describe(obj)
         context: dict[str, Any] = {
@@ -373,6 +378,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             record_id=record_id,
             title=title,
             fields=fields,
+            values=values,
             cancelled=cancelled,
             breadcrumbs=trail((title, None)),
             **context,
@@ -612,6 +618,205 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             requires(ATTACHMENT_PERMISSIONS["delete"])(attachment_delete_page),
             methods=["GET", "POST"],
         )
+
+
+# -- what a detail page shows for a field -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A referenced record as a page shows it: its title, linked to its detail page when the user may open it.
+
+    Renders as the link (``__html__``) in templates, and as the title in text.
+    """
+
+    title: str
+    url: str | None = None
+
+    def __str__(self) -> str:
+        return self.title
+
+    def __html__(self) -> str:
+        if self.url:
+            return str(Markup('<a href="{}">{}</a>').format(self.url, self.title))
+        return str(escape(self.title))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A list of nested records (an order's lines, a tax breakdown) as a detail page shows it: a table.
+
+    ``columns`` are (key, label); each row maps a key to its shown value
+    (decimals grouped, references as :class:`Ref`).
+    """
+
+    columns: list[tuple[str, str]]
+    rows: list[dict[str, Any]]
+    #: Marks the value for the templates' ``show`` macro, which draws it as a table.
+    udyog_table: bool = True
+
+
+#: Schema field metadata naming what a plain UUID field refers to: ``metadata={"reference": "user"}``.
+REFERENCE_KEY = "reference"
+
+
+def references_by_id(target: type, ids: Iterable[Any]) -> dict[str, Ref]:
+    """str(id) → :class:`Ref` of the ``target`` records among ``ids`` that the user sees (one query).
+
+    The title is the record's ``describe()`` of the resource with pages that
+    declares ``target`` (else its title, name, code or number); the link is its
+    detail page, when that resource's plugin is enabled and the user may read
+    it. Records that the tenant scope or record rules hide are left out.
+    """
+    wanted = {i if isinstance(i, uuid.UUID) else _as_uuid(i) for i in ids if i not in (None, "")}
+    wanted.discard(None)
+    if not wanted:
+        return {}
+    known: Mapping[str, tuple[Resource, Mapping[str, str]]] = current_app.extensions.get(PAGES_EXTENSION, {})
+    owner = next(((res, eps) for res, eps in known.values() if res.model is target), None)
+    user = current_user()
+    linkable = bool(
+        owner is not None
+        and "get" in owner[0].enabled
+        and user is not None
+        and user.can(owner[0].permission("read"))
+        and current_tenant().is_enabled(owner[0].plugin)
+    )
+    out: dict[str, Ref] = {}
+    for row in db_session().scalars(select(target).where(target.id.in_(wanted))):  # type: ignore[attr-defined]
+        if owner is None:
+            out[str(row.id)] = Ref(_row_label(row))
+            continue
+        res, endpoints = owner
+        url = url_for(endpoints["detail"], record_id=row.id) if linkable else None
+        out[str(row.id)] = Ref(res.describe(row), url)
+    return out
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def user_refs(ids: Iterable[Any]) -> dict[str, Ref]:
+    """str(id) → :class:`Ref` with the user's name, for fields marked ``metadata={"reference": "user"}``."""
+    wanted = [u for u in (i if isinstance(i, uuid.UUID) else _as_uuid(i) for i in ids if i) if u is not None]
+    return {str(k): Ref(name) for k, name in user_names(wanted).items()} if wanted else {}
+
+
+def detail_values(resource: Resource, obj: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Output key → the value a detail page shows: references by title, nested lists as :class:`Rows`.
+
+    - A reference (a composite tenant foreign key of the model, or a composed
+      field with a reference) shows the referenced record's title, linked to
+      its page for users who may read it; one query per referenced model.
+    - A UUID field with ``metadata={"reference": "user"}`` shows the user's name.
+    - A list of nested records shows as a table of the nested schema's fields,
+      their references resolved the same way (the nested model's foreign keys).
+    - A list of plain mappings (JSON) shows as a table of their keys.
+    - Decimals are grouped (:func:`shown`); anything else is shown as dumped.
+    """
+    out: dict[str, Any] = {}
+    for name, fld in resource.schema().fields.items():
+        key = fld.data_key or name
+        if fld.load_only or key not in data:
+            continue
+        out[key] = _shown_value(fld, data[key], getattr(obj, fld.attribute or name, None))
+    refs_by_model: dict[type, set[Any]] = {}
+    own_refs = {
+        (fld.data_key or name): resource.references[fld.attribute or name]
+        for name, fld in resource.schema().fields.items()
+        if (fld.attribute or name) in resource.references and (fld.data_key or name) in out
+    }
+    composition = resource.composition()
+    composed: dict[str, Any] = {}
+    if composition is not None:
+        for name, item in composition.fields.items():
+            out[name] = shown(item.field, data.get(name))
+            ref = item.reference
+            if ref is not None and getattr(ref, "model", None) is not None:
+                composed[name] = ref.model
+    for key, target in {**own_refs, **composed}.items():
+        refs_by_model.setdefault(target, set()).add(data.get(key))
+    titles = {target: references_by_id(target, ids) for target, ids in refs_by_model.items()}
+    for key, target in {**own_refs, **composed}.items():
+        value = data.get(key)
+        if value not in (None, ""):
+            out[key] = titles[target].get(str(value), out[key])
+    users = {
+        (fld.data_key or name)
+        for name, fld in resource.schema().fields.items()
+        if fld.metadata.get(REFERENCE_KEY) == "user" and (fld.data_key or name) in out
+    }
+    if users:
+        names = user_refs(data.get(k) for k in users)
+        for key in users:
+            if data.get(key) not in (None, ""):
+                out[key] = names.get(str(data.get(key)), out[key])
+    return out
+
+
+def _shown_value(fld: ma.fields.Field, value: Any, attr_value: Any) -> Any:
+    """A dumped ``value`` as a detail page shows it (``attr_value``: the record's attribute, for nested rows)."""
+    if isinstance(fld, ma.fields.List) and isinstance(value, list):
+        inner = fld.inner
+        if isinstance(inner, ma.fields.Nested) and isinstance(inner.schema, ma.Schema):
+            items = list(attr_value) if isinstance(attr_value, (list, tuple)) else []
+            return nested_rows(inner.schema, value, items)
+    if isinstance(value, list):
+        if not value:
+            return None  # nothing: shown as a dash, not as "[]"
+        if all(isinstance(v, Mapping) for v in value):
+            return mapping_rows(value)
+        if not any(isinstance(v, (list, Mapping)) for v in value):
+            return ", ".join(str(v) for v in value)
+    return shown(fld, value)
+
+
+def nested_rows(schema: ma.Schema, dumped: list[Any], items: list[Any]) -> Rows:
+    """``dumped`` nested records as a table of ``schema``'s fields (not ``id`` or ``version``).
+
+    ``items`` are the records themselves (the ORM rows the list was dumped
+    from), when there are as many: their model's references are then shown by
+    title, one query per referenced model.
+    """
+    fields = {(f.data_key or n): f for n, f in schema.fields.items() if not f.load_only and n not in ("id", "version")}
+    columns = [(key, label_of(name, f)) for name, f in schema.fields.items() if (key := f.data_key or name) in fields]
+    refs: dict[str, type] = {}
+    if items and len(items) == len(dumped) and hasattr(type(items[0]), "__table__"):
+        from udyog_sdk.resources import model_references
+
+        by_attr = model_references(type(items[0]))
+        refs = {
+            (f.data_key or n): by_attr[f.attribute or n]
+            for n, f in schema.fields.items()
+            if (f.attribute or n) in by_attr and (f.data_key or n) in fields
+        }
+    titles = {
+        key: references_by_id(target, (row.get(key) for row in dumped if isinstance(row, Mapping)))
+        for key, target in refs.items()
+    }
+    rows = []
+    for row in dumped:
+        if not isinstance(row, Mapping):
+            continue
+        cells: dict[str, Any] = {}
+        for key, f in fields.items():
+            value = row.get(key)
+            ref = titles.get(key, {}).get(str(value)) if value not in (None, "") else None
+            cells[key] = ref if ref is not None else shown(f, value)
+        rows.append(cells)
+    return Rows(columns, rows)
+
+
+def mapping_rows(values: list[Mapping[str, Any]]) -> Rows:
+    """Plain mappings (a JSON list) as a table: a column per key, in first-seen order."""
+    keys: list[str] = []
+    for value in values:
+        keys += [str(k) for k in value if str(k) not in keys]
+    return Rows([(k, humanise(k)) for k in keys], [{k: v.get(k) for k in keys} for v in values])
 
 
 def _remember_pages(resource: Resource, app: Any, blueprint: str, names: Mapping[str, str]) -> None:

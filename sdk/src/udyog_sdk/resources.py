@@ -138,6 +138,28 @@ class FormField:
     nullable: bool = False
 
 
+def model_references(model: type) -> dict[str, type]:
+    """Attribute → mapped class, for each composite tenant foreign key ``(tenant_id, x) → (tenant_id, id)``.
+
+    A resource's references (checked on writes, offered as choices in forms,
+    shown by title on detail pages); also the references of nested records
+    (an order's lines).
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    mappers = {m.local_table.name: m.class_ for m in model.registry.mappers}  # type: ignore[attr-defined]
+    found: dict[str, type] = {}
+    for fk in table.foreign_key_constraints:
+        assert isinstance(fk, ForeignKeyConstraint)
+        cols = [c.name for c in fk.columns]
+        targets = [e.column.name for e in fk.elements]
+        if len(cols) == 2 and cols[0] == "tenant_id" and targets == ["tenant_id", "id"]:
+            target = mappers.get(fk.referred_table.name)
+            if target is not None:
+                attr = model.__mapper__.get_property_by_column(table.c[cols[1]]).key  # type: ignore[attr-defined]
+                found[attr] = target
+    return found
+
+
 class Resource:
     """A declared resource: routes, OpenAPI, permissions, pages and menu from one declaration.
 
@@ -352,19 +374,7 @@ class Resource:
 
     def _references(self) -> dict[str, type]:
         """Attribute → mapped class, for each composite tenant foreign key ``(tenant_id, x) → (tenant_id, id)``."""
-        table = self.model.__table__
-        mappers = {m.local_table.name: m.class_ for m in self.model.registry.mappers}
-        found: dict[str, type] = {}
-        for fk in table.foreign_key_constraints:
-            assert isinstance(fk, ForeignKeyConstraint)
-            cols = [c.name for c in fk.columns]
-            targets = [e.column.name for e in fk.elements]
-            if len(cols) == 2 and cols[0] == "tenant_id" and targets == ["tenant_id", "id"]:
-                target = mappers.get(fk.referred_table.name)
-                if target is not None:
-                    attr = self.model.__mapper__.get_property_by_column(table.c[cols[1]]).key
-                    found[attr] = target
-        return found
+        return model_references(self.model)
 
     def permission(self, action: str) -> str:
         """The permission ``action`` needs: ``permission_names[action]`` or ``<prefix>.<action>``.
