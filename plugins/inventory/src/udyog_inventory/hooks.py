@@ -59,23 +59,28 @@ def udyog_roles() -> list[RoleTemplate]:
 
 @hookimpl
 def udyog_menu() -> list[MenuEntry]:
-    """Inventory pages in the shell's menu, for users who may read them."""
+    """The Inventory group: products, stock, movements, valuation and the master data, for users who may read them.
+
+    One dropdown, as crm's and sales' groups are, so that a tenant with all three fits a desktop's menu bar.
+    """
     from .api import BALANCES, CATEGORIES, CONVERSIONS, LOTS, MOVES, PRODUCTS, UNITS, WAREHOUSES
 
+    group = "inventory.root"
     return [
-        PRODUCTS.menu_entry(weight=200, icon="box"),
-        BALANCES.menu_entry(weight=201, label="Stock on hand"),
-        MOVES.menu_entry(weight=202, label="Stock ledger"),
-        MenuEntry("inventory.receive", "Receive stock", "/inventory/receive", "inventory.receipt.create", weight=203),
-        MenuEntry("inventory.adjust", "Adjust stock", "/inventory/adjust", "inventory.adjustment.create", weight=204),
+        MenuEntry(group, "Inventory", "", None, weight=200, icon="box"),
+        PRODUCTS.menu_entry(weight=10, parent=group),
+        BALANCES.menu_entry(weight=20, parent=group, label="Stock on hand"),
+        MOVES.menu_entry(weight=30, parent=group, label="Stock ledger"),
+        MenuEntry("inventory.receive", "Receive stock", "/inventory/receive", "inventory.receipt.create", 40, group),
+        MenuEntry("inventory.adjust", "Adjust stock", "/inventory/adjust", "inventory.adjustment.create", 50, group),
         MenuEntry(
-            "inventory.valuation", "Stock valuation", "/inventory/valuation", "inventory.valuation.read", weight=205
+            "inventory.valuation", "Stock valuation", "/inventory/valuation", "inventory.valuation.read", 60, group
         ),
-        LOTS.menu_entry(weight=205),
-        WAREHOUSES.menu_entry(weight=206),
-        CATEGORIES.menu_entry(weight=207),
-        UNITS.menu_entry(weight=208),
-        CONVERSIONS.menu_entry(weight=209, label="Unit conversions"),
+        LOTS.menu_entry(weight=70, parent=group),
+        WAREHOUSES.menu_entry(weight=80, parent=group),
+        CATEGORIES.menu_entry(weight=90, parent=group),
+        UNITS.menu_entry(weight=100, parent=group),
+        CONVERSIONS.menu_entry(weight=110, parent=group, label="Unit conversions"),
     ]
 
 
