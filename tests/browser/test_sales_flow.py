@@ -296,12 +296,16 @@ def test_a_quote_becomes_an_order_that_is_confirmed_delivered_and_invoiced(page,
     expect(lines.first).to_contain_text("260")  # the quoted price is kept as the agreed price
     order_url = page.url
     # The conversion takes the tenant's first warehouse by code: make sure the order ships from ours.
-    # (The order page shows the warehouse by its id.)
-    if _field(page, "Warehouse").inner_text().strip() != stock.warehouse_id:
+    # (The order page shows references by name, linked to their pages: the customer, the warehouse, the owner.)
+    expect(_field(page, "Customer")).to_have_text(customer)
+    expect(_field(page, "Customer").get_by_role("link")).to_have_attribute("href", re.compile(r"^/crm/customers/"))
+    expect(_field(page, "Owner")).to_have_text("Bela Owner")
+    if _field(page, "Warehouse").inner_text().strip() != stock.warehouse:
         page.locator("#resource-edit").click()
         page.select_option("#field-warehouse_id", label=stock.warehouse)
         _save(page)
-    expect(_field(page, "Warehouse")).to_have_text(stock.warehouse_id)
+    expect(_field(page, "Warehouse")).to_have_text(stock.warehouse)
+    expect(_field(page, "Lines")).to_have_count(0)  # the lines are the table below, not a field
 
     invoice = _deliver_and_invoice(page, number)
     assert _amount(page, "Total") == "780"  # 3 x the quoted 260, no tax without GST
@@ -436,16 +440,23 @@ def test_a_payment_is_allocated_to_the_invoice_which_then_shows_paid(page, serve
     _save(page)
     expect(_field(page, "Number")).to_have_text(re.compile(r"^\s*PAY/"))
     assert _amount(page, "Amount") == "300"
+    expect(_field(page, "Customer")).to_have_text(customer)  # by name, not by id
 
     # Allocate it to the invoice: the payment's page must offer it (the API has POST /payments/<id>/allocate).
     allocate = page.locator("form").filter(has=page.get_by_role("button", name=re.compile("Allocate", re.I)))
     expect(allocate, "the payment page offers no way to allocate the payment to an invoice").to_have_count(1)
     choice = allocate.locator("select option").filter(has_text=invoice)
     allocate.locator("select").first.select_option(choice.first.get_attribute("value"))
+    expect(allocate.get_by_label(re.compile("Amount", re.I))).to_have_value("300.00")  # min(unallocated, balance)
     allocate.get_by_label(re.compile("Amount", re.I)).fill("300")
     with page.expect_navigation():
         allocate.get_by_role("button", name=re.compile("Allocate", re.I)).click()
+    expect(page.locator("#udyog-flash")).to_contain_text(f"allocated to invoice {invoice}")
     assert _amount(page, "Allocated amount") == "300"
+    allocations = _field(page, "Allocations")
+    expect(allocations.get_by_role("link", name=invoice)).to_have_count(1)  # the invoice, linked to its page
+    expect(allocations).to_contain_text("300.00")
+    expect(page.locator("#payment-allocate")).to_have_count(0)  # nothing left to allocate
 
     page.goto(invoice_url)
     expect(_field(page, "State")).to_have_text(re.compile(r"^\s*paid\s*$"))

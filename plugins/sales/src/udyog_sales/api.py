@@ -143,6 +143,7 @@ class PaymentResource(Resource):
     default_sort = "-payment_date"
     search = ("number", "reference")
     list_columns = ("number", "payment_date", "customer_id", "amount", "allocated_amount", "method")
+    detail_template = "sales/payment_detail.html"
     importable = False
 
     def create(self, data: dict[str, Any]) -> Payment:

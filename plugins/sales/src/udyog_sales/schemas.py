@@ -97,7 +97,9 @@ class OrderSchema(ma.Schema):
     customer_id = ma.fields.UUID(required=True, metadata={"label": "Customer"})
     warehouse_id = ma.fields.UUID(required=True, metadata={"label": "Warehouse"})
     owner_id = ma.fields.UUID(
-        load_default=None, allow_none=True, metadata={"label": "Owner", "description": "Default: you"}
+        load_default=None,
+        allow_none=True,
+        metadata={"label": "Owner", "description": "Default: you", "reference": "user"},
     )
     order_date = ma.fields.Date(load_default=None, allow_none=True, metadata={"description": "Default: today"})
     state = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ORDER_STATES))
@@ -192,7 +194,7 @@ class CreditNoteSchema(ma.Schema):
 class AllocationInputSchema(ma.Schema):
     """Part of a payment applied to an invoice."""
 
-    invoice_id = ma.fields.UUID(required=True)
+    invoice_id = ma.fields.UUID(required=True, metadata={"label": "Invoice"})
     amount = ExactDecimal(2, digits=15, required=True, validate=_positive_amount)
 
 

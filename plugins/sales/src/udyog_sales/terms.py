@@ -94,7 +94,12 @@ def contribution() -> FieldContribution:
                 2,
                 digits=16,
                 allow_none=True,
-                metadata={"label": "Outstanding", "description": "Maintained by sales (read-only)"},
+                # Shown on the customer's pages, but no form input: sales alone maintains it.
+                metadata={
+                    "label": "Outstanding",
+                    "description": "Maintained by sales (read-only)",
+                    "widget": "readonly",
+                },
             ),
         },
         filters=["is_distributor"],
