@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 from udyog.migrate import (
     applied_revisions,
     branch_heads,
+    compare_type,
     downgrade_branch,
     migration_plan,
     pending_branches,
@@ -46,12 +47,12 @@ def test_version_locations_come_from_installed_plugins_and_targets_from_enabled_
     assert all(path.is_dir() for path in plan.locations.values())
 
 
-@pytest.mark.parametrize("distribution", ["core", "notes", "tags"])
+@pytest.mark.parametrize("distribution", ["core", "notes", "tags", "crm", "inventory", "sales"])
 def test_models_and_migrations_agree(kernel_factory, backend, distribution):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    kernel = kernel_factory(ALL, backend=backend)
+    kernel = kernel_factory([*ALL, "crm", "inventory", "sales"], backend=backend)
 
     def owned(name: str) -> bool:
         owner = table_owner(name, kernel)
@@ -66,7 +67,9 @@ def test_models_and_migrations_agree(kernel_factory, backend, distribution):
         return table is None or owned(table.name)
 
     with kernel.db.owner_engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": compare_type, "include_object": include_object}
+        )
         diffs = compare_metadata(context, Base.metadata)
     assert diffs == [], f"{distribution}: models and migrations differ on {backend}: {diffs}"
     tables = [t for t in Base.metadata.tables if owned(t)]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from udyog.registry import CORE_NAME
-from udyog_sdk.models import Base
+from udyog_sdk.models import Base, Money
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -349,3 +349,21 @@ def _in_dir(path: str, directory: Path) -> bool:
 def _reflected_owner(table_name: str, plugin: str) -> bool:
     prefix = "core_" if plugin == CORE_NAME else f"{plugin}_"
     return table_name.startswith(prefix)
+
+
+def compare_type(
+    context: Any, inspected_column: Any, metadata_column: Any, inspected_type: Any, metadata_type: Any
+) -> bool | None:
+    """alembic's type comparison, made to see a ``Money`` column's precision and scale.
+
+    alembic compares a ``TypeDecorator`` by its bare ``impl`` and so finds
+    ``NUMERIC(18, 2)`` equal to ``Money(18, 3)``. Returns True when they differ,
+    None to let alembic compare any other type.
+    """
+    if not isinstance(metadata_type, Money):
+        return None
+    if context.dialect.name == "sqlite":
+        length = getattr(inspected_type, "length", None)
+        return length is not None and length != metadata_type.precision + 2
+    precision, scale = getattr(inspected_type, "precision", None), getattr(inspected_type, "scale", None)
+    return (precision, scale) != (metadata_type.precision, metadata_type.scale)

@@ -1132,6 +1132,7 @@ class PluginChecker:
         from alembic.autogenerate import compare_metadata
         from alembic.migration import MigrationContext
 
+        from udyog.migrate import compare_type
         from udyog_sdk.models import Base
 
         owned = set(self.owned_tables(kernel))
@@ -1147,7 +1148,9 @@ class PluginChecker:
             return table is None or mine(table.name)
 
         with kernel.db.owner_engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": compare_type, "include_object": include_object}
+            )
             diffs = compare_metadata(context, Base.metadata)
         for diff in diffs:
             self.report.add(

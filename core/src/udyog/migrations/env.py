@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from alembic import context
 
+from udyog.migrate import compare_type
+
 config = context.config
 attributes = config.attributes
 connection = attributes["connection"]
@@ -17,7 +19,7 @@ context.configure(
     target_metadata=attributes["metadata"],
     include_object=attributes.get("include_object"),
     render_as_batch=connection.dialect.name == "sqlite",
-    compare_type=True,
+    compare_type=compare_type,
     transaction_per_migration=True,
     on_version_apply=attributes.get("on_version_apply"),
     process_revision_directives=attributes.get("process_revision_directives"),
