@@ -20,19 +20,28 @@ Locking (why no movement can oversell, on PostgreSQL under any concurrency):
 
 A transaction touching several products should call the services in a
 stable product order (e.g. by ``product_id``) to avoid deadlocks between
-transactions taking the same products in opposite orders.
+transactions taking the same products in opposite orders, or use the batch
+services (:func:`reserve_many`, :func:`issue_many`): they lock every
+product's totals row in one statement (product order), then every balance
+in one statement (product, warehouse, lot order). A FIFO issue reads and
+locks the open cost layers oldest first, a few at a time, only until the
+quantity is covered.
+
+Products and warehouses read by a movement are kept for the rest of the
+transaction (the session's identity map alone would drop them), so a
+transaction moving the same products again does not read them again.
 """
 
 from __future__ import annotations
 
 import decimal
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session, emit, hooks, plugin_settings
@@ -53,6 +62,7 @@ from .models import (
 __all__ = [
     "REORDER_EVENT",
     "Allocation",
+    "MoveLine",
     "ValuationLine",
     "adjust",
     "allocate",
@@ -60,9 +70,12 @@ __all__ = [
     "convert",
     "ensure_lot",
     "issue",
+    "issue_many",
+    "products",
     "receive",
     "release",
     "reserve",
+    "reserve_many",
     "transfer",
     "valuation",
 ]
@@ -140,21 +153,74 @@ def _unit_cost(value: Any) -> decimal.Decimal | None:
     return number.quantize(UNIT_COST)
 
 
+_CACHE = "udyog_inventory_cache"
+
+
+def _cache(kind: str) -> dict[Any, Any]:
+    """This transaction's cache of ``kind`` (products, warehouses), by id; a new transaction starts empty.
+
+    The session's identity map is weak: a product read by one movement is
+    gone by the next unless something holds it, so every call read it again.
+    The cache holds the rows for the rest of the (outermost) transaction.
+    """
+    session = db_session()
+    root = session.get_transaction()
+    held = session.info.get(_CACHE)
+    if held is None or held[0] is not root:
+        held = (root, {})
+        if root is not None:
+            session.info[_CACHE] = held
+    return held[1].setdefault(kind, {})  # type: ignore[no-any-return]
+
+
+def _cached(kind: str, key: Any) -> Any:
+    if not isinstance(key, uuid.UUID):
+        return None
+    found = _cache(kind).get(key)
+    if found is not None and found not in db_session():  # e.g. created in a savepoint that rolled back
+        return None
+    return found
+
+
+def _remember(kind: str, row: Any) -> None:
+    if db_session().get_transaction() is not None:
+        _cache(kind)[row.id] = row
+
+
+def products(product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Product]:
+    """The products of ``product_ids`` that exist, by id: one query for those not read yet in this transaction."""
+    out: dict[uuid.UUID, Product] = {}
+    missing = []
+    for product_id in product_ids:
+        found = _cached("product", product_id)
+        if found is not None:
+            out[product_id] = found
+        elif isinstance(product_id, uuid.UUID):
+            missing.append(product_id)
+    if missing:
+        for row in db_session().scalars(select(Product).where(Product.id.in_(missing))):
+            _remember("product", row)
+            out[row.id] = row
+    return out
+
+
 def _product(product_id: Any) -> Product:
-    product = (
-        db_session().get(Product, (current_tenant().id, product_id)) if isinstance(product_id, uuid.UUID) else None
-    )
+    product = _cached("product", product_id)
+    if product is None and isinstance(product_id, uuid.UUID):
+        product = db_session().get(Product, (current_tenant().id, product_id))
+        if product is not None:
+            _remember("product", product)
     if product is None:
         raise _refuse("no such product", "product_id", "no such product")
     return product
 
 
 def _warehouse(warehouse_id: Any, field: str = "warehouse_id", *, inactive_ok: bool = False) -> Warehouse:
-    found = (
-        db_session().get(Warehouse, (current_tenant().id, warehouse_id))
-        if isinstance(warehouse_id, uuid.UUID)
-        else None
-    )
+    found = _cached("warehouse", warehouse_id)
+    if found is None and isinstance(warehouse_id, uuid.UUID):
+        found = db_session().get(Warehouse, (current_tenant().id, warehouse_id))
+        if found is not None:
+            _remember("warehouse", found)
     if found is None:
         raise _refuse("no such warehouse", field, "no such warehouse")
     if not found.active and not inactive_ok:
@@ -191,48 +257,92 @@ def _user_id() -> uuid.UUID | None:
 # -- race-free rows, locked -------------------------------------------------------------------
 
 
-def _insert_missing(model: type, values: Mapping[str, Any], keys: Sequence[str]) -> None:
-    """``INSERT … ON CONFLICT DO NOTHING`` of a row keyed by ``keys`` (the table's unique key)."""
+def _insert_missing(model: type, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` of rows keyed by ``keys`` (the table's unique key), in one statement."""
     session = db_session()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    row = {"tenant_id": current_tenant().id, "id": new_id(), **values}
+    tenant_id = current_tenant().id
     # An ORM bulk insert (a list of rows): the tenant session checks and stamps the rows.
     stmt = insert(model).on_conflict_do_nothing(index_elements=["tenant_id", *keys])
-    session.execute(stmt, [row])
+    session.execute(stmt, [{"tenant_id": tenant_id, "id": new_id(), **row} for row in rows])
 
 
-def _lock_one(model: type, where: Mapping[str, Any], defaults: Mapping[str, Any]) -> Any:
-    """The row of ``model`` matching ``where``, locked ``FOR UPDATE`` and freshly read; created if missing."""
+def _lock_rows(
+    model: type,
+    columns: Sequence[str],
+    keys: Iterable[tuple[Any, ...]],
+    defaults: Callable[[tuple[Any, ...]], Mapping[str, Any]],
+) -> dict[tuple[Any, ...], Any]:
+    """The rows of ``model`` whose ``columns`` hold ``keys``, locked ``FOR UPDATE`` and freshly read, by key.
+
+    One statement for all of them, ordered by ``columns`` (the rows are locked in
+    that order); missing rows are created (one insert) and then locked.
+    """
     session = db_session()
-    query = (
-        select(model)
-        .where(*(getattr(model, k) == v for k, v in where.items()))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    cols = [getattr(model, c) for c in columns]
+    wanted = sorted(set(keys), key=lambda k: tuple("" if v is None else str(v) for v in k))
+
+    def query(subset: list[tuple[Any, ...]]) -> Any:
+        if len(subset) == 1:
+            where = [c == v for c, v in zip(cols, subset[0], strict=True)]
+        elif len(cols) == 1:
+            where = [cols[0].in_([k[0] for k in subset])]
+        else:
+            where = [tuple_(*cols).in_(subset)]
+        return select(model).where(*where).order_by(*cols).with_for_update().execution_options(populate_existing=True)
+
+    def key(row: Any) -> tuple[Any, ...]:
+        return tuple(getattr(row, c) for c in columns)
+
+    found = {key(row): row for row in session.scalars(query(wanted))}
+    missing = [k for k in wanted if k not in found]
+    if missing:  # a product's first movement (here or in that warehouse and lot)
+        _insert_missing(model, [{**defaults(k), **dict(zip(columns, k, strict=True))} for k in missing], columns)
+        found.update({key(row): row for row in session.scalars(query(missing))})
+    return found
+
+
+def _lock_stocks(product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ProductStock]:
+    """The products' totals rows, locked in product order."""
+    now = utcnow()
+    rows = _lock_rows(
+        ProductStock,
+        ("product_id",),
+        [(p,) for p in product_ids],
+        lambda k: {"on_hand": ZERO, "reserved": ZERO, "available": ZERO, "value": ZERO, "updated_at": now},
     )
-    row = session.scalar(query)
-    if row is None:
-        _insert_missing(model, {**defaults, **where}, list(where))
-        row = session.scalar(query)
-    return row
+    return {k[0]: row for k, row in rows.items()}
+
+
+def _balance_key(product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UUID | None) -> tuple[Any, ...]:
+    return (product_id, warehouse_id, str(lot_id) if lot_id else "")
+
+
+def _lock_balances(keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], StockBalance]:
+    """Balance rows by (product, warehouse, lot key), locked in that order (after the products' totals)."""
+    now = utcnow()
+    return _lock_rows(
+        StockBalance,
+        ("product_id", "warehouse_id", "lot_key"),
+        keys,
+        lambda k: {
+            "lot_id": uuid.UUID(k[2]) if k[2] else None,
+            "on_hand": ZERO,
+            "reserved": ZERO,
+            "available": ZERO,
+            "updated_at": now,
+        },
+    )
 
 
 def _lock_stock(product: Product) -> ProductStock:
-    now = utcnow()
-    return _lock_one(
-        ProductStock,
-        {"product_id": product.id},
-        {"on_hand": ZERO, "reserved": ZERO, "available": ZERO, "value": ZERO, "updated_at": now},
-    )
+    return _lock_stocks([product.id])[product.id]
 
 
 def _lock_balance(product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UUID | None) -> StockBalance:
-    return _lock_one(
-        StockBalance,
-        {"product_id": product_id, "warehouse_id": warehouse_id, "lot_key": str(lot_id) if lot_id else ""},
-        {"lot_id": lot_id, "on_hand": ZERO, "reserved": ZERO, "available": ZERO, "updated_at": utcnow()},
-    )
+    key = _balance_key(product_id, warehouse_id, lot_id)
+    return _lock_balances([key])[key]
 
 
 # -- the core of every movement ------------------------------------------------------------
@@ -330,8 +440,69 @@ def _value_in(product: Product, stock: ProductStock, move: StockMove, quantity: 
     stock.value += value
 
 
+class _OpenLayers:
+    """A FIFO product's open cost layers, oldest first, read and locked ``FOR UPDATE`` in chunks as issues need them.
+
+    Only as many layers as the quantity needs are read (the product's totals
+    row is locked first, so nobody else consumes them meanwhile); the issues
+    of one batch share the pool.
+    """
+
+    CHUNK = 8
+
+    def __init__(self, product_id: uuid.UUID) -> None:
+        self.product_id = product_id
+        self.rows: list[CostLayer] = []
+        self.after: tuple[Any, uuid.UUID] | None = None
+        self.exhausted = False
+
+    def _fetch(self) -> bool:
+        query = select(CostLayer).where(CostLayer.product_id == self.product_id, CostLayer.remaining > 0)
+        if self.after is not None:
+            at, layer_id = self.after
+            query = query.where(
+                CostLayer.received_at >= at,
+                or_(CostLayer.received_at > at, CostLayer.id > layer_id),
+            )
+        query = (
+            query.order_by(CostLayer.received_at, CostLayer.id)
+            .limit(self.CHUNK)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        session = db_session()
+        with session.no_autoflush:  # the totals' pending change is flushed once, with the value
+            self.rows = list(session.scalars(query))
+        self.exhausted = len(self.rows) < self.CHUNK
+        if self.rows:
+            self.after = (self.rows[-1].received_at, self.rows[-1].id)
+        return bool(self.rows)
+
+    def take(self, quantity: decimal.Decimal) -> tuple[decimal.Decimal, decimal.Decimal, decimal.Decimal | None]:
+        """Consume ``quantity``: (exact cost, quantity no layer covered, the last layer's unit cost or None)."""
+        left = quantity
+        exact = ZERO
+        last_cost: decimal.Decimal | None = None
+        while left > 0:
+            if not self.rows and (self.exhausted or not self._fetch()):
+                break
+            layer = self.rows[0]
+            take = min(left, layer.remaining)
+            layer.remaining -= take
+            exact += take * layer.unit_cost
+            last_cost = layer.unit_cost
+            left -= take
+            if layer.remaining <= 0:
+                self.rows.pop(0)
+        return exact, left, last_cost
+
+
 def _value_out(
-    product: Product, stock: ProductStock, quantity: decimal.Decimal, on_hand: decimal.Decimal
+    product: Product,
+    stock: ProductStock,
+    quantity: decimal.Decimal,
+    on_hand: decimal.Decimal,
+    layers: _OpenLayers | None = None,
 ) -> tuple[decimal.Decimal, decimal.Decimal]:
     """Cost an outbound quantity, consuming FIFO layers or at the running average; returns (unit cost, value).
 
@@ -341,26 +512,9 @@ def _value_out(
     """
     clears = on_hand > 0 and on_hand == quantity  # on_hand: the product's total before this movement
     if product.valuation == "fifo":
-        layers = db_session().scalars(
-            select(CostLayer)
-            .where(CostLayer.product_id == product.id, CostLayer.remaining > 0)
-            .order_by(CostLayer.received_at, CostLayer.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        left = quantity
-        exact = ZERO
-        last_cost = decimal.Decimal(product.cost)
-        for layer in layers:
-            if left <= 0:
-                break
-            take = min(left, layer.remaining)
-            layer.remaining -= take
-            exact += take * layer.unit_cost
-            last_cost = layer.unit_cost
-            left -= take
+        exact, left, last_cost = (layers or _OpenLayers(product.id)).take(quantity)
         if left > 0:
-            exact += left * last_cost
+            exact += left * (last_cost if last_cost is not None else decimal.Decimal(product.cost))
         value = exact.quantize(CENTS)
     else:
         value = (quantity * _average_cost(product, stock, on_hand)).quantize(CENTS)
@@ -467,6 +621,97 @@ def receive(
     return move
 
 
+@dataclass(frozen=True)
+class MoveLine:
+    """One line of a batch movement (:func:`reserve_many`, :func:`issue_many`)."""
+
+    product_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    quantity: decimal.Decimal
+    lot_id: uuid.UUID | None = None
+
+
+def _checked_lines(
+    lines: Sequence[MoveLine], *, inactive_ok: bool
+) -> list[tuple[Product, Warehouse, Lot | None, decimal.Decimal]]:
+    """Each line's product, warehouse, lot and quantity, checked as the single movements check them."""
+    products([line.product_id for line in lines])  # one read for all of them
+    out = []
+    for line in lines:
+        product = _product(line.product_id)
+        warehouse = _warehouse(line.warehouse_id, inactive_ok=inactive_ok)
+        lot = _lot(product, line.lot_id)
+        out.append((product, warehouse, lot, _quantity(line.quantity)))
+    return out
+
+
+def _lock_lines(
+    checked: Sequence[tuple[Product, Warehouse, Lot | None, decimal.Decimal]],
+) -> tuple[dict[uuid.UUID, ProductStock], dict[tuple[Any, ...], StockBalance]]:
+    """Lock what the lines move: the products' totals (product order), then the balances (product, warehouse, lot).
+
+    Two statements whatever the number of lines. Every movement holds a
+    product's totals row before any of its balances, so taking all the totals
+    first keeps the order deadlock-free against single movements.
+    """
+    stocks = _lock_stocks(product.id for product, _, _, _ in checked)
+    balances = _lock_balances(
+        _balance_key(product.id, warehouse.id, lot.id if lot else None) for product, warehouse, lot, _ in checked
+    )
+    return stocks, balances
+
+
+def issue_many(
+    lines: Sequence[MoveLine],
+    *,
+    from_reserved: bool = False,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+    note: str = "",
+) -> list[StockMove]:
+    """:func:`issue` for several lines at once (same checks, costs and refusals); returns their moves, in order.
+
+    The rows are locked in two statements (see :func:`_lock_lines`) and
+    written in one flush. A refused line refuses the batch (the caller rolls
+    back).
+    """
+    checked = _checked_lines(lines, inactive_ok=from_reserved)  # reserved stock still leaves
+    stocks, balances = _lock_lines(checked)
+    layers: dict[uuid.UUID, _OpenLayers] = {}
+    moves = []
+    for product, warehouse, lot, qty in checked:
+        stock = stocks[product.id]
+        balance = balances[_balance_key(product.id, warehouse.id, lot.id if lot else None)]
+        reserved = -qty if from_reserved else ZERO
+        where = _where(product, warehouse, lot)
+        before = stock.on_hand
+        _change(
+            product, stock, balance, on_hand=-qty, reserved=reserved, where=where, check_available=not from_reserved
+        )
+        pool = layers.setdefault(product.id, _OpenLayers(product.id))
+        unit_cost, value = _value_out(product, stock, qty, before, pool)
+        moves.append(
+            _move(
+                "issue",
+                product,
+                warehouse,
+                lot,
+                qty,
+                on_hand=-qty,
+                reserved=reserved,
+                unit_cost=unit_cost,
+                value=value,
+                reference=reference,
+                reference_id=reference_id,
+                reference_number=reference_number,
+                note=note,
+            )
+        )
+    db_session().flush()
+    return moves
+
+
 def issue(
     product_id: uuid.UUID,
     warehouse_id: uuid.UUID,
@@ -487,34 +732,14 @@ def issue(
     quantity must cover it (409 naming ``quantity``) unless the tenant's setting
     ``allow_negative_stock`` is on.
     """
-    product = _product(product_id)
-    warehouse = _warehouse(warehouse_id, inactive_ok=from_reserved)  # reserved stock still leaves
-    lot = _lot(product, lot_id)
-    qty = _quantity(quantity)
-    stock = _lock_stock(product)
-    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
-    reserved = -qty if from_reserved else ZERO
-    where = _where(product, warehouse, lot)
-    before = stock.on_hand
-    _change(product, stock, balance, on_hand=-qty, reserved=reserved, where=where, check_available=not from_reserved)
-    unit_cost, value = _value_out(product, stock, qty, before)
-    move = _move(
-        "issue",
-        product,
-        warehouse,
-        lot,
-        qty,
-        on_hand=-qty,
-        reserved=reserved,
-        unit_cost=unit_cost,
-        value=value,
+    return issue_many(
+        [MoveLine(product_id, warehouse_id, quantity, lot_id)],
+        from_reserved=from_reserved,
         reference=reference,
         reference_id=reference_id,
         reference_number=reference_number,
         note=note,
-    )
-    db_session().flush()
-    return move
+    )[0]
 
 
 def transfer(
@@ -632,6 +857,48 @@ def adjust(
     return move
 
 
+def reserve_many(
+    lines: Sequence[MoveLine],
+    *,
+    reference: str = "",
+    reference_id: uuid.UUID | None = None,
+    reference_number: str = "",
+) -> list[StockMove]:
+    """:func:`reserve` for several lines at once (same checks and refusals); returns their moves, in order.
+
+    The rows are locked in two statements (the products' totals, then the
+    balances, each in a stable order) and written in one flush.
+    """
+    checked = _checked_lines(lines, inactive_ok=False)
+    stocks, balances = _lock_lines(checked)
+    moves = []
+    for product, warehouse, lot, qty in checked:
+        _change(
+            product,
+            stocks[product.id],
+            balances[_balance_key(product.id, warehouse.id, lot.id if lot else None)],
+            on_hand=ZERO,
+            reserved=qty,
+            where=_where(product, warehouse, lot),
+            check_available=False,
+        )
+        moves.append(
+            _move(
+                "reservation",
+                product,
+                warehouse,
+                lot,
+                qty,
+                reserved=qty,
+                reference=reference,
+                reference_id=reference_id,
+                reference_number=reference_number,
+            )
+        )
+    db_session().flush()
+    return moves
+
+
 def reserve(
     product_id: uuid.UUID,
     warehouse_id: uuid.UUID,
@@ -646,34 +913,12 @@ def reserve(
 
     A reservation never takes stock below zero, whatever ``allow_negative_stock`` says.
     """
-    product = _product(product_id)
-    warehouse = _warehouse(warehouse_id)
-    lot = _lot(product, lot_id)
-    qty = _quantity(quantity)
-    stock = _lock_stock(product)
-    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
-    _change(
-        product,
-        stock,
-        balance,
-        on_hand=ZERO,
-        reserved=qty,
-        where=_where(product, warehouse, lot),
-        check_available=False,
-    )
-    move = _move(
-        "reservation",
-        product,
-        warehouse,
-        lot,
-        qty,
-        reserved=qty,
+    return reserve_many(
+        [MoveLine(product_id, warehouse_id, quantity, lot_id)],
         reference=reference,
         reference_id=reference_id,
         reference_number=reference_number,
-    )
-    db_session().flush()
-    return move
+    )[0]
 
 
 def release(

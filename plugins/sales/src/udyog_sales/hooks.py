@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import select
 
 from udyog_sdk import (
     Event,
@@ -18,7 +17,6 @@ from udyog_sdk import (
     RoleTemplate,
     SettingsSchema,
     TenantContext,
-    db_session,
     hookimpl,
     notify,
 )
@@ -251,16 +249,16 @@ def udyog_notification_templates() -> list[NotificationTemplate]:
 @hookimpl(trylast=True)
 def sales_price_line(order: Any, line: Any, account: Account) -> Decimal | None:
     """An agreed price (from a quote) as it is; else the product's base price times (1 + margin %)."""
-    from udyog_inventory.models import Product
+    from udyog_inventory.services import products
 
     from .pricing import unit_price
 
     if line.agreed_price is not None:
         return Decimal(line.agreed_price)
-    price = db_session().scalar(select(Product.price).where(Product.id == line.product_id))
-    if price is None:
+    product = products([line.product_id]).get(line.product_id)  # read once per transaction
+    if product is None or product.price is None:
         return None
-    return unit_price(price, account.margin_pct)
+    return unit_price(product.price, account.margin_pct)
 
 
 @hookimpl(trylast=True)

@@ -212,15 +212,19 @@ def update_order(order: Order, data: Mapping[str, Any]) -> Order:
 def price_order(order: Order, account: Account) -> None:
     """Step 1: price every line (hook), spread the order discount, compute taxes (hook) and totals."""
     relay = hooks()
-    for line in order.lines:
-        price = relay.sales_price_line(order=order, line=line, account=account)
-        if price is None:
-            raise _problem("no price", f"lines.{line.line_no - 1}.product_id", "no plugin prices this line", 409)
-        price = Decimal(price)
-        if price < 0:
-            raise _problem("negative price", f"lines.{line.line_no - 1}.product_id", "priced below zero", 409)
-        line.unit_price = pricing.money(price)
-        line.amount = pricing.line_amount(line.quantity, line.unit_price, line.discount_pct)
+    session = db_session()
+    stock.products([line.product_id for line in order.lines])  # one read; the default price hook finds them
+    # No autoflush while pricing: each line is written once, with its taxable amount and tax, not once per hook.
+    with session.no_autoflush:
+        for line in order.lines:
+            price = relay.sales_price_line(order=order, line=line, account=account)
+            if price is None:
+                raise _problem("no price", f"lines.{line.line_no - 1}.product_id", "no plugin prices this line", 409)
+            price = Decimal(price)
+            if price < 0:
+                raise _problem("negative price", f"lines.{line.line_no - 1}.product_id", "priced below zero", 409)
+            line.unit_price = pricing.money(price)
+            line.amount = pricing.line_amount(line.quantity, line.unit_price, line.discount_pct)
     subtotal = sum((line.amount for line in order.lines), ZERO)
     discount = pricing.order_discount(subtotal, order.discount_pct)
     for line, taxable in zip(order.lines, pricing.spread([ln.amount for ln in order.lines], discount), strict=True):
@@ -288,18 +292,19 @@ def reserve_stock(order: Order) -> None:
             )
         planned += [(line.product_id, a.warehouse_id, a.lot_id, Decimal(a.quantity), line) for a in allocations]
     planned.sort(key=lambda p: (str(p[0]), str(p[1]), _lot_key(p[2])))
+    planned = [p for p in planned if p[3] > 0]
+    if not planned:
+        return
+    stock.reserve_many(
+        [
+            stock.MoveLine(product_id, warehouse_id, quantity, lot_id)
+            for product_id, warehouse_id, lot_id, quantity, _ in planned
+        ],
+        reference=ORDER_REFERENCE,
+        reference_id=order.id,
+        reference_number=order.number,
+    )
     for product_id, warehouse_id, lot_id, quantity, line in planned:
-        if quantity <= 0:
-            continue
-        stock.reserve(
-            product_id,
-            warehouse_id,
-            quantity,
-            lot_id=lot_id,
-            reference=ORDER_REFERENCE,
-            reference_id=order.id,
-            reference_number=order.number,
-        )
         order.reservations.append(
             Reservation(
                 line_id=line.id, product_id=product_id, warehouse_id=warehouse_id, lot_id=lot_id, quantity=quantity
@@ -313,7 +318,8 @@ def confirm_order(order: Order, version: int | None) -> Order:
     1. price the lines and compute taxes → totals; 2. validate (hook; 422)
     and check the credit limit (409 unless ``sales.order.credit_override``),
     with the account row locked; 3. allocate stock (hook); 4. reserve it;
-    5. mark the order confirmed; 6. issue the invoice when the setting
+    5. mark the order confirmed (written with the totals, before 3 and 4: one update of the order);
+    6. issue the invoice when the setting
     ``invoice_on_confirm`` says so; 7. add the total to the outstanding
     balance; 8. ``sales_after_confirm`` and the event ``sales.order.confirmed``.
     """
@@ -329,11 +335,12 @@ def confirm_order(order: Order, version: int | None) -> Order:
     if problems:
         raise _refused(f"order {order.number} is not valid: ", "order", problems, 422)
     check_credit(order, account)
-    db_session().flush()
-    reserve_stock(order)  # 3, 4
-    order.state = "confirmed"  # 5
+    # 5 is written with 1's totals: one update of the order (one version, one audit entry) per confirmation.
+    # A refusal in 3 or 4 rolls the whole transaction back.
+    order.state = "confirmed"
     order.confirmed_at = utcnow()
     db_session().flush()
+    reserve_stock(order)  # 3, 4
     invoice = None
     if plugin_settings("sales")["invoice_on_confirm"]:  # 6
         invoice = issue_invoice(order)
@@ -384,19 +391,20 @@ def deliver_order(order: Order, version: int | None) -> Order:
     problems = _messages(hooks().sales_before_despatch(order=order))
     if problems:
         raise _refused(f"order {order.number} cannot be despatched: ", "order", problems, 409)
-    for res in sorted(order.reservations, key=lambda r: (str(r.product_id), str(r.warehouse_id), _lot_key(r.lot_id))):
-        stock.issue(
-            res.product_id,
-            res.warehouse_id,
-            res.quantity,
-            lot_id=res.lot_id,
+    reservations = sorted(
+        order.reservations, key=lambda r: (str(r.product_id), str(r.warehouse_id), _lot_key(r.lot_id))
+    )
+    if reservations:
+        stock.issue_many(
+            [stock.MoveLine(r.product_id, r.warehouse_id, r.quantity, r.lot_id) for r in reservations],
             from_reserved=True,
             reference=ORDER_REFERENCE,
             reference_id=order.id,
             reference_number=order.number,
         )
     order.delivered_at = utcnow()
-    refresh_state(order)
+    with db_session().no_autoflush:  # delivered_at and the state in one update (one version, one audit entry)
+        refresh_state(order)
     db_session().flush()
     emit("sales.order.delivered", {"order_id": str(order.id), "number": order.number})
     return order
