@@ -52,6 +52,22 @@ def test_event_is_delivered_after_commit(kernel):
     assert row.dispatched_at is not None and row.pending_listeners is None and row.attempts == 1
 
 
+def test_events_nobody_listens_to_are_marked_dispatched_without_a_claim(kernel):
+    with kernel.tenant_scope("acme") as scope:
+        emit("tags.nobody.listens", {"n": 1})
+        emit("tags.nobody.cares", {"n": 2})
+        create_note(notebook_id=ensure_default_notebook().id, title="wanted")
+        scope.session.commit()
+    rows = {row.name: row for row in outbox(kernel)}
+    assert set(rows) == {"tags.nobody.listens", "tags.nobody.cares", "notes.note.created"}
+    for name in ("tags.nobody.listens", "tags.nobody.cares"):
+        assert rows[name].dispatched_at is not None and rows[name].attempts == 0 and rows[name].claimed_at is None
+    wanted = rows["notes.note.created"]
+    assert wanted.dispatched_at is not None and wanted.attempts == 1 and wanted.claimed_at is None
+    assert tags_hooks.SEEN == ["wanted"]
+    assert kernel.dispatcher.dispatch_pending() == 0
+
+
 def test_a_rolled_back_change_emits_nothing(kernel):
     add_note(kernel, "never", commit=False)
     assert notes_hooks.RECEIVED == []

@@ -106,10 +106,10 @@ T2 confirm:  order + lines read; customer read; sales_account FOR UPDATE; produc
              2 dispatched marks (UPDATE core_outbox)
 T3 deliver:  per line inventory_product_stock, inventory_balance, inventory_cost_layer FOR UPDATE and UPDATEd,
              INSERT inventory_move (issue, FIFO cost); sales_order UPDATEd; core_audit; core_outbox
-  events:    claim + dispatched mark
+  events:    dispatched mark (no listener: no claim)
 T4 invoice:  order, lines, active invoices read; series sales.invoice (gap-free) read + counter UPDATE; INSERT
              sales_invoice, 5 sales_invoice_line; sales_order UPDATEd (invoiced); core_audit; core_outbox
-  events:    claim + dispatched mark"""
+  events:    dispatched mark (no listener: no claim)"""
 
 
 def _dsn(url: str) -> str:
@@ -363,8 +363,7 @@ class Bare:
         self.conn.commit()
 
     def _deliver_plain(self, event_id: uuid.UUID) -> None:
-        """An event without listeners: claimed, then marked dispatched."""
-        self._claim(event_id)
+        """An event without listeners: marked dispatched (the framework claims only events somebody listens to)."""
         self._dispatched(event_id)
 
     def _deliver_confirmed(self, event_id: uuid.UUID, number: str, total: Decimal, order_id: uuid.UUID) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from udyog.db import TenantSession
 from udyog.models import OutboxEvent
-from udyog_sdk import Event, Listener, UdyogError
+from udyog_sdk import Event, Listener, TenantContext, UdyogError
 from udyog_sdk.models import new_id, utcnow
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def record(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID
         raise TypeError(f"event {name}: payload is not plain JSON data ({exc}); pass ids, not objects") from exc
     row = OutboxEvent(id=new_id(), name=name, payload=data)
     session.add(row)
-    session.info.setdefault("udyog_outbox", []).append(row.id)
+    session.info.setdefault("udyog_outbox", []).append((row.id, name))
     return row.id
 
 
@@ -97,41 +97,107 @@ class Dispatcher:
                 return listener.handler
         return None
 
-    def deliver_many(self, tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
-        """Deliver the given committed events of one tenant."""
-        if not self.enabled:
+    def deliver_many(self, tenant_id: uuid.UUID, ids: list[uuid.UUID] | list[tuple[uuid.UUID, str]]) -> None:
+        """Deliver the given committed events of one tenant (ids, or (id, name) pairs as the commit recorded them).
+
+        Three transactions for the whole batch at most, whatever its size: one
+        reads the tenant, marks dispatched the events no listener of the
+        tenant's enabled plugins wants (no claim: there is nothing to deliver)
+        and claims the others; then each listener in its own; then one records
+        every claimed event's outcome.
+        """
+        if not self.enabled or not ids:
             return
-        for event_id in ids:
-            try:
-                self.deliver(tenant_id, event_id)
-            except Exception:
-                log.exception("delivery of event %s failed; it stays pending", event_id)
+        items = [item if isinstance(item, tuple) else (item, None) for item in ids]
+        try:
+            self._deliver(tenant_id, items)
+        except Exception:
+            log.exception("delivery of events %s failed; they stay pending", [i for i, _ in items])
 
     def deliver(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
-        """Claim and deliver one event; False if another process holds it or it is done."""
+        """Claim and deliver one event; False if another process holds it, it is done, or a listener failed."""
+        return self._deliver(tenant_id, [(event_id, None)]).get(event_id, False)
+
+    def _wanted(self, tenant: TenantContext, name: str) -> bool:
+        """Whether a listener of the core or of the tenant's enabled plugins matches event ``name``."""
+        return any(
+            listener.matches(name) and (plugin == "core" or tenant.is_enabled(plugin))
+            for plugin, listener in self.listeners
+        )
+
+    def _deliver(self, tenant_id: uuid.UUID, items: list[tuple[uuid.UUID, str | None]]) -> dict[uuid.UUID, bool]:
+        """Deliver events of one tenant; event id → whether it is now dispatched (claimed ones only)."""
         kernel = self.kernel
         now = utcnow()
+        free = or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < now - CLAIM_LEASE)
         with kernel.db.session(tenant_id) as session:
-            claimed = session.execute(
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.id == event_id,
-                    OutboxEvent.dispatched_at.is_(None),
-                    or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < now - CLAIM_LEASE),
-                )
-                .values(claimed_at=now, attempts=OutboxEvent.attempts + 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if not claimed:
-                session.rollback()
-                return False
-            row = session.get(OutboxEvent, (tenant_id, event_id))
-            assert row is not None
-            session.commit()
             tenant = kernel.tenant_context(session, tenant_id)
-        if tenant is None:
-            return False
-        ev = Event(id=row.id, tenant_id=tenant_id, name=row.name, payload=row.payload, created_at=row.created_at)
+            if tenant is None:
+                session.rollback()
+                return {}
+            quiet = [event_id for event_id, name in items if name is not None and not self._wanted(tenant, name)]
+            if quiet:  # nobody listens: delivered as they stand, never claimed
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(quiet), OutboxEvent.dispatched_at.is_(None), free)
+                    .values(dispatched_at=now, claimed_at=None, pending_listeners=None, last_error=None)
+                    .execution_options(synchronize_session=False)
+                )
+            skip = set(quiet)
+            claim = [event_id for event_id, _ in items if event_id not in skip]
+            rows: list[Any] = []
+            if claim:
+                rows = list(
+                    session.execute(
+                        update(OutboxEvent)
+                        .where(OutboxEvent.id.in_(claim), OutboxEvent.dispatched_at.is_(None), free)
+                        .values(claimed_at=now, attempts=OutboxEvent.attempts + 1)
+                        .returning(
+                            OutboxEvent.id,
+                            OutboxEvent.name,
+                            OutboxEvent.payload,
+                            OutboxEvent.created_at,
+                            OutboxEvent.pending_listeners,
+                        )
+                        .execution_options(synchronize_session=False)
+                    ).all()
+                )
+            session.commit()
+        order = {event_id: n for n, (event_id, _) in enumerate(items)}
+        rows.sort(key=lambda r: order[r.id])
+        outcomes: dict[uuid.UUID, tuple[list[str], list[str]]] = {}
+        for row in rows:
+            outcomes[row.id] = self._call_listeners(tenant, row)
+        if outcomes:
+            done = [event_id for event_id, (failed, _) in outcomes.items() if not failed]
+            with kernel.db.session(tenant_id) as session:
+                if done:
+                    session.execute(
+                        update(OutboxEvent)
+                        .where(OutboxEvent.id.in_(done))
+                        .values(dispatched_at=utcnow(), claimed_at=None, pending_listeners=None, last_error=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                for event_id, (failed, errors) in outcomes.items():
+                    if failed:
+                        session.execute(
+                            update(OutboxEvent)
+                            .where(OutboxEvent.id == event_id)
+                            .values(
+                                dispatched_at=None,
+                                claimed_at=None,
+                                pending_listeners=failed,
+                                last_error="\n".join(errors),
+                            )
+                            .execution_options(synchronize_session=False)
+                        )
+                session.commit()
+        return {event_id: not failed for event_id, (failed, _) in outcomes.items()}
+
+    def _call_listeners(self, tenant: TenantContext, row: Any) -> tuple[list[str], list[str]]:
+        """Call the listeners a claimed event is due to, each in its own scope; (failed names, errors)."""
+        kernel = self.kernel
+        ev = Event(id=row.id, tenant_id=tenant.id, name=row.name, payload=row.payload, created_at=row.created_at)
         pending = set(row.pending_listeners) if row.pending_listeners is not None else None
         failed: list[str] = []
         errors: list[str] = []
@@ -151,20 +217,7 @@ class Dispatcher:
                 log.exception("listener %s failed on event %s (%s)", listener.name, ev.name, ev.id)
                 failed.append(listener.name)
                 errors.append(f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
-        with kernel.db.session(tenant_id) as session:
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id == event_id)
-                .values(
-                    dispatched_at=None if failed else utcnow(),
-                    claimed_at=None,
-                    pending_listeners=failed or None,
-                    last_error="\n".join(errors) or None,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-        return not failed
+        return failed, errors
 
     def pending(self, limit: int = 1000) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """(tenant_id, event_id) of events awaiting delivery, oldest first."""
