@@ -40,6 +40,7 @@ import decimal
 import enum
 import math
 import uuid
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -123,12 +124,19 @@ def _not_deletable(cls: type) -> UdyogError:
 
 
 def _fields(mapper: Mapper[Any]) -> list[str]:
-    version = mapper.version_id_col
-    return [
-        attr.key
-        for attr in mapper.column_attrs
-        if attr.key not in _SKIPPED_FIELDS and not (version is not None and version in attr.columns)
-    ]
+    """The audited column attributes of ``mapper`` (computed once per mapper)."""
+    found = _FIELDS.get(mapper)
+    if found is None:
+        version = mapper.version_id_col
+        found = _FIELDS[mapper] = [
+            attr.key
+            for attr in mapper.column_attrs
+            if attr.key not in _SKIPPED_FIELDS and not (version is not None and version in attr.columns)
+        ]
+    return found
+
+
+_FIELDS: weakref.WeakKeyDictionary[Mapper[Any], list[str]] = weakref.WeakKeyDictionary()
 
 
 def _write(session: Session, entries: list[dict[str, Any]]) -> None:
@@ -196,10 +204,11 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
             continue
         state = inspect(obj)
         # A column set without its old value loaded (expired or deferred): read it now.
+        changed = state.committed_state  # the attributes set since load: no other one has history
         unknown = [
             key
             for key in _fields(state.mapper)
-            if (h := state.attrs[key].history).added and not h.deleted and not h.unchanged
+            if key in changed and (h := state.attrs[key].history).added and not h.deleted and not h.unchanged
         ]
         if unknown and state.key is not None:
             old[state] = _fetch(session, state, unknown)
@@ -246,7 +255,10 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 
 def _changes(state: InstanceState[Any], fields: list[str], known: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
+    changed = state.committed_state  # the attributes set since load: no other one has history
     for key in fields:
+        if key not in changed:
+            continue
         history = state.attrs[key].history
         if not history.added and not history.deleted:
             continue
