@@ -905,7 +905,7 @@ def _delta(
 
 
 def _compare_rows(dsn: str, kernel: Any, services: Services, bare_factory: Callable[[], Bare]) -> list[str]:
-    """Run VERIFY_ORDERS orders each way; print rows written per order by table; return the differences in inserts."""
+    """Run VERIFY_ORDERS orders each way; print rows written per order by table; return the differences."""
     kernel.db.dispose()
     before = _table_writes(dsn)
     services.run(VERIFY_ORDERS)
@@ -923,8 +923,11 @@ def _compare_rows(dsn: str, kernel: Any, services: Services, bare_factory: Calla
         b = theirs.get(name, (0, 0, 0))
         per = lambda t: "/".join(f"{v / VERIFY_ORDERS:g}" for v in t)  # noqa: E731
         rows.append([name, per(a), per(b)])
-        if a[0] != b[0] or a[2] != b[2]:
-            problems.append(f"{name}: inserted/deleted {a[0]}/{a[2]} (service layer) vs {b[0]}/{b[2]} (bare SQL)")
+        if a != b:
+            problems.append(
+                f"{name}: inserted/updated/deleted {'/'.join(map(str, a))} (service layer) vs "
+                f"{'/'.join(map(str, b))} (bare SQL)"
+            )
     print(f"-- rows written per order (inserted/updated/deleted, pg_stat_user_tables over {VERIFY_ORDERS} orders each)")
     print_table(["table", "service layer", "bare SQL"], rows)
     return problems
@@ -1124,9 +1127,9 @@ def _measure(admin_url: str) -> list[Outcome]:
 
         problems = _compare_rows(dsn, kernel, services, bare_factory)
         if problems:
-            print("-- rows inserted differ: " + "; ".join(problems))
+            print("-- rows written differ: " + "; ".join(problems))
         else:
-            print("-- rows inserted and deleted: the same in every table (updates may differ: see the table)")
+            print("-- rows inserted, updated and deleted: the same in every table")
         bare = bare_factory()
         stack.callback(bare.close)
         rates = _rates({"services": services.run, "bare": bare.run})
