@@ -208,3 +208,27 @@ def sales_after_invoice(invoice: Any) -> None:
 
     Since: sales 0.1.
     """
+
+
+@hookspec
+def sales_invoice_line_details(invoice: Any, line: Any) -> list[str]:
+    """Printable details under one invoice line (the batch, its dates), for invoice pages and PDFs.
+
+    Called by :func:`udyog_sales.services.invoice_line_details`, which the
+    invoice page and any invoice print (GST's tax invoice) use. Nothing is
+    changed here: only read.
+
+    Arguments: ``invoice`` (an :class:`~udyog_sales.models.Invoice`) and
+    ``line`` (one of its :class:`~udyog_sales.models.InvoiceLine`).
+
+    Returns: a list of short lines of text (empty: nothing to add). Broadcast;
+    the answers are printed in the order the plugins answer.
+
+    Example::
+
+        @hookimpl
+        def sales_invoice_line_details(invoice, line):
+            return [f"Batch {b.number} · Exp {b.expiry:%b %Y}" for b in batches_of(invoice, line)]
+
+    Since: sales 0.1.
+    """

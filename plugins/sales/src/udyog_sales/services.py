@@ -470,6 +470,15 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
     return invoice
 
 
+def invoice_line_details(invoice: Invoice) -> dict[int, list[str]]:
+    """What plugins print under each line of ``invoice`` (``sales_invoice_line_details``), by ``line_no``."""
+    relay = hooks()
+    details: dict[int, list[str]] = {}
+    for line in invoice.lines:
+        details[line.line_no] = _messages(relay.sales_invoice_line_details(invoice=invoice, line=line))
+    return details
+
+
 def invoice_order(order: Order, version: int | None) -> Invoice:
     """The invoice action: check the version, then :func:`issue_invoice`."""
     lock_order(order, version)
