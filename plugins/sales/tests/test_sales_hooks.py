@@ -67,6 +67,48 @@ def test_a_plugins_price_wins_over_the_default_and_none_defers(udyog_client, udy
     assert done["taxes"] == [{"line_no": 1, "name": "TAX", "rate": "5", "amount": "2.10"}]
 
 
+class _RupeeRounding:
+    """Rounds totals to the rupee, half up (as GST does); a total of 44.10 gets -0.10."""
+
+    @hookimpl
+    def sales_round_off(self, order):
+        gross = order.subtotal - order.discount_amount + order.tax_total
+        return gross.quantize(D("1"), rounding="ROUND_HALF_UP") - gross
+
+
+class _BadRounding:
+    """Answers a round-off of a whole rupee: refused."""
+
+    @hookimpl
+    def sales_round_off(self, order):
+        return D("1.00")
+
+
+def test_the_round_off_hook_rounds_the_total_and_the_invoice_copies_it(udyog_client, udyog_tenant, udyog_kernel):
+    w = world(udyog_tenant, margin="10.00")
+    plain = udyog_client.post(ORDERS, json=order_body(w, ("p1", "1", None)), expect=201).data
+    plain = udyog_client.post(f"{ORDERS}/{plain['id']}/confirm", json={"version": 1}, expect=200).data
+    assert (plain["round_off"], plain["total"]) == ("0.00", "110.00")  # sales' default: no rounding
+    register(udyog_kernel, _FixedPrice(), "zz_fixed")
+    register(udyog_kernel, _Tax(), "zz_tax")
+    register(udyog_kernel, _RupeeRounding(), "zz_round")
+    made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "2", "50.00")), expect=201).data
+    done = udyog_client.post(f"{ORDERS}/{made['id']}/confirm", json={"version": 1}, expect=200).data
+    assert (done["tax_total"], done["round_off"], done["total"]) == ("2.10", "-0.10", "44.00")
+    assert outstanding(udyog_tenant, w["c1"]) == D("110.00") + D("44.00")
+    invoice = udyog_client.post(f"{ORDERS}/{made['id']}/invoice", json={"version": done["version"]}, expect=201).data
+    assert (invoice["round_off"], invoice["total"], invoice["balance"]) == ("-0.10", "44.00", "44.00")
+
+
+def test_a_round_off_of_a_rupee_or_more_is_refused(udyog_client, udyog_tenant, udyog_kernel):
+    w = world(udyog_tenant)
+    register(udyog_kernel, _BadRounding(), "zz_bad_round")
+    made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "1", None)), expect=201).data
+    refused = udyog_client.post(f"{ORDERS}/{made['id']}/confirm", json={"version": 1}, expect=409)
+    assert "round_off" in refused.errors
+    assert udyog_client.get(f"{ORDERS}/{made['id']}", expect=200).data["state"] == "draft"
+
+
 def test_before_despatch_refuses_and_validation_refuses(udyog_client, udyog_tenant, udyog_kernel):
     w = world(udyog_tenant)
     register(udyog_kernel, _Checks(), "zz_checks")

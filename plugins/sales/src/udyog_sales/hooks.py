@@ -268,6 +268,12 @@ def sales_compute_taxes(order: Any, lines: list[Any]) -> list[LineTax] | None:
 
 
 @hookimpl(trylast=True)
+def sales_round_off(order: Any) -> Decimal | None:
+    """No rounding (GST rounds totals to the rupee)."""
+    return Decimal("0.00")
+
+
+@hookimpl(trylast=True)
 def sales_allocate_stock(order: Any, line: Any) -> list[Any] | None:
     """Inventory's default allocation from the order's warehouse (lots first in, first out)."""
     from udyog_inventory.services import allocate

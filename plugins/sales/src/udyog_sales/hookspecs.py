@@ -9,7 +9,7 @@ What the hooks receive:
 - ``order`` is the ORM row :class:`udyog_sales.models.Order`, in the caller's
   transaction. Stable attributes: ``id``, ``number``, ``customer_id``,
   ``warehouse_id``, ``owner_id``, ``order_date``, ``state``, ``discount_pct``,
-  ``subtotal``, ``discount_amount``, ``tax_total``, ``total``, ``notes``, ``lines`` and
+  ``subtotal``, ``discount_amount``, ``tax_total``, ``round_off``, ``total``, ``notes``, ``lines`` and
   ``reservations`` (``product_id``, ``warehouse_id``, ``lot_id``, ``quantity``; after step 4).
   Read it; change it only where a hook says so.
 - ``line`` is :class:`udyog_sales.models.OrderLine`: ``id``, ``line_no``,
@@ -120,6 +120,26 @@ def sales_compute_taxes(order: Any, lines: list[Any]) -> list[LineTax] | None:
     GST plugin implements it (CGST + SGST or IGST).
 
     Since: sales 0.1.
+    """
+
+
+@hookspec(firstresult=True)
+def sales_round_off(order: Any) -> Decimal | None:
+    """The round-off added to an order's total (rounding it to the rupee, for instance).
+
+    Called in step 1 of the confirmation, after the taxes, with
+    ``order.subtotal``, ``order.discount_amount`` and ``order.tax_total`` set.
+    The answer is rounded to paise, stored as ``order.round_off`` (copied to
+    the invoice) and added to the total. An answer of a rupee or more either
+    way refuses the confirmation (409 naming ``round_off``).
+
+    Arguments: ``order``.
+
+    Returns: the round-off (a ``Decimal``, e.g. ``Decimal("-0.40")``), or None
+    to let the next implementation decide. ``firstresult``; sales' own default
+    (``trylast``) is ``0`` (no rounding). The GST plugin rounds to the rupee.
+
+    Since: sales 0.2.
     """
 
 

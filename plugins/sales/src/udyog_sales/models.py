@@ -66,6 +66,8 @@ class Order(VersionedMixin, TenantMixin, Base):
     subtotal: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     discount_amount: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     tax_total: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
+    #: Added to the total to round it (``sales_round_off``; GST rounds to the rupee), e.g. -0.40.
+    round_off: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO, server_default="0")
     total: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     taxes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -155,6 +157,8 @@ class Invoice(VersionedMixin, TenantMixin, Base):
     subtotal: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     discount_amount: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     tax_total: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
+    #: The order's round-off, copied when the invoice is issued.
+    round_off: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO, server_default="0")
     total: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     paid_amount: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     credited_amount: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)

@@ -111,6 +111,7 @@ class OrderSchema(ma.Schema):
     subtotal = ExactDecimal(2, dump_only=True)
     discount_amount = ExactDecimal(2, dump_only=True)
     tax_total = ExactDecimal(2, dump_only=True)
+    round_off = ExactDecimal(2, dump_only=True)
     total = ExactDecimal(2, dump_only=True)
     taxes = ma.fields.Raw(
         dump_only=True, metadata={"description": "The tax breakdown: line_no, name, rate and amount per tax"}
@@ -169,6 +170,7 @@ class InvoiceSchema(ma.Schema):
     subtotal = ExactDecimal(2, dump_only=True)
     discount_amount = ExactDecimal(2, dump_only=True)
     tax_total = ExactDecimal(2, dump_only=True)
+    round_off = ExactDecimal(2, dump_only=True)
     total = ExactDecimal(2, dump_only=True)
     paid_amount = ExactDecimal(2, dump_only=True)
     credited_amount = ExactDecimal(2, dump_only=True)

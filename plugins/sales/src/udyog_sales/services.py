@@ -238,7 +238,13 @@ def price_order(order: Order, account: Account) -> None:
     order.subtotal = subtotal
     order.discount_amount = discount
     order.tax_total = sum(by_line.values(), ZERO)
-    order.total = subtotal - discount + order.tax_total
+    order.round_off = ZERO
+    answer = relay.sales_round_off(order=order)
+    round_off = pricing.money(Decimal(answer)) if answer is not None else ZERO
+    if abs(round_off) >= 1:
+        raise _problem("invalid round-off", "round_off", f"{round_off} is not between -0.99 and 0.99", 409)
+    order.round_off = round_off
+    order.total = subtotal - discount + order.tax_total + round_off
     order.taxes = [
         {"line_no": t.line_no, "name": t.name, "rate": str(t.rate), "amount": str(pricing.money(t.amount))}
         for t in taxes
@@ -432,6 +438,7 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
         subtotal=order.subtotal,
         discount_amount=order.discount_amount,
         tax_total=order.tax_total,
+        round_off=order.round_off or ZERO,
         total=order.total,
         paid_amount=ZERO,
         credited_amount=ZERO,
