@@ -47,7 +47,12 @@ def world(tenant: Any) -> dict[str, str]:
         session.add(unit)
         session.flush()
         ghee = Product(
-            sku="GHEE", name="Cow ghee 1 L", unit_id=unit.id, price=Decimal("500.00"), cost=Decimal("400"), track_lots=True
+            sku="GHEE",
+            name="Cow ghee 1 L",
+            unit_id=unit.id,
+            price=Decimal("500.00"),
+            cost=Decimal("400"),
+            track_lots=True,
         )
         salt = Product(sku="SALT", name="Salt 1 kg", unit_id=unit.id, price=Decimal("20.00"), cost=Decimal("10"))
         house = Warehouse(code="W1", name="Pune FG", branch_id=pune.id)
@@ -96,14 +101,22 @@ def make_batch(
 
 def order(client: Any, w: dict[str, str], quantity: str, customer: str = "c1", product: str = "ghee") -> dict[str, Any]:
     """A confirmed order of ``quantity`` of a product for a customer from W1."""
-    body = {"customer_id": w[customer], "warehouse_id": w["w1"], "lines": [{"product_id": w[product], "quantity": quantity}]}
+    body = {
+        "customer_id": w[customer],
+        "warehouse_id": w["w1"],
+        "lines": [{"product_id": w[product], "quantity": quantity}],
+    }
     made = client.post(ORDERS, json=body, expect=201).data
     return client.post(f"{ORDERS}/{made['id']}/confirm", json={"version": made["version"]}, expect=200).data  # type: ignore[no-any-return]
 
 
 def draft(client: Any, w: dict[str, str], quantity: str, customer: str = "c1") -> dict[str, Any]:
     """A draft order of GHEE."""
-    body = {"customer_id": w[customer], "warehouse_id": w["w1"], "lines": [{"product_id": w["ghee"], "quantity": quantity}]}
+    body = {
+        "customer_id": w[customer],
+        "warehouse_id": w["w1"],
+        "lines": [{"product_id": w["ghee"], "quantity": quantity}],
+    }
     return client.post(ORDERS, json=body, expect=201).data  # type: ignore[no-any-return]
 
 

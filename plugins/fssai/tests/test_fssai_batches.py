@@ -36,7 +36,8 @@ def test_expiry_comes_from_the_shelf_life_and_can_be_overridden(udyog_client, ud
     missing = udyog_client.post(BATCHES, json={"product_id": w["ghee"], "produced_on": "2026-11-01"}, expect=422)
     assert "shelf life" in missing.errors["expires_on"][0]
     udyog_client.patch(
-        f"{PRODUCTS}/{w['ghee']}", json={"version": product["version"], "shelf_life_days": 270, "pack_size": "1 L tin"},
+        f"{PRODUCTS}/{w['ghee']}",
+        json={"version": product["version"], "shelf_life_days": 270, "pack_size": "1 L tin"},
         expect=200,
     )
     derived = make_batch(udyog_client, w, "2026-11-01")
@@ -46,14 +47,21 @@ def test_expiry_comes_from_the_shelf_life_and_can_be_overridden(udyog_client, ud
     assert overridden["expires_on"] == "2027-05-31" and overridden["number"] == "B2611-0002"
     named = make_batch(udyog_client, w, "2026-11-02", "2027-05-31", number="GH-77")
     assert named["number"] == "GH-77" and named["lot_id"]
-    dup = udyog_client.post(BATCHES, json={"product_id": w["ghee"], "produced_on": "2026-11-02", "number": "GH-77",
-                                           "expires_on": "2027-01-01"}, expect=409)
+    dup = udyog_client.post(
+        BATCHES,
+        json={"product_id": w["ghee"], "produced_on": "2026-11-02", "number": "GH-77", "expires_on": "2027-01-01"},
+        expect=409,
+    )
     assert "number" in dup.errors
 
 
 @pytest.mark.parametrize(
     ("expires_on", "best_before", "field"),
-    [("2026-11-01", None, "expires_on"), ("2026-10-31", None, "expires_on"), ("2027-01-01", "2027-01-02", "best_before")],
+    [
+        ("2026-11-01", None, "expires_on"),
+        ("2026-10-31", None, "expires_on"),
+        ("2027-01-01", "2027-01-02", "best_before"),
+    ],
 )
 def test_the_expiry_must_be_after_manufacture(udyog_client, udyog_tenant, expires_on, best_before, field):
     w = world(udyog_tenant)
@@ -69,11 +77,13 @@ def test_only_lot_tracked_products_have_batches_and_dates_stay_ordered_on_update
     )
     assert "product_id" in refused.errors
     batch = make_batch(udyog_client, w, "2026-11-01", "2027-11-01")
-    bad = udyog_client.patch(f"{BATCHES}/{batch['id']}", json={"version": batch["version"], "expires_on": "2026-10-01"},
-                             expect=422)
+    bad = udyog_client.patch(
+        f"{BATCHES}/{batch['id']}", json={"version": batch["version"], "expires_on": "2026-10-01"}, expect=422
+    )
     assert bad.errors == {"expires_on": ["must be after the date of manufacture or packing"]}
-    good = udyog_client.patch(f"{BATCHES}/{batch['id']}", json={"version": batch["version"], "best_before": "2027-06-01"},
-                              expect=200).data
+    good = udyog_client.patch(
+        f"{BATCHES}/{batch['id']}", json={"version": batch["version"], "best_before": "2027-06-01"}, expect=200
+    ).data
     assert good["best_before"] == "2027-06-01"
 
 
@@ -81,8 +91,9 @@ def test_qc_needs_an_inspector_and_hold_needs_a_reason(udyog_client, udyog_tenan
     w = world(udyog_tenant)
     batch = make_batch(udyog_client, w, "2026-11-01", "2027-11-01", qc="pending")
     assert batch["qc_status"] == "pending"
-    refused = udyog_client.post(f"{BATCHES}/{batch['id']}/qc", json={"version": batch["version"], "status": "passed"},
-                                expect=422)
+    refused = udyog_client.post(
+        f"{BATCHES}/{batch['id']}/qc", json={"version": batch["version"], "status": "passed"}, expect=422
+    )
     assert refused.errors == {"inspector": ["required for a QC decision"]}
     passed = udyog_client.post(
         f"{BATCHES}/{batch['id']}/qc",
@@ -91,11 +102,13 @@ def test_qc_needs_an_inspector_and_hold_needs_a_reason(udyog_client, udyog_tenan
     ).data
     assert (passed["qc_status"], passed["qc_inspector"], passed["qc_notes"]) == ("passed", "A. Deshpande", "seal ok")
     assert passed["qc_at"] is not None
-    stale = udyog_client.post(f"{BATCHES}/{batch['id']}/hold", json={"version": batch["version"], "reason": "x"},
-                              expect=409)
+    stale = udyog_client.post(
+        f"{BATCHES}/{batch['id']}/hold", json={"version": batch["version"], "reason": "x"}, expect=409
+    )
     assert stale.status == 409
-    held = udyog_client.post(f"{BATCHES}/{batch['id']}/hold", json={"version": passed["version"], "reason": "leak"},
-                             expect=200).data
+    held = udyog_client.post(
+        f"{BATCHES}/{batch['id']}/hold", json={"version": passed["version"], "reason": "leak"}, expect=200
+    ).data
     assert held["on_hold"] and held["hold_reason"] == "leak"
     released = udyog_client.post(f"{BATCHES}/{batch['id']}/release", json={"version": held["version"]}, expect=200)
     assert released.data["on_hold"] is False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from udyog_fssai import rules
 
 D = dt.date
@@ -18,7 +17,7 @@ D = dt.date
         ("1001202200034", False),  # 13
         ("100120220003456", False),  # 15
         ("1001202200034A", False),  # a letter
-        ("１００１２０２２０００３４５", False),  # full-width digits are not ASCII digits
+        ("\uff11" * 14, False),  # full-width digits are not ASCII digits
         ("", False),
     ],
 )

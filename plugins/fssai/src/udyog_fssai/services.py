@@ -53,6 +53,11 @@ def settings() -> Mapping[str, Any]:
         return {"expiry_alert_days": 30, "require_licence": False, "recall_deadline_days": 10}
 
 
+def _qty(value: Decimal) -> str:
+    """A quantity for people: ``10.5``, ``0`` (no trailing zeros, no exponent)."""
+    return format(value.normalize(), "f")
+
+
 def _refuse(message: str, field_name: str, reason: str, status: int = 422) -> UdyogError:
     return UdyogError(message, status=status, errors={field_name: [reason]})
 
@@ -353,7 +358,7 @@ def fefo_allocate(order: Any, line: Any) -> list[StockAllocation] | None:
     if left_qty > 0:
         got = Decimal(line.quantity) - left_qty
         reasons = sorted(set(blocked.values()))
-        reason = f"only {got} of {product.sku} can be allocated first-expiry-first-out"
+        reason = f"only {_qty(got)} of {product.sku} can be allocated first-expiry-first-out"
         if reasons:
             reason += " (" + "; ".join(reasons[:5]) + ")"
         raise UdyogError(
@@ -418,7 +423,7 @@ def invoice_line_details(invoice: Any, line: Any) -> list[str]:
     out = []
     for number, kind, produced_on, expires_on, best_before, quantity in rows:
         text = rules.label_lines(number, kind, produced_on, expires_on, best_before)
-        out.append(f"{text} · Qty {quantity.normalize():f}" if several else text)
+        out.append(f"{text} · Qty {_qty(quantity)}" if several else text)
     return out
 
 
