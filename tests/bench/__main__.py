@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "jobs": ("tests.bench.jobs", "background jobs"),
     "ledger": ("tests.bench.bench_ledger", "stock ledger pages"),
     "sales": ("tests.bench.bench_sales", "order to invoice"),
+    "recall": ("tests.bench.bench_recall", "recall trace"),
 }
 
 
