@@ -55,9 +55,35 @@ _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 class UdyogApi(Api):
-    """flask-smorest's ``Api`` documenting Udyog's error envelope for every error status."""
+    """flask-smorest's ``Api`` documenting Udyog's error envelope for every error status.
+
+    Blueprints are registered with Flask at once but documented only when the
+    OpenAPI document is first asked for (:meth:`document_views`): building
+    the document takes longer than the rest of the application's start-up, and
+    most processes (workers, every test's application) never serve it.
+    """
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._undocumented: list[tuple[Any, str, Any]] = []
+        self._doc_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """Register ``blp`` with the application now and in the document later (as flask-smorest would at once)."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
+
+    def document_views(self) -> None:
+        """Add the views of the blueprints registered since the last call to ``self.spec``."""
+        with self._doc_lock:
+            pending, self._undocumented = self._undocumented, []
+            for blp, name, parameters in pending:
+                blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+                self.spec.tag({"name": name, "description": blp.description})
 
 
 def _openapi_path(rule: str) -> str:
@@ -94,6 +120,8 @@ class OpenAPIComposer:
                         for method in rule.methods or ():
                             key = (_openapi_path(rule.rule), method.lower())
                             self._operations[key] = (owner, _access(self.app, rule.endpoint))
+                    if isinstance(self.api, UdyogApi):
+                        self.api.document_views()
                     self._base = self.api.spec.to_dict()
         return self._base
 

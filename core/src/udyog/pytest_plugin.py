@@ -108,39 +108,66 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def udyog_migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The test session's migrated template databases (:class:`udyog.testing.MigratedTemplates`)."""
+    from udyog.testing import MigratedTemplates
+
+    templates = MigratedTemplates(tmp_path_factory.mktemp("udyog-templates"), require_postgres)
+    try:
+        yield templates
+    finally:
+        templates.close()
+
+
 @pytest.fixture
-def database_url_factory(tmp_path: Path) -> Iterator[Callable[[str], str]]:
-    """Makes fresh, empty databases: ``factory("sqlite")`` or ``factory("postgresql")`` (dropped afterwards)."""
-    from udyog.testing import postgres_database, sqlite_url
+def database_url_factory(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Makes fresh databases: ``factory("sqlite")`` or ``factory("postgresql")`` (dropped afterwards).
+
+    Empty, or a copy of the database at URL ``template=`` (same backend).
+    """
+    from udyog.testing import copy_sqlite, postgres_database, sqlite_url
 
     stack = ExitStack()
     counter = [0]
 
-    def make(backend: str) -> str:
+    def make(backend: str, template: str | None = None) -> str:
         counter[0] += 1
         if backend == "sqlite":
-            return sqlite_url(tmp_path, f"db{counter[0]}.sqlite")
-        return stack.enter_context(postgres_database(require_postgres()))
+            url = sqlite_url(tmp_path, f"db{counter[0]}.sqlite")
+            if template is not None:
+                copy_sqlite(template, url)
+            return url
+        return stack.enter_context(postgres_database(require_postgres(), template=template))
 
     with stack:
         yield make
 
 
 @pytest.fixture
-def kernel_factory(database_url_factory: Callable[[str], str]) -> Iterator[Callable[..., Any]]:
+def kernel_factory(
+    database_url_factory: Callable[..., str], udyog_migrated_templates: Any
+) -> Iterator[Callable[..., Any]]:
     """Builds migrated kernels: ``kernel_factory(["notes"], backend="sqlite", url=None, **overrides)``.
 
     Plugin loading is strict: a plugin that fails to load fails the test.
     ``overrides`` are :class:`~udyog.config.Settings` fields (``migrate=False``
-    skips the migrations).
+    skips the migrations). Without ``url``, the database is a copy of a
+    template migrated once per test session for the same backend, plugins and
+    overrides (``UDYOG_TEST_TEMPLATES=0``: migrate each one).
     """
     from udyog.testing import build_kernel
 
     kernels: list[Any] = []
+    templates = udyog_migrated_templates
 
     def make(
         plugins: tuple[str, ...] | list[str] = (), *, backend: str = "sqlite", url: str | None = None, **kw: Any
     ) -> Any:
+        if url is None and kw.get("migrate", True) and templates.enabled:
+            template = templates.url(backend, plugins, kw)
+            kw = {**kw, "migrate": False}
+            url = database_url_factory(backend, template)
         kernel = build_kernel(url or database_url_factory(backend), plugins, **kw)
         kernels.append(kernel)
         return kernel
