@@ -56,9 +56,15 @@ def world(tenant: Any, *, gst: bool = True, on_hand: str = "5000") -> dict[str, 
         session.add(unit)
         session.flush()
         products = {
-            "ghee": Product(sku="GHEE", name="Cow ghee 1 L", unit_id=unit.id, price=Decimal("100.10"), cost=Decimal("80")),
-            "pickle": Product(sku="PICKLE", name="Mango pickle", unit_id=unit.id, price=Decimal("250.00"), cost=Decimal("100")),
-            "milk": Product(sku="MILK", name="UHT milk 1 L", unit_id=unit.id, price=Decimal("60.00"), cost=Decimal("40")),
+            "ghee": Product(
+                sku="GHEE", name="Cow ghee 1 L", unit_id=unit.id, price=Decimal("100.10"), cost=Decimal("80")
+            ),
+            "pickle": Product(
+                sku="PICKLE", name="Mango pickle", unit_id=unit.id, price=Decimal("250.00"), cost=Decimal("100")
+            ),
+            "milk": Product(
+                sku="MILK", name="UHT milk 1 L", unit_id=unit.id, price=Decimal("60.00"), cost=Decimal("40")
+            ),
             "plain": Product(sku="PLAIN", name="No HSN", unit_id=unit.id, price=Decimal("10.00"), cost=Decimal("5")),
         }
         house = Warehouse(code="W1", name="Pune FG", branch_id=pune.id)

@@ -40,9 +40,13 @@ def settings(client: Any, **values: Any) -> None:
 
 def test_a_branch_registration_is_normalised_and_validated(udyog_client, udyog_tenant):
     w = world(udyog_tenant, gst=False)
-    bad = udyog_client.post(f"{GST}/registrations", json={"branch_id": w["branch"], "gstin": "27AAKCS4821M1ZX"}, expect=422)
+    bad = udyog_client.post(
+        f"{GST}/registrations", json={"branch_id": w["branch"], "gstin": "27AAKCS4821M1ZX"}, expect=422
+    )
     assert "check character" in bad.errors["gstin"][0]
-    wrong_state = udyog_client.post(f"{GST}/registrations", json={"branch_id": w["branch"], "gstin": BUYER_KA}, expect=422)
+    wrong_state = udyog_client.post(
+        f"{GST}/registrations", json={"branch_id": w["branch"], "gstin": BUYER_KA}, expect=422
+    )
     assert "state 29" in wrong_state.errors["gstin"][0] and "27" in wrong_state.errors["gstin"][0]
     made = udyog_client.post(
         f"{GST}/registrations", json={"branch_id": w["branch"], "gstin": " 27-aakcs-4821-m1zw "}, expect=201
@@ -59,9 +63,12 @@ def test_customers_get_gstin_pan_and_flags_through_crm(udyog_client, udyog_tenan
     ).data
     assert (made["gstin"], made["pan"], made["gst_state"]) == (LADAKH, "AAKCS4821M", "38")
     for code, gstin in (("O1", OTHER_TERRITORY), ("C1", CENTRE)):
-        assert udyog_client.post(CUSTOMERS, json={"code": code, "name": code, "gstin": gstin}, expect=201).data[
-            "gst_state"
-        ] == gstin[:2]
+        assert (
+            udyog_client.post(CUSTOMERS, json={"code": code, "name": code, "gstin": gstin}, expect=201).data[
+                "gst_state"
+            ]
+            == gstin[:2]
+        )
     bad = udyog_client.post(CUSTOMERS, json={"code": "B1", "name": "Bad", "gstin": "27AAKCS4821M1ZX"}, expect=422)
     assert "check character" in bad.errors["gstin"][0]
     bad_pan = udyog_client.post(CUSTOMERS, json={"code": "B2", "name": "Bad", "pan": "ABCDE1234F"}, expect=422)
@@ -160,7 +167,11 @@ def test_the_invoice_carries_its_gst_facts_breakup_words_and_pdf(udyog_client, u
     invoice = invoiced(udyog_client, w, "ka", ("ghee", "3"), ("pickle", "2"), order_date="2025-10-01")
     # ghee 300.30 → IGST 15.02 (15.015); pickle 500.00 → 25.00; total 840.32 → round-off -0.32 → 840.00
     assert (invoice["tax_total"], invoice["round_off"], invoice["total"]) == ("40.02", "-0.32", "840.00")
-    assert (invoice["place_of_supply"], invoice["supplier_gstin"], invoice["buyer_gstin"]) == ("29", SUPPLIER_MH, BUYER_KA)
+    assert (invoice["place_of_supply"], invoice["supplier_gstin"], invoice["buyer_gstin"]) == (
+        "29",
+        SUPPLIER_MH,
+        BUYER_KA,
+    )
     assert (invoice["eway_bill_needed"], invoice["einvoice_needed"]) == (False, False)
     view = udyog_client.get(f"{GST}/invoices/{invoice['id']}", expect=200).data
     assert view["place_of_supply_name"] == "29 · Karnataka"

@@ -382,10 +382,7 @@ def breakup(lines: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
         entry = sums.setdefault(rate, {k: ZERO for k in ("taxable", "igst", "cgst", "sgst", "utgst")})
         for key in entry:
             entry[key] += Decimal(str(line[key]))
-    return [
-        {"rate": str(plain(rate)), **{k: str(v) for k, v in entry.items()}}
-        for rate, entry in sorted(sums.items())
-    ]
+    return [{"rate": str(plain(rate)), **{k: str(v) for k, v in entry.items()}} for rate, entry in sorted(sums.items())]
 
 
 def products_by_id(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
