@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from udyog_crm.models import Customer
 from udyog_gst.models import Party, ProductTax, Registration
 from udyog_gst.services import check_registration
+
+from udyog_crm.models import Customer
 from udyog_inventory import services as stock
 from udyog_inventory.models import Product, Unit, Warehouse
 from udyog_sdk.models import Base

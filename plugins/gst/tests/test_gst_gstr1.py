@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from gst_kit import BUYER_KA, BUYER_MH, GST, SUPPLIER_MH, download, world
-
 from udyog_gst import gstr1
+
 from udyog_sales import services as sales
 
 pytestmark = pytest.mark.udyog_plugins("gst")

@@ -7,7 +7,6 @@ from decimal import Decimal as D  # noqa: N817 - amounts read as D("1.00")
 
 import pytest
 from gst_kit import ANDAMAN, CENTRE, CHANDIGARH, DNH_DD, LADAKH, LAKSHADWEEP, OTHER_TERRITORY, SUPPLIER_MH
-
 from udyog_gst import data
 from udyog_gst.identifiers import IdentifierError, check_character, normalise, validate_gstin, validate_pan
 from udyog_gst.services import Supply, place_of_supply, rate_for, split
@@ -63,9 +62,9 @@ def test_pans_the_tutorial_sample_is_invalid():
 
 def test_the_state_table():
     assert set(data.STATES) == {f"{n:02d}" for n in range(1, 39)} | {"97", "99"}
-    assert data.LEGACY_STATES == {"25", "28"}
+    assert {"25", "28"} == data.LEGACY_STATES
     assert data.EXPORT_POS == "96" and "96" not in data.STATES
-    assert data.UTGST_STATES == {"04", "26", "31", "35", "38", "97"}
+    assert {"04", "26", "31", "35", "38", "97"} == data.UTGST_STATES
 
 
 # -- heads and rounding ----------------------------------------------------------------------
