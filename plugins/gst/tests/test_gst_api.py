@@ -23,6 +23,7 @@ from gst_kit import (
     order,
     world,
 )
+from udyog_gst.identifiers import check_character
 
 pytestmark = pytest.mark.udyog_plugins("gst")
 
@@ -298,3 +299,59 @@ def test_credit_notes_take_numbers_from_a_rule_46_series(udyog_client, udyog_ten
     ).data
     assert len(note["number"]) <= 16
     assert D(note["amount"]) == D("52.50")
+
+
+def test_one_registration_per_state_and_legacy_codes_refused(udyog_client, udyog_tenant):
+    w = world(udyog_tenant)
+    branches = "/api/v1/core/branches"
+    second = udyog_client.post(branches, json={"code": "NSK", "name": "Nashik", "state_code": "27"}, expect=201).data
+    other = "27AAHCS3390L1ZV"  # a valid Maharashtra GSTIN of another PAN
+    refused = udyog_client.post(f"{GST}/registrations", json={"branch_id": second["id"], "gstin": other}, expect=422)
+    assert "registered already" in refused.errors["gstin"][0]
+    shared = udyog_client.post(
+        f"{GST}/registrations", json={"branch_id": second["id"], "gstin": SUPPLIER_MH}, expect=201
+    ).data
+    assert shared["state_code"] == "27"
+    old = udyog_client.post(branches, json={"code": "AP", "name": "Old AP", "state_code": "28"}, expect=201).data
+    legacy = "28AAKCS4821M1Z" + check_character("28AAKCS4821M1Z")
+    refused = udyog_client.post(f"{GST}/registrations", json={"branch_id": old["id"], "gstin": legacy}, expect=422)
+    assert "legacy" in refused.errors["gstin"][0]
+    current = udyog_client.get(f"{GST}/registrations", params={"branch_id": w["branch"]}, expect=200).data[0]
+    changed = udyog_client.patch(
+        f"{GST}/registrations/{current['id']}",
+        json={"version": current["version"], "legal_name": "Sunrise Foods Private Limited"},
+        expect=200,
+    ).data
+    assert (changed["gstin"], changed["legal_name"]) == (SUPPLIER_MH, "Sunrise Foods Private Limited")
+    udyog_client.patch(
+        f"{GST}/registrations/{current['id']}", json={"version": changed["version"], "gstin": BUYER_KA}, expect=422
+    )
+
+
+def test_the_rate_table_is_seeded_and_a_tenant_may_add_a_dated_rate(udyog_client, udyog_tenant):
+    w = world(udyog_tenant)
+    ghee = udyog_client.get(f"{GST}/rates", params={"hsn_code": "0405"}, expect=200).data
+    assert [(r["valid_from"], r["rate"]) for r in sorted(ghee, key=lambda r: r["valid_from"])] == [
+        ("2017-07-01", "12.00"),
+        ("2025-09-22", "5.00"),
+    ]
+    udyog_client.post(f"{GST}/rates", json={"hsn_code": "0405", "valid_from": "2025-09-22", "rate": "5"}, expect=422)
+    udyog_client.post(f"{GST}/rates", json={"hsn_code": "04a5", "valid_from": "2026-01-01", "rate": "5"}, expect=422)
+    udyog_client.post(f"{GST}/rates", json={"hsn_code": "0405", "valid_from": "2026-04-01", "rate": "18"}, expect=201)
+    later = order(udyog_client, w, "ka", ("ghee", "1"), order_date="2026-04-01")
+    assert heads(later) == {"IGST": "18.02"}  # 100.10 at 18% = 18.018
+    earlier = order(udyog_client, w, "ka", ("ghee", "1"), order_date="2026-03-31")
+    assert heads(earlier) == {"IGST": "5.01"}
+
+
+def test_a_products_own_rate_applies_from_its_date(udyog_client, udyog_tenant):
+    w = world(udyog_tenant)
+    product = udyog_client.get(f"{PRODUCTS}/{w['pickle']}", expect=200).data
+    assert (product["hsn_code"], product["gst_rate"]) == ("2001", None)
+    udyog_client.patch(
+        f"{PRODUCTS}/{w['pickle']}",
+        json={"version": product["version"], "gst_rate": "18", "gst_rate_from": "2025-11-01"},
+        expect=200,
+    )
+    assert heads(order(udyog_client, w, "ka", ("pickle", "1"), order_date="2025-10-31")) == {"IGST": "12.50"}
+    assert heads(order(udyog_client, w, "ka", ("pickle", "1"), order_date="2025-11-01")) == {"IGST": "45.00"}

@@ -172,3 +172,13 @@ def test_thresholds_are_dated():
     assert data.in_force(data.EINVOICE_TURNOVER, dt.date(2023, 7, 31)) == D("100000000")
     assert data.in_force(data.EINVOICE_TURNOVER, dt.date(2023, 8, 1)) == D("50000000")
     assert data.in_force(data.EWAY_BILL_INTERSTATE, dt.date(2025, 1, 1)) == D("50000")
+
+
+def test_e_way_bill_threshold_is_exceeded_only_above_50000_inter_state():
+    from udyog_gst.services import eway_bill_needed
+
+    day = dt.date(2025, 10, 1)
+    assert eway_bill_needed(True, D("50000.00"), day) is False
+    assert eway_bill_needed(True, D("50000.01"), day) is True
+    assert eway_bill_needed(False, D("90000.00"), day) is False
+    assert eway_bill_needed(True, D("90000.00"), dt.date(2018, 3, 31)) is False  # before the rule's data
