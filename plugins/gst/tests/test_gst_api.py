@@ -25,6 +25,8 @@ from gst_kit import (
 )
 from udyog_gst.identifiers import check_character
 
+from udyog_sdk import hookimpl
+
 pytestmark = pytest.mark.udyog_plugins("gst")
 
 SERIES = "/api/v1/core/series"
@@ -355,3 +357,22 @@ def test_a_products_own_rate_applies_from_its_date(udyog_client, udyog_tenant):
     )
     assert heads(order(udyog_client, w, "ka", ("pickle", "1"), order_date="2025-10-31")) == {"IGST": "12.50"}
     assert heads(order(udyog_client, w, "ka", ("pickle", "1"), order_date="2025-11-01")) == {"IGST": "45.00"}
+
+
+class _Batches:
+    """Prints a batch line under every invoice line, as FSSAI does through sales' hook."""
+
+    @hookimpl
+    def sales_invoice_line_details(self, invoice, line):
+        return [f"Batch B-{line.line_no:02d} · Exp 10/2026"]
+
+
+def test_the_tax_invoice_prints_what_plugins_add_under_each_line(udyog_client, udyog_tenant, udyog_kernel):
+    w = world(udyog_tenant)
+    udyog_kernel.pm.register(_Batches(), name="zz_batches")
+    udyog_kernel.bus.refresh(udyog_kernel.registry.order)
+    invoice = invoiced(udyog_client, w, "mh", ("ghee", "1"), ("pickle", "1"))
+    view = udyog_client.get(f"{GST}/invoices/{invoice['id']}", expect=200).data
+    assert [line["details"] for line in view["lines"]] == [["Batch B-01 · Exp 10/2026"], ["Batch B-02 · Exp 10/2026"]]
+    status, _, pdf = download(udyog_client, f"{GST}/invoices/{invoice['id']}/pdf")
+    assert status == 200 and pdf.startswith(b"%PDF")

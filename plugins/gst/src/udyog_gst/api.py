@@ -123,6 +123,15 @@ class TaxLineSchema(ma.Schema):
     utgst = ma.fields.String()
 
 
+class TaxInvoiceLineSchema(TaxLineSchema):
+    """An invoice line on the tax invoice: what was sold, its GST and what plugins print under it."""
+
+    description = ma.fields.String()
+    quantity = ma.fields.Decimal(as_string=True)
+    unit_price = ma.fields.Decimal(as_string=True)
+    details = ma.fields.List(ma.fields.String(), metadata={"description": "Lines plugins print under it (batches)"})
+
+
 class BreakupSchema(ma.Schema):
     """Taxable value and heads summed per rate."""
 
@@ -149,7 +158,7 @@ class TaxInvoiceSchema(ma.Schema):
     export = ma.fields.Boolean()
     eway_bill_needed = ma.fields.Boolean()
     einvoice_needed = ma.fields.Boolean()
-    lines = ma.fields.List(ma.fields.Nested(TaxLineSchema))
+    lines = ma.fields.List(ma.fields.Nested(TaxInvoiceLineSchema))
     breakup = ma.fields.List(ma.fields.Nested(BreakupSchema))
     taxable_total = ma.fields.String()
     tax_total = ma.fields.String()
