@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from udyog_crm.models import Customer
 from udyog_inventory import services as stock
@@ -522,14 +522,17 @@ def expiry_scan(*, on: dt.date | None = None) -> dict[str, int]:
 # -- recall: trace, recoveries, report -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TraceRow:
-    """One order that took stock of the batch: who, which order and invoice, how much, when despatched."""
+class TraceRow(NamedTuple):
+    """One order that took stock of the batch: who, which order and invoice, how much, when despatched.
 
-    customer_id: uuid.UUID
+    A named tuple of plain values (ids as text): ten thousand of them stay out
+    of the garbage collector's way (tuples of untracked values are untracked).
+    """
+
+    customer_id: str
     customer_code: str
     customer_name: str
-    order_id: uuid.UUID
+    order_id: str
     order_number: str
     order_state: str
     invoice_number: str | None
@@ -542,7 +545,7 @@ class TraceRow:
 class CustomerTotal:
     """A customer's despatched and recovered quantities of a batch."""
 
-    customer_id: uuid.UUID
+    customer_id: str
     customer_code: str
     customer_name: str
     despatched: Decimal = ZERO
@@ -589,10 +592,10 @@ def trace(batch: Batch, *, recall: Recall | None = None) -> Trace:
     """Every customer, order, invoice, quantity and despatch date of a batch, with totals per customer.
 
     Set-based: one query for the order rows (the allocations of the lot,
-    index ``ix_fssai_allocation_lot``, joined to orders, customers and the
-    orders' live invoices), one for the product, and one for the recoveries
-    of ``recall`` (when given); quantities are added up in Python because
-    SQLite keeps exact decimals as text.
+    index ``ix_fssai_allocation_lot``, joined to the orders and their live
+    invoices), one for the recoveries of ``recall`` (when given), one for the
+    names of the customers, one for the product; quantities are added up in
+    Python because SQLite keeps exact decimals as text.
     """
     session = db_session()
     invoice = (
@@ -600,12 +603,14 @@ def trace(batch: Batch, *, recall: Recall | None = None) -> Trace:
         .where(Invoice.state != "cancelled")
         .subquery("live_invoice")
     )
-    rows = session.execute(
+    # On PostgreSQL the ids come as text straight from the server: no UUID objects made and turned back into text.
+    as_text = session.get_bind().dialect.name == "postgresql"
+    customer_col = cast(Allocation.customer_id, String) if as_text else Allocation.customer_id
+    order_col = cast(Allocation.order_id, String) if as_text else Allocation.order_id
+    query = (
         select(
-            Allocation.customer_id,
-            Customer.code,
-            Customer.name,
-            Allocation.order_id,
+            customer_col,
+            order_col,
             Order.number,
             Order.state,
             invoice.c.number,
@@ -615,35 +620,52 @@ def trace(batch: Batch, *, recall: Recall | None = None) -> Trace:
         )
         .select_from(Allocation)
         .join(Order, Order.id == Allocation.order_id)
-        .join(Customer, Customer.id == Allocation.customer_id)
         .outerjoin(invoice, invoice.c.order_id == Allocation.order_id)
         .where(Allocation.lot_id == batch.lot_id, Order.state != "cancelled")
-    ).all()
-    merged: dict[tuple[uuid.UUID, str | None], list[Any]] = {}
-    for r in rows:
-        key = (r[3], r[6])
-        if key in merged:
-            merged[key][8] += r[8]
-        else:
-            merged[key] = list(r)
-    trace_rows = sorted(
-        (TraceRow(*values) for values in merged.values()),
-        key=lambda t: (t.customer_name, t.despatched_on or dt.datetime.max.replace(tzinfo=dt.UTC), t.order_number),
+        .execution_options(yield_per=2000)  # streamed: a few thousand rows alive at a time
     )
-    customers: dict[uuid.UUID, CustomerTotal] = {}
+    # (order, invoice) -> (customer, order, number, state, invoice, invoice date, quantity, despatched)
+    merged: dict[tuple[str, str | None], tuple[Any, ...]] = {}
+    for customer_id, order_id, number, state, invoice_number, invoice_date, quantity, delivered in session.execute(
+        query
+    ):
+        key = (order_id if as_text else str(order_id), invoice_number)
+        found = merged.get(key)
+        if found is not None:
+            quantity += found[6]
+        customer = customer_id if as_text else str(customer_id)
+        merged[key] = (customer, key[0], number, state, invoice_number, invoice_date, quantity, delivered)
+    recovered: list[tuple[str, Decimal]] = []
+    if recall is not None:
+        recovered = [
+            (str(customer_id), quantity)
+            for customer_id, quantity in session.execute(
+                select(Recovery.customer_id, Recovery.quantity).where(Recovery.recall_id == recall.id)
+            )
+        ]
+    wanted = {values[0] for values in merged.values()} | {customer_id for customer_id, _ in recovered}
+    names: dict[str, tuple[str, str]] = {}
+    if wanted:
+        query_names = select(Customer.id, Customer.code, Customer.name).where(
+            Customer.id.in_([uuid.UUID(i) for i in wanted])
+        )
+        names = {str(i): (code, name) for i, code, name in session.execute(query_names)}
+    latest = dt.datetime.max.replace(tzinfo=dt.UTC)
+    trace_rows = sorted(
+        (TraceRow(v[0], *names.get(v[0], ("", "")), *v[1:]) for v in merged.values()),
+        key=lambda t: (t.customer_name, t.despatched_on or latest, t.order_number),
+    )
+    customers: dict[str, CustomerTotal] = {}
     for t in trace_rows:
-        total = customers.setdefault(t.customer_id, CustomerTotal(t.customer_id, t.customer_code, t.customer_name))
+        total = customers.get(t.customer_id)
+        if total is None:
+            total = customers[t.customer_id] = CustomerTotal(t.customer_id, t.customer_code, t.customer_name)
         total.orders += 1
         if t.despatched_on is not None:
             total.despatched += t.quantity
-    if recall is not None:
-        recovered = session.execute(
-            select(Recovery.customer_id, Customer.code, Customer.name, Recovery.quantity)
-            .join(Customer, Customer.id == Recovery.customer_id)
-            .where(Recovery.recall_id == recall.id)
-        ).all()
-        for customer_id, code, name, quantity in recovered:
-            customers.setdefault(customer_id, CustomerTotal(customer_id, code, name)).recovered += quantity
+    for customer_id, quantity in recovered:
+        code, name = names.get(customer_id, ("", ""))
+        customers.setdefault(customer_id, CustomerTotal(customer_id, code, name)).recovered += quantity
     product = session.execute(
         select(Product.sku, Product.name, Unit.code, ProductFood.pack_size)
         .join(Unit, Unit.id == Product.unit_id)
@@ -719,7 +741,7 @@ def record_recovery(recall: Recall, data: Mapping[str, Any]) -> Recovery:
         raise _refuse("invalid quantity", "quantity", "must be greater than 0")
     customer_id = data["customer_id"]
     result = trace(batch_of_recall(recall), recall=recall)
-    total = next((c for c in result.customers if c.customer_id == customer_id), None)
+    total = next((c for c in result.customers if c.customer_id == str(customer_id)), None)
     if total is None or total.despatched == 0:
         raise _refuse("not a recipient", "customer_id", "nothing of this batch was despatched to this customer")
     if quantity > total.outstanding:
