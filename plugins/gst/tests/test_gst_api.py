@@ -376,3 +376,38 @@ def test_the_tax_invoice_prints_what_plugins_add_under_each_line(udyog_client, u
     assert [line["details"] for line in view["lines"]] == [["Batch B-01 · Exp 10/2026"], ["Batch B-02 · Exp 10/2026"]]
     status, _, pdf = download(udyog_client, f"{GST}/invoices/{invoice['id']}/pdf")
     assert status == 200 and pdf.startswith(b"%PDF")
+
+
+def test_a_ladakh_branch_charges_cgst_and_utgst_within_the_territory(udyog_client, udyog_tenant):
+    import uuid
+    from decimal import Decimal
+
+    from gst_kit import branch_model
+    from udyog_gst.models import Registration
+    from udyog_gst.services import check_registration
+
+    from udyog_inventory import services as stock
+    from udyog_inventory.models import Warehouse
+
+    w = world(udyog_tenant)
+    with udyog_tenant.scope() as scope:
+        leh = branch_model()(code="LEH", name="Leh depot", address="Leh", state_code="38")
+        scope.session.add(leh)
+        scope.session.flush()
+        scope.session.add(Registration(**check_registration({"branch_id": leh.id, "gstin": LADAKH})))
+        house = Warehouse(code="W38", name="Leh store", branch_id=leh.id)
+        scope.session.add(house)
+        scope.session.flush()
+        stock.receive(uuid.UUID(w["ghee"]), house.id, Decimal("10"), unit_cost=Decimal("80"))
+        scope.session.commit()
+        w38 = str(house.id)
+    leh_buyer = udyog_client.post(CUSTOMERS, json={"code": "LB", "name": "Leh buyer", "gstin": LADAKH}, expect=201)
+    w = {**w, "w1": w38, "lb": leh_buyer.data["id"]}
+    # ₹100.10 at 5%: CGST 2.50 + UTGST 2.50 (each half of 5.005, rounded separately)
+    done = order(udyog_client, w, "lb", ("ghee", "1"), order_date="2025-10-01")
+    assert [(t["name"], t["rate"], t["amount"]) for t in done["taxes"]] == [
+        ("CGST", "2.5", "2.50"),
+        ("UTGST", "2.5", "2.50"),
+    ]
+    # from Ladakh to Karnataka: IGST
+    assert heads(order(udyog_client, w, "ka", ("ghee", "1"), order_date="2025-10-01")) == {"IGST": "5.01"}
