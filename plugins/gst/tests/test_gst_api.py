@@ -301,6 +301,10 @@ def test_credit_notes_take_numbers_from_a_rule_46_series(udyog_client, udyog_ten
     ).data
     assert len(note["number"]) <= 16
     assert D(note["amount"]) == D("52.50")
+    # half of ₹105.00 (100.10 + IGST 5.01 - 0.11): taxable 50.05, IGST 2.505 → 2.51
+    tax = udyog_client.get(f"{GST}/credit-notes/{note['id']}", expect=200).data
+    assert (tax["place_of_supply"], tax["invoice_number"]) == ("29", invoice["number"])
+    assert [(ln["taxable"], ln["igst"]) for ln in tax["lines"]] == [("50.05", "2.51")]
 
 
 def test_one_registration_per_state_and_legacy_codes_refused(udyog_client, udyog_tenant):

@@ -178,6 +178,20 @@ class OrderTaxesSchema(ma.Schema):
     total = ma.fields.String()
 
 
+class CreditNoteTaxSchema(ma.Schema):
+    """A credit note's GST: the invoice's lines in proportion to the note's amount."""
+
+    credit_note_id = ma.fields.UUID()
+    number = ma.fields.String()
+    note_date = ma.fields.Date()
+    invoice_number = ma.fields.String()
+    amount = ma.fields.String()
+    place_of_supply = ma.fields.String()
+    buyer_gstin = ma.fields.String(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(TaxLineSchema))
+    breakup = ma.fields.List(ma.fields.Nested(BreakupSchema))
+
+
 class PeriodSchema(ma.Schema):
     """A GSTR-1 month."""
 
@@ -245,6 +259,41 @@ def create_blueprint() -> Blueprint:
         view = invoice_view(invoice_id)
         name = view["number"].replace("/", "-")
         return file_response(invoice_pdf(view), FORMATS["pdf"], f"tax-invoice-{name}.pdf")
+
+    @bp.route("/credit-notes/<uuid:note_id>", methods=["GET"])
+    @bp.response(200, envelope(CreditNoteTaxSchema))
+    @requires("gst.invoice.read")
+    def credit_note_tax(note_id: uuid.UUID) -> Any:
+        """A credit note's GST: the invoice's lines and heads in proportion to the note's amount"""
+        from udyog_sales.models import CreditNote
+
+        from .models import InvoiceTax
+
+        note = db_session().scalar(select(CreditNote).where(CreditNote.id == note_id))
+        invoice = db_session().scalar(select(Invoice).where(Invoice.id == note.invoice_id)) if note else None
+        gst = db_session().scalar(select(InvoiceTax).where(InvoiceTax.record_id == note.invoice_id)) if note else None
+        if note is None or invoice is None:
+            raise UdyogError("Credit note not found", status=404)
+        if gst is None:
+            raise UdyogError(
+                f"invoice {invoice.number} was issued without GST", status=409, errors={"invoice": ["no GST"]}
+            )
+        lines = services.credit_note_lines(note.amount, invoice.total, gst.lines)
+        return ok(
+            CreditNoteTaxSchema().dump(
+                {
+                    "credit_note_id": note.id,
+                    "number": note.number,
+                    "note_date": note.note_date,
+                    "invoice_number": invoice.number,
+                    "amount": str(note.amount),
+                    "place_of_supply": gst.place_of_supply,
+                    "buyer_gstin": gst.buyer_gstin,
+                    "lines": lines,
+                    "breakup": services.breakup(lines),
+                }
+            )
+        )
 
     @bp.route("/orders/<uuid:order_id>/taxes", methods=["GET"])
     @bp.response(200, envelope(OrderTaxesSchema))

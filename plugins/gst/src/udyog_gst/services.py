@@ -405,3 +405,25 @@ def seed_rates() -> int:
         added += 1
     session.flush()
     return added
+
+
+def credit_note_lines(
+    note_amount: Decimal, invoice_total: Decimal, lines: Iterable[Mapping[str, Any]]
+) -> list[dict[str, str | int]]:
+    """A credit note's GST lines: the invoice's, in proportion to the note's amount over the invoice's total.
+
+    Sales' credit notes carry an amount only; each line's taxable value and
+    each head are scaled and rounded to paise, half up (GSTR-1 uses the same).
+    """
+    ratio = Decimal(note_amount) / Decimal(invoice_total) if invoice_total else Decimal("0")
+    return [
+        {
+            "line_no": int(line["line_no"]),
+            "hsn": str(line["hsn"]),
+            "rate": str(line["rate"]),
+            **{
+                key: str(money(Decimal(str(line[key])) * ratio)) for key in ("taxable", "igst", "cgst", "sgst", "utgst")
+            },
+        }
+        for line in lines
+    ]
