@@ -83,3 +83,32 @@ def test_reference_and_table_values_render_safely():
     assert isinstance(shown, Rows)
     assert shown.columns == [("description", "What"), ("quantity", "Quantity")]  # no id
     assert shown.rows[0]["description"] == "Ghee"
+
+
+def _cells(text: str, record_id: str) -> list[str]:
+    row = re.search(rf'<tr data-id="{re.escape(record_id)}">(.*?)</tr>', text, re.S)
+    assert row is not None, f"no row {record_id} on the page"
+    return [c.strip() for c in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
+
+
+def test_the_list_page_shows_references_by_title_too(world):
+    owner, app = world["owner"], world["app"]
+    books = [owner.post("/api/v1/notes/notebooks", json={"title": t}).get_json()["data"] for t in ("Plans", "R&D")]
+    notes = [
+        owner.post("/api/v1/notes/notes", json={"notebook_id": b["id"], "title": f"Note {n}"}).get_json()["data"]
+        for n, b in enumerate(books)
+    ]
+
+    page = web_login(app, "owner@acme.test").get("/notes/notes")
+    assert page.status_code == 200
+    for note, book in zip(notes, books, strict=True):
+        cells = _cells(page.text, note["id"])
+        title = book["title"].replace("&", "&amp;")
+        assert f'<a href="/notes/notebooks/{book["id"]}">{title}</a>' in cells, cells
+        assert book["id"] not in re.sub(r"<[^>]+>", "", " ".join(cells))  # the title is shown, not the raw id
+
+    # Without the right to read notebooks: the title, not linked.
+    page = web_login(app, "peeker@acme.test").get("/notes/notes")
+    assert page.status_code == 200
+    assert "Plans" in _cells(page.text, notes[0]["id"])
+    assert f"/notes/notebooks/{books[0]['id']}" not in page.text

@@ -329,12 +329,14 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         next_cursor = (meta.get("pagination") or {}).get("next_cursor")
         next_url = url_for(endpoint("list"), **{**raw, "cursor": next_cursor}) if next_cursor else None
         first_url = url_for(endpoint("list"), **{k: v for k, v in raw.items() if k != "cursor"})
+        dumped = [(row.id, resource.dump(row)) for row in rows]
+        columns = list_columns(resource)
         return page(
             resource.list_template,
             status,
-            rows=[(row.id, resource.dump(row)) for row in rows],
-            columns=list_columns(resource),
-            cell=column_formatter(resource),
+            rows=dumped,
+            columns=columns,
+            cell=column_formatter(resource, [data for _, data in dumped], [key for key, _ in columns]),
             filters=page_filters(resource, raw),
             sort_options=sort_options(resource),
             sort=raw.get("sort", ""),
@@ -724,37 +726,54 @@ def detail_values(resource: Resource, obj: Any, data: Mapping[str, Any]) -> dict
         if fld.load_only or key not in data:
             continue
         out[key] = _shown_value(fld, data[key], getattr(obj, fld.attribute or name, None))
-    refs_by_model: dict[type, set[Any]] = {}
-    own_refs = {
-        (fld.data_key or name): resource.references[fld.attribute or name]
-        for name, fld in resource.schema().fields.items()
-        if (fld.attribute or name) in resource.references and (fld.data_key or name) in out
-    }
     composition = resource.composition()
-    composed: dict[str, Any] = {}
     if composition is not None:
         for name, item in composition.fields.items():
             out[name] = shown(item.field, data.get(name))
-            ref = item.reference
-            if ref is not None and getattr(ref, "model", None) is not None:
-                composed[name] = ref.model
-    for key, target in {**own_refs, **composed}.items():
-        refs_by_model.setdefault(target, set()).add(data.get(key))
-    titles = {target: references_by_id(target, ids) for target, ids in refs_by_model.items()}
-    for key, target in {**own_refs, **composed}.items():
+    titles = reference_titles(resource, [data], set(out))
+    for key, by_id in titles.items():
         value = data.get(key)
         if value not in (None, ""):
-            out[key] = titles[target].get(str(value), out[key])
+            out[key] = by_id.get(str(value), out[key])
+    return out
+
+
+def reference_titles(
+    resource: Resource, rows: Iterable[Mapping[str, Any]], keys: set[str]
+) -> dict[str, dict[str, Ref]]:
+    """Output key → (str(id) → :class:`Ref`) for the reference fields among ``keys`` of dumped ``rows``.
+
+    References are the model's composite tenant foreign keys, composed fields
+    with a reference, and UUID fields marked ``metadata={"reference": "user"}``;
+    one query per referenced model (and one for users), whatever the number of
+    rows. Records the user may not see are left out (the raw value stays).
+    """
+    fields = resource.schema().fields
+    targets: dict[str, Any] = {
+        (fld.data_key or name): resource.references[fld.attribute or name]
+        for name, fld in fields.items()
+        if (fld.attribute or name) in resource.references and (fld.data_key or name) in keys
+    }
+    composition = resource.composition()
+    if composition is not None:
+        for name, item in composition.fields.items():
+            ref = item.reference
+            if name in keys and ref is not None and getattr(ref, "model", None) is not None:
+                targets[name] = ref.model
     users = {
         (fld.data_key or name)
-        for name, fld in resource.schema().fields.items()
-        if fld.metadata.get(REFERENCE_KEY) == "user" and (fld.data_key or name) in out
+        for name, fld in fields.items()
+        if fld.metadata.get(REFERENCE_KEY) == "user" and (fld.data_key or name) in keys
     }
+    rows = list(rows)
+    ids_by_model: dict[Any, set[Any]] = {}
+    for key, target in targets.items():
+        ids_by_model.setdefault(target, set()).update(row.get(key) for row in rows)
+    titles = {target: references_by_id(target, ids) for target, ids in ids_by_model.items()}
+    out = {key: titles[target] for key, target in targets.items()}
     if users:
-        names = user_refs(data.get(k) for k in users)
-        for key in users:
-            if data.get(key) not in (None, ""):
-                out[key] = names.get(str(data.get(key)), out[key])
+        names = user_refs(row.get(k) for row in rows for k in users)
+        out.update({key: names for key in users})
     return out
 
 
@@ -997,15 +1016,16 @@ def related_sections(resource: Resource, obj: Any) -> list[dict[str, Any]]:
             if len(refs) > 1:
                 title += f" ({humanise(attr).lower()})"
             has_more = bool((meta.get("pagination") or {}).get("next_cursor"))
+            dumped = other.dump_many(rows)
             out.append(
                 {
                     "key": f"{key}.{attr}".replace(".", "-"),
                     "title": title,
                     "columns": columns,
-                    "cell": column_formatter(other),
+                    "cell": column_formatter(other, dumped, [c[0] for c in columns]),
                     "rows": [
                         (url_for(detail, record_id=row.id) if detail else None, data)
-                        for row, data in zip(rows, other.dump_many(rows), strict=True)
+                        for row, data in zip(rows, dumped, strict=True)
                     ],
                     "more_url": url_for(endpoints["list"], **{param: str(obj.id)}) if param else None,
                     "has_more": has_more,
@@ -1032,15 +1052,28 @@ def list_columns(resource: Resource) -> list[tuple[str, str]]:
     return out
 
 
-def column_formatter(resource: Resource) -> Callable[[str, Any], Any]:
-    """``cell(key, value)`` for the list page: a column's value as :func:`shown` shows it."""
+def column_formatter(
+    resource: Resource, rows: Iterable[Mapping[str, Any]] = (), keys: Iterable[str] = ()
+) -> Callable[[str, Any], Any]:
+    """``cell(key, value)`` for the list page: a column's value as :func:`shown` shows it.
+
+    References among the columns ``keys`` of the dumped ``rows`` show the
+    referenced record's title, linked as on the detail page
+    (:func:`reference_titles`: one query per referenced model for the page).
+    """
     by_key: dict[str, ma.fields.Field] = {
         fld.data_key or name: fld for name, fld in resource.schema().fields.items() if not fld.load_only
     }
     composition = resource.composition()
     if composition is not None:
         by_key.update({name: item.field for name, item in composition.fields.items()})
-    return lambda key, value: shown(by_key.get(key), value)
+    titles = reference_titles(resource, rows, set(keys))
+
+    def cell(key: str, value: Any) -> Any:
+        found = titles.get(key, {}).get(str(value)) if value not in (None, "") else None
+        return found if found is not None else shown(by_key.get(key), value)
+
+    return cell
 
 
 def page_filters(resource: Resource, raw: Mapping[str, str]) -> list[dict[str, Any]]:
