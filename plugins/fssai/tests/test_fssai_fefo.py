@@ -132,6 +132,7 @@ def test_the_allocation_is_recorded_and_printed_on_the_invoice(udyog_client, udy
     }
     page = udyog_web_client.get(f"/sales/invoices/{invoice['id']}")
     assert page.status_code == 200
+    assert "Batch SHORT · Mfg 01/11/26 · Use by 30/01/27 · Qty 2" in page.text  # sales' invoice page prints them
 
 
 def test_a_held_batch_stops_despatch_and_invoicing_at_once(udyog_client, udyog_tenant):

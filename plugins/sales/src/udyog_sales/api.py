@@ -96,6 +96,7 @@ class InvoiceResource(Resource):
     default_sort = "-invoice_date"
     search = ("number",)
     list_columns = ("number", "invoice_date", "customer_id", "state", "total", "balance")
+    detail_template = "sales/invoice_detail.html"
     importable = False
 
     def cancel(self, obj: Invoice) -> None:

@@ -161,6 +161,8 @@ def create_pages() -> Blueprint:
     for action in ACTIONS:
         bp.add_url_rule(f"/orders/<uuid:record_id>/{action}", f"order_{action}", _action_view(action), methods=["POST"])
     bp.add_url_rule("/payments/<uuid:record_id>/allocate", "payment_allocate", payment_allocate, methods=["POST"])
-    bp.context_processor(lambda: {"sales_open_invoices": open_invoices})
+    bp.context_processor(
+        lambda: {"sales_open_invoices": open_invoices, "sales_invoice_line_details": services.invoice_line_details}
+    )
     bp.add_url_rule("/distributors", "distributors", requires("sales.account.read")(distributors_page), methods=["GET"])
     return bp
