@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fssai_kit import branch_model
 from sqlalchemy import select
-
 from udyog_fssai import demo, services
 from udyog_fssai.models import Batch, Licence, ProductFood
+
 from udyog_inventory.demo import load_demo as inventory_demo
 
 pytestmark = pytest.mark.udyog_plugins("fssai")
