@@ -145,6 +145,45 @@ def test_payments_are_allocated_within_balance_and_amount(udyog_client, udyog_te
     assert set(refused.errors) == {"amount", "allocations.0.amount"}
 
 
+def test_a_cancelled_payment_reverses_its_allocations_and_the_outstanding(udyog_client, udyog_tenant):
+    w = world(udyog_tenant)
+    one = invoiced(udyog_client, w, "1")  # 110.00
+    two = invoiced(udyog_client, w, "2")  # 220.00
+    payment = udyog_client.post(
+        PAYMENTS,
+        json={
+            "customer_id": w["c1"],
+            "amount": "300.00",
+            "allocations": [{"invoice_id": one["id"], "amount": "110.00"}, {"invoice_id": two["id"], "amount": "100"}],
+        },
+        expect=201,
+    ).data
+    assert payment["state"] == "received"
+    assert outstanding(udyog_tenant, w["c1"]) == D("30.00")
+    assert udyog_client.get(f"{INVOICES}/{one['id']}", expect=200).data["state"] == "paid"
+
+    udyog_client.delete(f"{PAYMENTS}/{payment['id']}", expect=409)  # never deleted: cancelled
+    cancelled = udyog_client.post(
+        f"{PAYMENTS}/{payment['id']}/cancel", json={"version": payment["version"]}, expect=200
+    ).data
+    assert cancelled["state"] == "cancelled" and cancelled["number"] == payment["number"]
+    assert outstanding(udyog_tenant, w["c1"]) == D("330.00")
+    for invoice, total in ((one, "110.00"), (two, "220.00")):
+        current = udyog_client.get(f"{INVOICES}/{invoice['id']}", expect=200).data
+        assert (current["paid_amount"], current["balance"], current["state"]) == ("0.00", total, "issued")
+
+    udyog_client.post(f"{PAYMENTS}/{payment['id']}/cancel", json={"version": cancelled["version"]}, expect=409)
+    refused = udyog_client.post(
+        f"{PAYMENTS}/{payment['id']}/allocate",
+        json={"version": cancelled["version"], "invoice_id": one["id"], "amount": "1.00"},
+        expect=409,
+    )
+    assert "cancelled" in refused.message
+    # Nothing paid any more: the invoice can be cancelled now.
+    version = udyog_client.get(f"{INVOICES}/{one['id']}", expect=200).data["version"]
+    udyog_client.post(f"{INVOICES}/{one['id']}/cancel", json={"version": version}, expect=200)
+
+
 def test_an_invoice_of_another_customer_is_not_allocated(udyog_client, udyog_tenant):
     w = world(udyog_tenant)
     invoice = invoiced(udyog_client, w)

@@ -133,13 +133,16 @@ class CreditNoteResource(Resource):
 
 
 class PaymentResource(Resource):
-    """Payments received; allocated to invoices on creation or later (``POST .../allocate``)."""
+    """Payments received; allocated to invoices at once or later (``POST .../allocate``); cancelled, never deleted."""
 
     model = Payment
     schema = PaymentSchema
     permission_prefix = "sales.payment"
-    operations = ("list", "get", "create")
-    filters = ("customer_id", "payment_date", "method", "number")
+    legal_document = True
+    cancel_field = "state"
+    cancelled_value = "cancelled"
+    operations = ("list", "get", "create", "delete", "cancel")
+    filters = ("customer_id", "payment_date", "method", "number", "state")
     sort = ("payment_date", "number")
     default_sort = "-payment_date"
     search = ("number", "reference")
@@ -150,6 +153,10 @@ class PaymentResource(Resource):
     def create(self, data: dict[str, Any]) -> Payment:
         """Record through the service (outstanding, number, allocations)."""
         return services.create_payment(data)
+
+    def cancel(self, obj: Payment) -> None:
+        """Cancel through the service: allocations reversed, the outstanding comes back."""
+        services.cancel_payment(obj)
 
 
 ORDERS = OrderResource()

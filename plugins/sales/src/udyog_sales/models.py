@@ -230,6 +230,8 @@ class Payment(VersionedMixin, TenantMixin, Base):
     allocated_amount: Mapped[decimal.Decimal] = mapped_column(Money(18, 2), default=ZERO)
     method: Mapped[str] = mapped_column(String(16), default="bank")
     reference: Mapped[str] = mapped_column(String(80), default="")
+    #: ``received``, or ``cancelled`` (its allocations reversed; it keeps its number).
+    state: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(cascade="all", order_by="PaymentAllocation.id")
 

@@ -214,6 +214,7 @@ class PaymentSchema(ma.Schema):
     allocations = ma.fields.List(
         ma.fields.Nested(AllocationInputSchema), load_default=list, validate=ma.validate.Length(max=200)
     )
+    state = ma.fields.String(dump_only=True, metadata={"description": "received, or cancelled"})
     version = ma.fields.Integer(dump_only=True)
 
 

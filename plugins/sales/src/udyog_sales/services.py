@@ -671,6 +671,8 @@ def allocate_payment(payment: Payment, invoice_id: uuid.UUID, amount: Decimal, *
     prefix = f"{field}." if field else ""
     if amount <= 0:
         raise _problem("invalid allocation", f"{prefix}amount", "must be more than 0")
+    if payment.state == "cancelled":
+        raise _problem(f"payment {payment.number} is cancelled", "state", "cancelled", 409)
     invoice = locked_invoice(invoice_id)
     if invoice.customer_id != payment.customer_id:
         raise _problem("invalid allocation", f"{prefix}invoice_id", "an invoice of another customer")
@@ -688,6 +690,32 @@ def allocate_payment(payment: Payment, invoice_id: uuid.UUID, amount: Decimal, *
     invoice.paid_amount += amount
     _settle(invoice)
     return allocation
+
+
+def cancel_payment(payment: Payment) -> None:
+    """Cancel a payment entered in error: every allocation is reversed and the outstanding comes back.
+
+    The invoices it paid are open again for their allocated amounts (a paid
+    order goes back to invoiced); the payment keeps its number and its
+    allocations as history. Emits ``sales.payment.cancelled``.
+    """
+    if payment.state == "cancelled":
+        raise _problem(f"payment {payment.number} is cancelled already", "state", "cancelled", 409)
+    change_outstanding(payment.customer_id, payment.amount)  # the account row first (the lock order)
+    for allocation in sorted(payment.allocations, key=lambda a: str(a.invoice_id)):
+        invoice = locked_invoice(allocation.invoice_id)
+        invoice.paid_amount -= allocation.amount
+        _settle(invoice)
+    payment.state = "cancelled"
+    emit(
+        "sales.payment.cancelled",
+        {
+            "payment_id": str(payment.id),
+            "number": payment.number,
+            "customer_id": str(payment.customer_id),
+            "amount": str(payment.amount),
+        },
+    )
 
 
 # -- quotes ---------------------------------------------------------------------------------
