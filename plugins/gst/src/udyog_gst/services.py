@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import select
 
 from udyog_crm.models import Customer
-from udyog_inventory.models import Product, Warehouse
+from udyog_inventory.models import Warehouse
 from udyog_sales.hookspecs import LineTax
 from udyog_sales.models import Invoice, Order
 from udyog_sdk import UdyogError, db_session, plugin_settings
 from udyog_sdk.models import Base
 
 from . import data
-from .identifiers import IdentifierError, pan_of, state_of, validate_gstin, validate_pan
+from .identifiers import IdentifierError, pan_of, state_of, validate_gstin
 from .models import HsnRate, Party, ProductTax, Registration
 
 PAISE = Decimal("0.01")
@@ -115,17 +115,6 @@ def supplier_registration(order: Order) -> Registration:
 
 
 # -- parties --------------------------------------------------------------------------------
-
-
-def check_gstin_field(value: str) -> str:
-    """A customer's GSTIN, normalised; ``ValueError`` with the reason (for marshmallow fields)."""
-    gstin = validate_gstin(value)
-    return gstin
-
-
-def check_pan_field(value: str) -> str:
-    """A PAN, normalised; ``ValueError`` with the reason."""
-    return validate_pan(value)
 
 
 @dataclass(frozen=True)
@@ -383,14 +372,6 @@ def breakup(lines: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
         for key in entry:
             entry[key] += Decimal(str(line[key]))
     return [{"rate": str(plain(rate)), **{k: str(v) for k, v in entry.items()}} for rate, entry in sorted(sums.items())]
-
-
-def products_by_id(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
-    """Products by id (one query)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {p.id: p for p in db_session().scalars(select(Product).where(Product.id.in_(wanted)))}
 
 
 def seed_rates() -> int:
