@@ -14,9 +14,8 @@ import uuid
 from typing import Any
 
 from flask import Response
-from sqlalchemy import select
 
-from udyog_sdk import UdyogError, current_tenant, db_session
+from udyog_sdk import current_tenant, db_session
 from udyog_sdk.api import Blueprint, check_version, envelope, ok
 from udyog_sdk.exports import Column, PdfDocument, table_to_xlsx
 from udyog_sdk.resources import Resource
@@ -352,12 +351,3 @@ def create_blueprint() -> Blueprint:
         return download(report_xlsx(result), XLSX, file_name(recall, "xlsx"))
 
     return bp
-
-
-def recall_of_batch(batch: Batch) -> Recall | None:
-    """The batch's open recall, if any."""
-    query = select(Recall).where(Recall.lot_id == batch.lot_id, Recall.state == "open").limit(1)
-    return db_session().scalar(query)
-
-
-__all__ = ["BATCHES", "LICENCES", "RECALLS", "RECOVERIES", "RESOURCES", "UdyogError", "create_blueprint"]
