@@ -112,3 +112,13 @@ def test_qc_needs_an_inspector_and_hold_needs_a_reason(udyog_client, udyog_tenan
     assert held["on_hold"] and held["hold_reason"] == "leak"
     released = udyog_client.post(f"{BATCHES}/{batch['id']}/release", json={"version": held["version"]}, expect=200)
     assert released.data["on_hold"] is False
+
+
+def test_a_shelf_life_past_the_calendar_is_refused_not_a_crash(udyog_client, udyog_tenant):
+    w = world(udyog_tenant)
+    product = udyog_client.get(f"{PRODUCTS}/{w['ghee']}", expect=200).data
+    udyog_client.patch(
+        f"{PRODUCTS}/{w['ghee']}", json={"version": product["version"], "shelf_life_days": 365}, expect=200
+    )
+    refused = udyog_client.post(BATCHES, json={"product_id": w["ghee"], "produced_on": "9999-12-01"}, expect=422)
+    assert refused.errors == {"expires_on": ["the shelf life runs past the calendar"]}

@@ -71,3 +71,8 @@ def test_a_batch_is_usable_on_its_expiry_date_and_expired_the_day_after() -> Non
 def test_add_months_clips_to_the_end_of_the_month() -> None:
     assert rules.add_months(D(2027, 1, 31), 1) == D(2027, 2, 28)
     assert rules.add_months(D(2027, 11, 15), 3) == D(2028, 2, 15)
+
+
+def test_dates_at_the_end_of_the_calendar_do_not_break_the_label() -> None:
+    assert rules.short_shelf_life(D(9999, 11, 1), D(9999, 12, 31))
+    assert rules.label_lines("Z", "manufacture", D(9999, 11, 1), D(9999, 12, 31), None).endswith("Use by 31/12/99")

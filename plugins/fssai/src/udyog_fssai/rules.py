@@ -43,7 +43,11 @@ def derived_expiry(produced_on: dt.date, shelf_life_days: int) -> dt.date:
 
 def short_shelf_life(produced_on: dt.date, expires_on: dt.date) -> bool:
     """Whether the shelf life is up to 3 months: the expiry is no later than 3 calendar months after production."""
-    return expires_on <= add_months(produced_on, SHORT_SHELF_LIFE_MONTHS)
+    try:
+        limit = add_months(produced_on, SHORT_SHELF_LIFE_MONTHS)
+    except ValueError:  # past 9999-12-31: every date there is within 3 months
+        return True
+    return expires_on <= limit
 
 
 def label_date(day: dt.date, *, short: bool) -> str:

@@ -170,7 +170,10 @@ def create_batch(data: Mapping[str, Any]) -> Batch:
             raise _refuse(
                 "no expiry", "expires_on", f"required: product {product.sku} has no shelf life to derive it from"
             )
-        expires_on = rules.derived_expiry(produced_on, days)
+        try:
+            expires_on = rules.derived_expiry(produced_on, days)
+        except OverflowError:
+            raise _refuse("no expiry", "expires_on", "the shelf life runs past the calendar") from None
     _check_dates(produced_on, expires_on, data.get("best_before"))
     if bool(data.get("warehouse_id")) != bool(data.get("quantity")):
         raise _refuse("incomplete receipt", "quantity", "give warehouse_id and quantity together")
@@ -691,7 +694,10 @@ def create_recall(data: Mapping[str, Any]) -> Recall:
     if not reason:
         raise _refuse("reason required", "reason", "say why the batch is recalled")
     started = data.get("started_on") or today()
-    deadline = data.get("deadline") or started + dt.timedelta(days=int(settings()["recall_deadline_days"]))
+    try:
+        deadline = data.get("deadline") or started + dt.timedelta(days=int(settings()["recall_deadline_days"]))
+    except OverflowError:
+        raise _refuse("invalid deadline", "deadline", "give a deadline: the default runs past the calendar") from None
     if deadline < started:
         raise _refuse("invalid deadline", "deadline", "must not be before started_on")
     taken = select(Recall.number).where(Recall.lot_id == batch.lot_id, Recall.state == "open").limit(1)
