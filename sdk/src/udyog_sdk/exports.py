@@ -36,8 +36,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import functools
 import io
+import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -342,6 +345,31 @@ def _font_files() -> dict[str, Path]:
     }
 
 
+@functools.cache
+def _static_instance(path: str, weight: int) -> str:
+    """A static TTF of variable font ``path`` at weight ``weight`` (other axes at their defaults), kept on disk.
+
+    fpdf2 can instantiate a variable font itself (``variations=``), but that
+    takes seconds per document; the instance is made once per font file and
+    version (its size and time in the name) and shared by every process of the
+    user, written atomically.
+    """
+    from fontTools.ttLib import TTFont
+    from fontTools.varLib.instancer import instantiateVariableFont
+
+    source = Path(path)
+    stat = source.stat()
+    cache = Path(tempfile.gettempdir()) / f"udyog-fonts-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    target = cache / f"{source.stem.split('[')[0]}-wght{weight}-{stat.st_size}-{int(stat.st_mtime)}.ttf"
+    if not target.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        font = instantiateVariableFont(TTFont(str(source)), {"wght": weight}, static=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+        font.save(str(partial))
+        os.replace(partial, target)
+    return str(target)
+
+
 def _pdf_text(value: Any, kind: str, column: Column | None, tz: dt.tzinfo) -> str:
     if value is None:
         return ""
@@ -398,10 +426,10 @@ class PdfDocument:
         pdf.set_margins(12, 12, 12)
         fonts = _font_files()
         pdf.add_font(self._family, "", str(fonts["sans"]))
-        pdf.add_font(self._family, "B", str(fonts["sans"]), variations={"wght": 700})
+        pdf.add_font(self._family, "B", _static_instance(str(fonts["sans"]), 700))
         pdf.add_font(self._family, "I", str(fonts["sans-italic"]))
         pdf.add_font("NotoSansDevanagari", "", str(fonts["devanagari"]))
-        pdf.add_font("NotoSansDevanagari", "B", str(fonts["devanagari"]), variations={"wght": 700})
+        pdf.add_font("NotoSansDevanagari", "B", _static_instance(str(fonts["devanagari"]), 700))
         pdf.set_fallback_fonts(["NotoSansDevanagari"])
         self.pdf: FPDF = pdf
         self._shaped = False
