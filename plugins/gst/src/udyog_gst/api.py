@@ -86,7 +86,7 @@ class HsnRateResource(Resource):
     permission_prefix = "gst.rate"
     path = "rates"
     label = "GST rate"
-    filters = ("hsn_code", "valid_from", "rate")
+    filters = ("hsn_code", "valid_from")
     sort = ("hsn_code", "valid_from")
     default_sort = "hsn_code"
     search = ("hsn_code", "description")
