@@ -415,3 +415,17 @@ def test_a_ladakh_branch_charges_cgst_and_utgst_within_the_territory(udyog_clien
     ]
     # from Ladakh to Karnataka: IGST
     assert heads(order(udyog_client, w, "ka", ("ghee", "1"), order_date="2025-10-01")) == {"IGST": "5.01"}
+
+
+def test_pages_registrations_rates_and_the_sales_invoice_page_show_gst(udyog_web_client, udyog_client, udyog_tenant):
+    w = world(udyog_tenant)
+    invoice = invoiced(udyog_client, w, "ka", ("ghee", "1"))
+    registrations = udyog_web_client.get("/gst/registrations")
+    assert registrations.status_code == 200 and SUPPLIER_MH in registrations.text
+    rates = udyog_web_client.get("/gst/rates")
+    assert rates.status_code == 200 and "0405" in rates.text
+    page = udyog_web_client.get(f"/sales/invoices/{invoice['id']}")  # sales' own page, GST's contributed fields
+    assert page.status_code == 200
+    assert "Place of supply" in page.text and "E-way bill needed" in page.text and BUYER_KA in page.text
+    customer = udyog_web_client.get(f"/crm/customers/{w['ka']}")
+    assert "GSTIN" in customer.text and BUYER_KA in customer.text
