@@ -122,3 +122,22 @@ def test_a_shelf_life_past_the_calendar_is_refused_not_a_crash(udyog_client, udy
     )
     refused = udyog_client.post(BATCHES, json={"product_id": w["ghee"], "produced_on": "9999-12-01"}, expect=422)
     assert refused.errors == {"expires_on": ["the shelf life runs past the calendar"]}
+
+
+@pytest.mark.udyog_user(roles=("QC Inspector",))
+def test_a_qc_inspector_decides_qc_but_may_not_hold_or_make_batches(
+    udyog_client, udyog_tenant, udyog_user_factory, udyog_client_factory
+):
+    w = world(udyog_tenant)
+    officer = udyog_client_factory(udyog_user_factory(roles=("Food Safety Officer", "Store Keeper")))
+    batch = make_batch(officer, w, "2026-11-01", "2027-11-01", qc="pending")
+    passed = udyog_client.post(
+        f"{BATCHES}/{batch['id']}/qc",
+        json={"version": batch["version"], "status": "passed", "inspector": "Q"},
+        expect=200,
+    ).data
+    refused = udyog_client.post(
+        f"{BATCHES}/{batch['id']}/hold", json={"version": passed["version"], "reason": "x"}, expect=403
+    )
+    assert refused.errors == {"permission": ["fssai.batch.hold"]}
+    udyog_client.post(BATCHES, json={"product_id": w["ghee"], "produced_on": "2026-11-01"}, expect=403)
