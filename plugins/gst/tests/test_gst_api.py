@@ -429,3 +429,14 @@ def test_pages_registrations_rates_and_the_sales_invoice_page_show_gst(udyog_web
     assert "Place of supply" in page.text and "E-way bill needed" in page.text and BUYER_KA in page.text
     customer = udyog_web_client.get(f"/crm/customers/{w['ka']}")
     assert "GSTIN" in customer.text and BUYER_KA in customer.text
+
+
+def test_a_number_starting_with_0_is_refused_only_with_e_invoicing(udyog_client, udyog_tenant):
+    w = world(udyog_tenant)
+    _put_series(udyog_client, "sales.invoice", 200, pattern="0{FY_SHORT}/{seq:04}")
+    first = invoiced(udyog_client, w, "mh", ("ghee", "1"))
+    assert first["number"].startswith("0") and first["einvoice_needed"] is False
+    settings(udyog_client, aggregate_turnover="60000000.00")
+    done = order(udyog_client, w, "mh", ("ghee", "1"))
+    refused = udyog_client.post(f"{ORDERS}/{done['id']}/invoice", json={"version": done["version"]}, expect=409)
+    assert "may not start with 0" in refused.errors["series"][0]
