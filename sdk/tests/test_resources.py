@@ -7,6 +7,7 @@ notebooks (resources with overridden hooks and permission names).
 
 from __future__ import annotations
 
+import decimal
 import re
 import uuid
 from typing import Any
@@ -553,3 +554,22 @@ def test_money_orders_and_compares_as_numbers_on_both_databases(world):
         assert seen == ["1000000000.01", "100.00", "20.00", "20.00", "7.00"]
         exact = scope.session.scalars(select(Voucher.amount).where(Voucher.amount == decimal.Decimal("3.5"))).all()
         assert exact == [decimal.Decimal("3.50")]
+
+
+def test_a_money_filter_is_bounded_and_documents_its_bounds_as_numbers():
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+    from sqlalchemy import Column
+
+    from udyog_sdk.api import _value_field
+    from udyog_sdk.models import Money
+
+    field = _value_field(Column("price", Money(18, 2)))
+    assert field.deserialize("9999999999999999.99") == decimal.Decimal("9999999999999999.99")
+    with pytest.raises(ma.ValidationError, match="less than 10000000000000000"):
+        field.deserialize("10000000000000000")
+    plugin = MarshmallowPlugin()
+    APISpec("t", "1", "3.0.3", plugins=[plugin])
+    documented = plugin.converter.field2property(field)
+    # Numbers, not strings ("1000"), which OpenAPI tools such as schemathesis reject.
+    assert documented["maximum"] == 10**16 and documented["minimum"] == -(10**16)

@@ -597,6 +597,16 @@ class Filter:
         return column == value  # type: ignore[no-any-return]
 
 
+def _decimal_within(bound: int) -> Callable[[decimal.Decimal], None]:
+    """A validator: ``-bound <= value < bound`` (what a NUMERIC column of that many integer digits holds)."""
+
+    def check(value: decimal.Decimal) -> None:
+        if not -bound <= value < bound:
+            raise ma.ValidationError(f"must be at least -{bound} and less than {bound}")
+
+    return check
+
+
 def _value_field(attr: Any) -> ma.fields.Field:
     """A marshmallow field for values of a column, bounded so the database never overflows."""
     python_type = _python_type(attr)
@@ -610,8 +620,14 @@ def _value_field(attr: Any) -> ma.fields.Field:
     if python_type is decimal.Decimal:
         precision = getattr(sqltype, "precision", None) or 38
         scale = getattr(sqltype, "scale", None) or 0
-        bound = decimal.Decimal(10) ** (precision - scale)
-        return ma.fields.Decimal(as_string=True, validate=ma.validate.Range(min=-bound, max=bound, max_inclusive=False))
+        bound = 10 ** (precision - scale)
+        # Not a Range: apispec would document its bounds through the field, as strings ("1000"), which
+        # OpenAPI tools reject; the bounds are documented as numbers instead.
+        return ma.fields.Decimal(
+            as_string=True,
+            validate=_decimal_within(bound),
+            metadata={"minimum": -bound, "maximum": bound, "exclusiveMaximum": True},
+        )
     if python_type is dt.datetime:
         return UTCDateTimeField()
     if python_type is dt.date:
