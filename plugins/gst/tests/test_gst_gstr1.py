@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from gst_kit import BUYER_KA, BUYER_MH, GST, SUPPLIER_MH, download, world
+from sqlalchemy import select
 from udyog_gst import gstr1
 
 from udyog_sales import services as sales
@@ -220,11 +221,10 @@ def test_generated_by_a_job_through_the_api_with_json_and_excel_downloads(udyog_
     udyog_client.get(f"{GST}/gstr1/{queued['run_id']}", expect=404)  # a run's id names no return
 
 
-def test_a_month_without_a_registration_fails_the_run_with_the_reason(udyog_client, udyog_tenant):
+def test_a_month_without_a_registration_is_refused_before_it_is_queued(udyog_client, udyog_tenant):
     world(udyog_tenant, gst=False)
-    queued = udyog_client.post(f"{GST}/gstr1", json={"period": "102025"}, expect=202).data
-    run = udyog_client.get(f"{GST}/gstr1/runs/{queued['run_id']}", expect=200).data
-    assert run["state"] == "failed" and "no GST registration" in (run["error"] or "")
+    refused = udyog_client.post(f"{GST}/gstr1", json={"period": "102025"}, expect=409)
+    assert refused.errors == {"gstin": ["register a branch's GSTIN first"]}
     assert udyog_client.get(f"{GST}/gstr1", expect=200).data == []
 
 
@@ -242,3 +242,74 @@ def test_the_pages_generate_and_download_a_return_and_show_a_tax_invoice(udyog_w
     assert "INV/2025-26/0001" in listing.text
     pdf = udyog_web_client.get(f"/gst/invoices/{ids['ka']}/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+SUPPLIER_KA = "29AAKCS4821M1ZS"  # the same company's registration in Karnataka
+
+
+def _bengaluru_branch(tenant: Any, w: dict[str, str]) -> None:
+    """A second branch, in Karnataka, with its own GSTIN and a stocked warehouse ``w2``."""
+    from gst_kit import branch_model
+    from udyog_gst.models import Registration
+    from udyog_gst.services import check_registration
+
+    from udyog_inventory import services as stock
+    from udyog_inventory.models import Warehouse
+
+    with tenant.scope() as scope:
+        blr = branch_model()(code="BLR", name="Bengaluru depot", address="Peenya", state_code="29")
+        scope.session.add(blr)
+        scope.session.flush()
+        house = Warehouse(code="W2", name="Bengaluru FG", branch_id=blr.id)
+        scope.session.add(house)
+        scope.session.flush()
+        stock.receive(uuid.UUID(w["ghee"]), house.id, D("100"), unit_cost=D("80"))
+        scope.session.add(Registration(**check_registration({"branch_id": blr.id, "gstin": SUPPLIER_KA})))
+        scope.session.commit()
+        w["w2"] = str(house.id)
+
+
+def test_gstr1_is_filed_per_gstin(udyog_tenant, udyog_client):
+    w = world(udyog_tenant)
+    _bengaluru_branch(udyog_tenant, w)
+    day = dt.date(2025, 10, 6)
+    pune = sell(udyog_tenant, w, "ka", day, ("ghee", "3"))  # Pune → Karnataka: IGST
+    with udyog_tenant.scope() as scope:  # Bengaluru → Karnataka: CGST + SGST
+        made = sales.create_order(
+            {
+                "customer_id": uuid.UUID(w["ka"]),
+                "warehouse_id": uuid.UUID(w["w2"]),
+                "order_date": day,
+                "lines": [{"product_id": uuid.UUID(w["ghee"]), "quantity": D("2")}],
+            }
+        )
+        sales.confirm_order(made, made.version)
+        bengaluru = str(sales.issue_invoice(made, on=day).id)
+        scope.session.commit()
+
+    # Two GSTINs: the return must name one.
+    refused = udyog_client.post(f"{GST}/gstr1", json={"period": "102025"}, expect=422)
+    assert "several GSTINs" in refused.errors["gstin"][0]
+    refused = udyog_client.post(f"{GST}/gstr1", json={"period": "102025", "gstin": BUYER_MH}, expect=422)
+    assert refused.errors == {"gstin": ["not one of the tenant's registrations"]}
+
+    with udyog_tenant.scope(write=False):
+        ka = gstr1.build("102025", "29aakcs4821m1zs")  # normalised
+        mh = gstr1.build("102025", SUPPLIER_MH)
+    assert (ka["gstin"], mh["gstin"]) == (SUPPLIER_KA, SUPPLIER_MH)
+    [ka_invoice] = ka["b2b"][0]["inv"]
+    [mh_invoice] = mh["b2b"][0]["inv"]
+    with udyog_tenant.scope(write=False) as scope:
+        from udyog_sales.models import Invoice
+
+        numbers = {str(i.id): i.number for i in scope.session.scalars(select(Invoice))}
+    assert (ka_invoice["inum"], mh_invoice["inum"]) == (numbers[bengaluru], numbers[pune])
+    assert ka_invoice["itms"][0]["itm_det"]["camt"] == D("5.01")  # 200.20 x 2.5%, intra-state in Karnataka
+    assert mh_invoice["itms"][0]["itm_det"]["iamt"] == D("15.02")  # 300.30 x 5%, inter-state from Pune
+    assert [d["docs"][0]["totnum"] for d in ka["doc_issue"]["doc_det"]] == [1]
+    assert [d["docs"][0]["totnum"] for d in mh["doc_issue"]["doc_det"]] == [1]
+
+    queued = udyog_client.post(f"{GST}/gstr1", json={"period": "102025", "gstin": SUPPLIER_KA}, expect=202).data
+    run = udyog_client.get(f"{GST}/gstr1/runs/{queued['run_id']}", expect=200).data
+    stored = udyog_client.get(f"{GST}/gstr1/{run['return_id']}", expect=200).data
+    assert stored["gstin"] == SUPPLIER_KA

@@ -196,6 +196,12 @@ class PeriodSchema(ma.Schema):
     """A GSTR-1 month."""
 
     period = ma.fields.String(required=True, metadata={"description": "MMYYYY, e.g. 102025"})
+    gstin = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "The GSTIN to file for; needed when the tenant has several"},
+    )
 
 
 class RunSchema(ma.Schema):
@@ -329,7 +335,8 @@ def create_blueprint() -> Blueprint:
         """
         period = data["period"]
         gstr1.parse_period(period)
-        run_id = enqueue("gst.gstr1", {"period": period})
+        gstin = gstr1.filing_gstin(data.get("gstin"))
+        run_id = enqueue("gst.gstr1", {"period": period, "gstin": gstin})
         db_session().commit()
         return ok(RunSchema().dump({"run_id": run_id, "state": "queued", "period": period}), message="queued"), 202
 

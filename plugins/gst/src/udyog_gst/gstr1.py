@@ -180,13 +180,37 @@ def _kind(invoice: Invoice, gst: InvoiceTax) -> str:
     return "b2cs"
 
 
-def build(period: str) -> dict[str, Any]:
-    """GSTR-1 of the month ``period`` (``MMYYYY``) for the tenant's first registration, amounts as Decimals."""
+def filing_gstin(gstin: str | None = None) -> str:
+    """The GSTIN a GSTR-1 is filed for: ``gstin`` if it is one of the tenant's registrations, else its only one.
+
+    GSTR-1 is filed per GSTIN. A tenant registered in several states must name
+    one (422 naming ``gstin``); one without a registration gets a 409.
+    """
+    session = db_session()
+    known = sorted(set(session.scalars(select(Registration.gstin))))
+    if not known:
+        raise UdyogError("no GST registration", status=409, errors={"gstin": ["register a branch's GSTIN first"]})
+    if gstin in (None, ""):
+        if len(known) > 1:
+            reason = f"the tenant has several GSTINs ({', '.join(known)}): name the one to file for"
+            raise UdyogError("which GSTIN?", status=422, errors={"gstin": [reason]})
+        return known[0]
+    wanted = re.sub(r"[\s-]", "", str(gstin)).upper()
+    if wanted not in known:
+        raise UdyogError("unknown GSTIN", status=422, errors={"gstin": ["not one of the tenant's registrations"]})
+    return wanted
+
+
+def build(period: str, gstin: str | None = None) -> dict[str, Any]:
+    """GSTR-1 of the month ``period`` (``MMYYYY``) for one of the tenant's GSTINs, amounts as Decimals.
+
+    ``gstin`` as :func:`filing_gstin` resolves it. Only the invoices issued
+    under that GSTIN (its branches' warehouses), and the credit notes against
+    them, are in it.
+    """
     first, last = parse_period(period)
     session = db_session()
-    registration = session.scalar(select(Registration).order_by(Registration.state_code, Registration.gstin).limit(1))
-    if registration is None:
-        raise UdyogError("no GST registration", status=409, errors={"gstin": ["register a branch's GSTIN first"]})
+    filed_for = filing_gstin(gstin)
     invoices = list(
         session.scalars(
             select(Invoice)
@@ -206,6 +230,13 @@ def build(period: str) -> dict[str, Any]:
     if wanted:
         originals.update({i.id: i for i in session.scalars(select(Invoice).where(Invoice.id.in_(wanted)))})
     ctx = _Context(invoices, notes, originals)
+
+    def ours(invoice_id: uuid.UUID) -> bool:
+        row = ctx.gst.get(invoice_id)
+        return row is not None and row.supplier_gstin == filed_for
+
+    invoices = [i for i in invoices if ours(i.id)]
+    notes = [n for n in notes if ours(n.invoice_id)]
 
     b2b: dict[str, list[dict[str, Any]]] = {}
     b2cl: dict[str, list[dict[str, Any]]] = {}
@@ -319,7 +350,7 @@ def build(period: str) -> dict[str, Any]:
         ]
 
     return {
-        "gstin": registration.gstin,
+        "gstin": filed_for,
         "fp": period,
         "b2b": [{"ctin": ctin, "inv": invs} for ctin, invs in sorted(b2b.items())],
         "b2cl": [{"pos": pos, "inv": invs} for pos, invs in sorted(b2cl.items())],
@@ -369,9 +400,9 @@ def portal_json(stored: Mapping[str, Any]) -> str:
     return re.sub(r'"\\u0000num:(-?[0-9.]+)"', r"\1", text)
 
 
-def generate(period: str, run_id: uuid.UUID | None = None) -> Return:
-    """Build the month's GSTR-1 and store it (``gst_return``)."""
-    built = build(period)
+def generate(period: str, run_id: uuid.UUID | None = None, gstin: str | None = None) -> Return:
+    """Build the month's GSTR-1 for ``gstin`` (see :func:`filing_gstin`) and store it (``gst_return``)."""
+    built = build(period, gstin)
     total = built.pop("_total")
     row = Return(
         period=period,

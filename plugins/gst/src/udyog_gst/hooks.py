@@ -148,12 +148,12 @@ def udyog_tenant_setup(tenant: TenantContext, session: Any) -> None:
     seed_rates()
 
 
-def run_gstr1(ctx: JobContext, period: str) -> dict[str, Any]:
-    """The background job: build and store the month's GSTR-1; the result names the stored return."""
+def run_gstr1(ctx: JobContext, period: str, gstin: str | None = None) -> dict[str, Any]:
+    """The background job: build and store the month's GSTR-1 of ``gstin``; the result names the stored return."""
     from .gstr1 import generate
 
     ctx.progress(10, f"GSTR-1 {period}")
-    row = generate(period, run_id=ctx.run_id)
+    row = generate(period, run_id=ctx.run_id, gstin=gstin)
     return {"return_id": str(row.id), "period": period, "gstin": row.gstin}
 
 

@@ -16,7 +16,7 @@ from udyog_sdk.security import requires
 from . import gstr1
 from .api import RATES, REGISTRATIONS, invoice_view
 from .documents import invoice_pdf
-from .models import InvoiceTax, Return
+from .models import InvoiceTax, Registration, Return
 
 
 @requires("gst.invoice.read")
@@ -56,7 +56,8 @@ def returns_page() -> str:
             continue
         if status is not None and status.task == "gst.gstr1":
             runs.append(status)
-    return render_template("gst/returns.html", rows=rows, runs=runs)
+    gstins = sorted(set(db_session().scalars(select(Registration.gstin))))
+    return render_template("gst/returns.html", rows=rows, runs=runs, gstins=gstins)
 
 
 @requires("gst.return.generate")
@@ -66,7 +67,8 @@ def returns_generate() -> Response:
     period = f"{raw[5:7]}{raw[:4]}" if len(raw) == 7 and raw[4] == "-" else raw
     try:
         gstr1.parse_period(period)
-        run_id = enqueue("gst.gstr1", {"period": period})
+        gstin = gstr1.filing_gstin(request.form.get("gstin") or None)
+        run_id = enqueue("gst.gstr1", {"period": period, "gstin": gstin})
         db_session().commit()
     except UdyogError as exc:
         db_session().rollback()
