@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from udyog.config import PluginsFile, Settings, normalize_database_url
 from udyog.kernel import Kernel
@@ -63,7 +64,8 @@ def postgres_database(admin_url: str, prefix: str = "udyog_t", *, template: str 
     """Create a fresh PostgreSQL database (a copy of database URL ``template`` if given); yield its URL; drop it."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin_url = normalize_database_url(admin_url)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # No pool: a database kept for a whole session (a template) must not hold an idle admin connection.
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
     try:
         with admin.connect() as conn:
