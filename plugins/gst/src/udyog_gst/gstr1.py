@@ -34,6 +34,7 @@ from udyog_sdk.exports import Column, table_to_xlsx
 from udyog_sdk.models import utcnow
 
 from . import data
+from .identifiers import normalise
 from .models import InvoiceTax, Registration, Return
 from .services import ZERO, money
 
@@ -180,14 +181,18 @@ def _kind(invoice: Invoice, gst: InvoiceTax) -> str:
     return "b2cs"
 
 
+def registered_gstins() -> list[str]:
+    """The tenant's GSTINs (branches in one state share one), sorted."""
+    return sorted(set(db_session().scalars(select(Registration.gstin))))
+
+
 def filing_gstin(gstin: str | None = None) -> str:
     """The GSTIN a GSTR-1 is filed for: ``gstin`` if it is one of the tenant's registrations, else its only one.
 
     GSTR-1 is filed per GSTIN. A tenant registered in several states must name
     one (422 naming ``gstin``); one without a registration gets a 409.
     """
-    session = db_session()
-    known = sorted(set(session.scalars(select(Registration.gstin))))
+    known = registered_gstins()
     if not known:
         raise UdyogError("no GST registration", status=409, errors={"gstin": ["register a branch's GSTIN first"]})
     if gstin in (None, ""):
@@ -195,7 +200,7 @@ def filing_gstin(gstin: str | None = None) -> str:
             reason = f"the tenant has several GSTINs ({', '.join(known)}): name the one to file for"
             raise UdyogError("which GSTIN?", status=422, errors={"gstin": [reason]})
         return known[0]
-    wanted = re.sub(r"[\s-]", "", str(gstin)).upper()
+    wanted = normalise(str(gstin))
     if wanted not in known:
         raise UdyogError("unknown GSTIN", status=422, errors={"gstin": ["not one of the tenant's registrations"]})
     return wanted
@@ -417,6 +422,20 @@ def generate(period: str, run_id: uuid.UUID | None = None, gstin: str | None = N
     return row
 
 
+#: The rate and amount columns of an item, as the sections have them.
+ITEM_IGST_HEADS = (
+    Column("rt", "Rate", "number"),
+    Column("txval", "Taxable value", "money"),
+    Column("iamt", "IGST", "money"),
+)
+CESS = Column("csamt", "Cess", "money")
+ITEM_ALL_HEADS = (
+    *ITEM_IGST_HEADS,
+    Column("camt", "CGST", "money"),
+    Column("samt", "SGST/UTGST", "money"),
+    CESS,
+)
+
 SHEETS: dict[str, list[Column]] = {
     "b2b": [
         Column("ctin", "GSTIN of recipient"),
@@ -426,42 +445,28 @@ SHEETS: dict[str, list[Column]] = {
         Column("pos", "Place of supply"),
         Column("rchrg", "Reverse charge"),
         Column("inv_typ", "Invoice type"),
-        Column("rt", "Rate", "number"),
-        Column("txval", "Taxable value", "money"),
-        Column("iamt", "IGST", "money"),
-        Column("camt", "CGST", "money"),
-        Column("samt", "SGST/UTGST", "money"),
-        Column("csamt", "Cess", "money"),
+        *ITEM_ALL_HEADS,
     ],
     "b2cl": [
         Column("inum", "Invoice number"),
         Column("idt", "Invoice date"),
         Column("val", "Invoice value", "money"),
         Column("pos", "Place of supply"),
-        Column("rt", "Rate", "number"),
-        Column("txval", "Taxable value", "money"),
-        Column("iamt", "IGST", "money"),
-        Column("csamt", "Cess", "money"),
+        *ITEM_IGST_HEADS,
+        CESS,
     ],
     "b2cs": [
         Column("sply_ty", "Supply type"),
         Column("pos", "Place of supply"),
         Column("typ", "Type"),
-        Column("rt", "Rate", "number"),
-        Column("txval", "Taxable value", "money"),
-        Column("iamt", "IGST", "money"),
-        Column("camt", "CGST", "money"),
-        Column("samt", "SGST/UTGST", "money"),
-        Column("csamt", "Cess", "money"),
+        *ITEM_ALL_HEADS,
     ],
     "exp": [
         Column("exp_typ", "Export type"),
         Column("inum", "Invoice number"),
         Column("idt", "Invoice date"),
         Column("val", "Invoice value", "money"),
-        Column("rt", "Rate", "number"),
-        Column("txval", "Taxable value", "money"),
-        Column("iamt", "IGST", "money"),
+        *ITEM_IGST_HEADS,
     ],
     "cdnr": [
         Column("ctin", "GSTIN of recipient"),
@@ -470,12 +475,7 @@ SHEETS: dict[str, list[Column]] = {
         Column("ntty", "Note type"),
         Column("val", "Note value", "money"),
         Column("pos", "Place of supply"),
-        Column("rt", "Rate", "number"),
-        Column("txval", "Taxable value", "money"),
-        Column("iamt", "IGST", "money"),
-        Column("camt", "CGST", "money"),
-        Column("samt", "SGST/UTGST", "money"),
-        Column("csamt", "Cess", "money"),
+        *ITEM_ALL_HEADS,
     ],
     "cdnur": [
         Column("typ", "UR type"),
@@ -484,22 +484,15 @@ SHEETS: dict[str, list[Column]] = {
         Column("ntty", "Note type"),
         Column("val", "Note value", "money"),
         Column("pos", "Place of supply"),
-        Column("rt", "Rate", "number"),
-        Column("txval", "Taxable value", "money"),
-        Column("iamt", "IGST", "money"),
-        Column("csamt", "Cess", "money"),
+        *ITEM_IGST_HEADS,
+        CESS,
     ],
     "hsn_b2b": [
         Column("hsn_sc", "HSN"),
         Column("desc", "Description"),
         Column("uqc", "UQC"),
         Column("qty", "Quantity", "number"),
-        Column("rt", "Rate", "number"),
-        Column("txval", "Taxable value", "money"),
-        Column("iamt", "IGST", "money"),
-        Column("camt", "CGST", "money"),
-        Column("samt", "SGST/UTGST", "money"),
-        Column("csamt", "Cess", "money"),
+        *ITEM_ALL_HEADS,
     ],
     "docs": [
         Column("doc_typ", "Nature of document"),

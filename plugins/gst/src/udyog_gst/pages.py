@@ -16,7 +16,7 @@ from udyog_sdk.security import requires
 from . import gstr1
 from .api import RATES, REGISTRATIONS, invoice_view
 from .documents import invoice_pdf
-from .models import InvoiceTax, Registration, Return
+from .models import InvoiceTax, Return
 
 
 @requires("gst.invoice.read")
@@ -56,8 +56,7 @@ def returns_page() -> str:
             continue
         if status is not None and status.task == "gst.gstr1":
             runs.append(status)
-    gstins = sorted(set(db_session().scalars(select(Registration.gstin))))
-    return render_template("gst/returns.html", rows=rows, runs=runs, gstins=gstins)
+    return render_template("gst/returns.html", rows=rows, runs=runs, gstins=gstr1.registered_gstins())
 
 
 @requires("gst.return.generate")
