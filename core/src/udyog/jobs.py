@@ -35,10 +35,12 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, Uuid, bindparam, event, func, literal_column, null, select, true, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from udyog.db import PreparedStatement, TenantSession
+from udyog.kernel import TENANT_COLUMNS, TENANT_ROW, tenant_row
 from udyog.models import JobRun, Membership, Tenant, User
 from udyog.registry import CORE_NAME
 from udyog_sdk import Event, Principal, TenantContext, UdyogError
@@ -298,33 +300,31 @@ class Jobs:
             raise JobError("a delay cannot be negative", errors={"delay": ["must be zero or more"]})
         data = plain_json(kwargs, f"arguments of task {task}")
         session = scope.session
-        if key is not None:
-            existing = session.scalar(select(JobRun.id).where(JobRun.key == key))
-            if existing is not None:
-                return existing
         now = utcnow()
-        run = JobRun(
-            id=new_id(),
-            task=task,
-            kwargs=data,
-            key=key,
-            state="queued",
-            user_id=scope.user.user_id if scope.user is not None else None,
-            created_at=now,
-            eta=now + timedelta(seconds=delay) if delay else None,
-            sent_at=now,
-        )
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "task": task,
+            "kwargs": data,
+            "key": key,
+            "state": "queued",
+            "user_id": scope.user.user_id if scope.user is not None else None,
+            "created_at": now,
+            "eta": now + timedelta(seconds=delay) if delay else None,
+            "sent_at": now,
+        }
         if key is not None:
-            try:
-                with session.begin_nested():
-                    session.add(run)
-            except IntegrityError:
+            # One statement: the run, unless one with this key exists (then that one's id).
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(JobRun).on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(JobRun.id)
+            if not session.execute(statement, [values]).scalars().all():
                 existing = session.scalar(select(JobRun.id).where(JobRun.key == key))
                 if existing is None:
-                    raise
+                    raise JobError(f"run with key {key!r} vanished", errors={"key": ["conflicting run not found"]})
                 return existing
         else:
-            session.add(run)
+            session.add(JobRun(**values))
+        run = SimpleNamespace(id=values["id"], user_id=values["user_id"])
         tenant_id = scope.tenant.id
         session.info.setdefault("udyog_jobs", []).append(_Pending(run.id, task, tenant_id, run.user_id, delay))
         return run.id
@@ -468,7 +468,7 @@ class Jobs:
             if not found:
                 return None
             values = found[0]
-            tenant_values: tuple[Any, ...] | None = values[4 : 4 + len(_TENANT_COLUMNS)]
+            tenant_values: tuple[Any, ...] | None = values[4 : 4 + len(TENANT_COLUMNS)]
             if tenant_values is not None and tenant_values[0] is None:  # the tenant's row is not there
                 tenant_values = None
         else:
@@ -478,7 +478,7 @@ class Jobs:
                 if not found:
                     return None
                 values = found[0]
-                tenants = _TENANT.rows(connection, {"p_tenant": tenant_id})
+                tenants = TENANT_ROW.rows(connection, {"p_tenant": tenant_id})
                 tenant_values = tenants[0] if tenants else None
                 session.commit()
         kwargs, user_id, checkpoint, attempts = values[:4]
@@ -486,8 +486,7 @@ class Jobs:
                        attempts=int(attempts))  # fmt: skip
         row = None
         if tenant_values is not None:
-            row = SimpleNamespace(**dict(zip(_TENANT_COLUMNS, tenant_values, strict=False)))
-            row.id = _uuid(row.id)
+            row = tenant_row(tenant_values)
         return run, row
 
     def _finish(
@@ -690,7 +689,6 @@ class Jobs:
 
 
 _RUNS = JobRun.__table__
-_TENANT_COLUMNS = ("id", "slug", "name", "timezone", "settings_rev", "is_active", "plugins_rev", "security_rev")
 
 #: Claim: running, one more attempt; unless it already succeeded or was cancelled.
 _CLAIM_UPDATE = (
@@ -718,7 +716,7 @@ def _claim_with_tenant() -> PreparedStatement:
     claimed = _CLAIM_UPDATE.cte("claimed")
     statement = select(
         *claimed.c,
-        *(getattr(Tenant, name) for name in _TENANT_COLUMNS),
+        *(getattr(Tenant, name) for name in TENANT_COLUMNS),
         func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"), true()).label("ac"),
     ).select_from(claimed.outerjoin(Tenant, Tenant.id == bindparam("p_tenant")))
     return PreparedStatement("udyog_job_claim_tenant", statement, _CLAIM_PARAMS)
@@ -743,14 +741,6 @@ _SUCCEED = PreparedStatement(
     )
     .returning(_RUNS.c.id),
     {"p_tenant": Uuid(), "p_run": Uuid(), "p_at": UTCDateTime()},
-)
-
-
-#: The tenant's columns as Kernel.context_for needs them (fresh: active, plugins, roles).
-_TENANT = PreparedStatement(
-    "udyog_job_tenant",
-    select(*(getattr(Tenant, name) for name in _TENANT_COLUMNS)).where(Tenant.id == bindparam("p_tenant")),
-    {"p_tenant": Uuid()},
 )
 
 

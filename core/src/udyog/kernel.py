@@ -13,12 +13,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 
 from udyog.config import Settings
-from udyog.db import Database, TenantSession
+from udyog.db import Database, PreparedStatement, TenantSession
 from udyog.hookbus import HookBus, HookRelay
 from udyog.models import Tenant, TenantPlugin
 from udyog.registry import CORE_NAME, PluginRegistry, new_plugin_manager
@@ -184,7 +185,20 @@ class Kernel:
         return session.scalar(select(Tenant).where(Tenant.slug == str(ref)))
 
     def tenant_context(self, session: TenantSession, ref: str | uuid.UUID) -> TenantContext | None:
-        """Resolve ``ref`` and bind ``session`` to it; None if unknown or inactive."""
+        """Resolve ``ref`` and bind ``session`` to it; None if unknown or inactive.
+
+        By id, in a session that has not begun, the tenant's row is read with the
+        prepared :data:`TENANT_ROW` (no ORM load: every scope and every event
+        delivery starts here); the session is bound first, so the read is the
+        transaction's first statement and carries the tenant setting with it.
+        """
+        if isinstance(ref, uuid.UUID) and session.tenant_id in (None, ref) and not session.in_transaction():
+            session.bind_tenant(ref)
+            found = TENANT_ROW.rows(session.connection(), {"p_tenant": ref})
+            row = tenant_row(found[0]) if found else None
+            if row is None or not row.is_active:
+                return None
+            return self.context_for(session, row)
         tenant = self.find_tenant(session, ref)
         if tenant is None or not tenant.is_active:
             return None
@@ -278,3 +292,32 @@ class Kernel:
     def close(self) -> None:
         """Release database connections."""
         self.db.dispose()
+
+
+#: The tenant's columns as :meth:`Kernel.context_for` needs them (fresh: active, plugins, roles, fields).
+TENANT_COLUMNS = (
+    "id",
+    "slug",
+    "name",
+    "timezone",
+    "settings_rev",
+    "is_active",
+    "plugins_rev",
+    "security_rev",
+    "fields_rev",
+)
+
+#: The tenant's row by id (prepared once per connection on PostgreSQL).
+TENANT_ROW = PreparedStatement(
+    "udyog_tenant_row",
+    select(*(getattr(Tenant, name) for name in TENANT_COLUMNS)).where(Tenant.id == bindparam("p_tenant")),
+    {"p_tenant": Uuid()},
+)
+
+
+def tenant_row(values: Iterable[Any]) -> SimpleNamespace:
+    """A row of :data:`TENANT_COLUMNS` values (as the driver gave them) as an object for ``context_for``."""
+    row = SimpleNamespace(**dict(zip(TENANT_COLUMNS, values, strict=True)))
+    if row.id is not None and not isinstance(row.id, uuid.UUID):
+        row.id = uuid.UUID(str(row.id))
+    return row
