@@ -138,21 +138,22 @@ def udyog_dashboard() -> list[DashboardWidget]:
 
 def _followups_due() -> ItemList:
     from udyog_sdk.formatting import format_date, tenant_today
+    from udyog_sdk.i18n import gettext as _
 
     from .services import followups_due
 
     me = current_user()
     if me is None:
-        return ItemList([], empty="No follow-ups due.")
+        return ItemList([], empty=_("No follow-ups due."))
     items = [
         ListItem(
             f"{a.kind.capitalize()}: {a.subject}",
             url=f"/crm/activities/{a.id}",
-            detail=format_date(a.due_on) + ("" if a.owner_id else " · unassigned") if a.due_on else "",
+            detail=format_date(a.due_on) + ("" if a.owner_id else " · " + _("unassigned")) if a.due_on else "",
         )
         for a in followups_due(me.user_id, tenant_today())
     ]
-    return ItemList(items, empty="No follow-ups due.")
+    return ItemList(items, empty=_("No follow-ups due."))
 
 
 @hookimpl

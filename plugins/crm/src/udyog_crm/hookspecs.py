@@ -1,15 +1,17 @@
 """Hooks the crm plugin publishes, and the data they carry.
 
 ``crm_quote_convert`` turns an accepted quote into a document of another
-plugin (the sales plugin makes a sales order). crm never imports that
-plugin: it hands over plain frozen dataclasses and stores what comes back.
+plugin (the sales plugin makes a sales order); ``crm_check_quote_lines`` lets
+a plugin that knows the products (inventory) refuse a quote line naming one
+that does not exist. crm never imports those plugins: it hands over plain
+frozen dataclasses and stores what comes back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -68,4 +70,22 @@ def crm_quote_convert(quote: QuoteData) -> Conversion | None:
     sales)".
 
     Since: crm 0.1.
+    """
+
+
+@hookspec
+def crm_check_quote_lines(lines: Sequence[QuoteLineData]) -> Mapping[int, Mapping[str, Sequence[str]]] | None:
+    """Problems with quote lines about to be stored, by the line's position in ``lines``, then by field.
+
+    Called before a quote is created with its lines, before a line is added,
+    and before a line's product changes (only lines naming a product are
+    passed). crm refuses with 422, naming the field under the line
+    (``lines.1.product_id`` when a quote is created, ``product_id`` for one
+    line). Inventory implements it (optionally: it works without crm) and
+    refuses products that do not exist or are inactive.
+
+    Returns: ``{index: {field: [message, ...]}}`` for the lines with
+    problems, or None when they are fine. Every plugin's answer counts.
+
+    Since: crm 0.1 (added after the first release of the hooks; check for the spec before relying on it).
     """

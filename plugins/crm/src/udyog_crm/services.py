@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -26,6 +26,7 @@ from .hookspecs import Conversion, QuoteData, QuoteLineData
 from .models import Activity, CheckIn, Customer, Deal, Quote, QuoteLine, Stage
 
 CENT = decimal.Decimal("0.01")
+ZERO = decimal.Decimal("0")
 #: Amounts (a line's, a quote's totals) stay below this: they fit Money(18, 2).
 MAX_AMOUNT = decimal.Decimal(10) ** 16
 HUNDRED = decimal.Decimal(100)
@@ -215,6 +216,8 @@ def create_quote(data: Mapping[str, Any], lines: Iterable[Mapping[str, Any]] = (
     """
     values = default_owner(dict(data))
     get_customer(values["customer_id"])
+    lines = list(lines)
+    check_lines(lines, prefix="lines.")
     quote = Quote(**values, number=next_number(QUOTE_SERIES, on=values["quote_date"]))
     session = db_session()
     session.add(quote)
@@ -228,6 +231,7 @@ def add_line(data: Mapping[str, Any]) -> QuoteLine:
     """Add a line to a quote that may still change, and re-total it (its version moves on)."""
     quote = quote_for_line(data["quote_id"])
     values = dict(data)
+    check_lines([values])
     if values.get("sequence") is None:
         last = db_session().scalar(select(func.max(QuoteLine.sequence)).where(QuoteLine.quote_id == quote.id))
         values["sequence"] = (last or 0) + 10
@@ -242,6 +246,8 @@ def change_line(line: QuoteLine, data: Mapping[str, Any]) -> QuoteLine:
     quote = quote_for_line(line.quote_id)
     if "quote_id" in data and data["quote_id"] != line.quote_id:
         raise UdyogError("a line stays on its quote", status=422, errors={"quote_id": ["cannot move to another quote"]})
+    if data.get("product_id") is not None and data["product_id"] != line.product_id:
+        check_lines([{**_line_values(line), **data}])
     for key, value in data.items():
         if key == "sequence" and value is None:
             continue
@@ -255,6 +261,46 @@ def remove_line(line: QuoteLine) -> None:
     quote = quote_for_line(line.quote_id)
     db_session().delete(line)
     _retotal_changed(quote)
+
+
+def _line_values(line: QuoteLine) -> dict[str, Any]:
+    return {
+        "product_id": line.product_id,
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "discount_pct": line.discount_pct,
+    }
+
+
+def check_lines(lines: Sequence[Mapping[str, Any]], *, prefix: str = "") -> None:
+    """Ask the plugins that know products (``crm_check_quote_lines``) about the lines naming one; 422 if refused.
+
+    A problem is reported under ``{prefix}{position}.{field}`` (``lines.1.product_id``)
+    when ``prefix`` is given, else under the field (one line).
+    """
+    named = [(n, line) for n, line in enumerate(lines) if line.get("product_id") is not None]
+    if not named:
+        return
+    data = [
+        QuoteLineData(
+            product_id=line["product_id"],
+            description=line.get("description") or "",
+            quantity=line.get("quantity") or ZERO,
+            unit_price=line.get("unit_price") or ZERO,
+            discount_pct=line.get("discount_pct") or ZERO,
+        )
+        for _, line in named
+    ]
+    errors: dict[str, list[str]] = {}
+    for answer in hooks().crm_check_quote_lines(lines=data):
+        for index, fields in (answer or {}).items():
+            position = named[index][0]
+            for field, messages in fields.items():
+                key = f"{prefix}{position}.{field}" if prefix else field
+                errors.setdefault(key, []).extend(str(m) for m in messages)
+    if errors:
+        raise UdyogError("invalid quote lines", status=422, errors=errors)
 
 
 def quote_for_line(quote_id: uuid.UUID) -> Quote:

@@ -8,6 +8,7 @@ plugin = Plugin(
     title="Inventory",
     package=__name__,
     sdk=">=1.2,<2",
+    optional=("crm",),  # checks the products of crm's quote lines when crm is there
     description=(
         "Products, units, warehouses per branch, a stock ledger with locked balances, reservations,"
         " reorder points, lots, FIFO and weighted-average valuation."

@@ -107,3 +107,19 @@ def udyog_demo_data(tenant: TenantContext, session: Any, progress: Any) -> None:
     from .demo import load_demo
 
     load_demo(session, progress)
+
+
+@hookimpl(optionalhook=True)
+def crm_check_quote_lines(lines: Any) -> dict[int, dict[str, list[str]]] | None:
+    """crm's quote lines name products that exist and are active (crm is optional: inventory works without it)."""
+    from .services import products
+
+    found = products([line.product_id for line in lines])
+    problems: dict[int, dict[str, list[str]]] = {}
+    for index, line in enumerate(lines):
+        product = found.get(line.product_id)
+        if product is None:
+            problems[index] = {"product_id": ["no such product"]}
+        elif not product.active:
+            problems[index] = {"product_id": [f"product {product.sku} is inactive"]}
+    return problems or None
