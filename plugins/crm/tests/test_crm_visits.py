@@ -77,7 +77,7 @@ def test_a_check_in_needs_a_customer_and_coordinates(udyog_client, udyog_other_c
     assert refused.errors == {"customer_id": ["no such customer"]}
 
 
-def test_the_check_in_page_uses_the_plugin_script_and_takes_typed_coordinates(udyog_client, udyog_web_client):
+def test_the_check_in_page_uses_the_shell_s_geolocation_and_takes_typed_coordinates(udyog_client, udyog_web_client):
     customer_id = a_customer(udyog_client)
     page = udyog_web_client.get("/crm/checkin")
     assert page.status_code == 200
@@ -85,9 +85,9 @@ def test_the_check_in_page_uses_the_plugin_script_and_takes_typed_coordinates(ud
     for hidden in ("gps_latitude", "gps_longitude", "gps_accuracy_m"):
         assert f'type="hidden" name="{hidden}"' in html
     assert 'name="latitude"' in html and 'name="longitude"' in html and "Kaveri Agencies" in html
-    assert '<script src="/crm/static/checkin.js">' in html
+    assert '<script src="/core/static/geolocate.js">' in html and "data-geolocate" in html
     assert re.findall(r"<script(?![^>]*\bsrc=)", html) == [] and " onclick=" not in html
-    script = udyog_web_client.get("/crm/static/checkin.js")
+    script = udyog_web_client.get("/core/static/geolocate.js")
     assert script.status_code == 200 and b"navigator.geolocation" in script.data
 
     typed = udyog_web_client.submit(

@@ -1,14 +1,13 @@
 """The crm plugin's web pages: the generic resource pages, the pipeline (kanban) and the check-in page.
 
 Every form posts ``csrf_token`` (the shell checks it before the view runs)
-and works without JavaScript. The check-in page loads ``static/checkin.js``
+and works without JavaScript. The check-in page loads the shell's ``geolocate.js``
 to fill in the browser's position; typed coordinates work as well.
 """
 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
@@ -20,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from sqlalchemy import select
@@ -28,13 +26,11 @@ from sqlalchemy import select
 from udyog_sdk import UdyogError, current_user, db_session
 from udyog_sdk.api import flatten_messages
 from udyog_sdk.i18n import gettext as _
-from udyog_sdk.security import authenticated, requires
+from udyog_sdk.security import requires
 
 from . import services
 from .api import CHECKINS, DEALS, QUOTES, RESOURCES
 from .models import Customer
-
-STATIC = Path(__file__).parent / "static"
 
 
 def create_pages() -> Blueprint:
@@ -42,12 +38,6 @@ def create_pages() -> Blueprint:
     bp = Blueprint("crm_pages", __name__, url_prefix="/crm", template_folder="templates")
     for resource in RESOURCES:
         resource.register_pages(bp)
-
-    @bp.route("/static/<path:filename>")
-    @authenticated
-    def static_file(filename: str) -> Response:
-        """The plugin's own scripts (no inline script on any page: the content security policy refuses it)."""
-        return send_from_directory(STATIC, filename, max_age=3600)
 
     @bp.route("/pipeline")
     @requires("crm.deal.read")

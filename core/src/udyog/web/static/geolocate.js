@@ -1,6 +1,10 @@
-// Check-in page of the crm plugin: ask the browser for its position and put
-// it into the form's hidden gps_* inputs. Without this script, or when the
-// user refuses, the typed coordinates are submitted instead.
+// The shell's geolocation for any page with a form marked data-geolocate (crm's
+// visit check-in, hr's attendance check-in): ask the browser for its position
+// and put it into the form's hidden inputs gps_latitude, gps_longitude and
+// gps_accuracy_m, saying so in #geo-status (its data-locating, data-found and
+// data-refused texts). Inputs #latitude and #longitude, where the page has
+// them, are typed coordinates: once the user types, the browser's position is
+// dropped. Without this script the form is submitted as it stands.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-geolocate]");
