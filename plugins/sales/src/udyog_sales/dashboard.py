@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from udyog_sdk import db_session
 from udyog_sdk.formatting import format_amount, format_month, tenant_today
+from udyog_sdk.i18n import gettext as _
 from udyog_sdk.ui import BarChart, DashboardWidget, Series, Table
 
 from .models import AccountTerms, Order
@@ -20,7 +21,7 @@ def months_back(today: dt.date, count: int) -> list[dt.date]:
     """The first days of the last ``count`` months, oldest first, ending with ``today``'s month."""
     firsts = []
     year, month = today.year, today.month
-    for _ in range(count):
+    for _month in range(count):
         firsts.append(dt.date(year, month, 1))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return firsts[::-1]
@@ -36,7 +37,7 @@ def sales_by_month() -> BarChart:
         if first in totals:
             totals[first] += total
     labels = [format_month(m) for m in months]
-    return BarChart(labels, [Series("Sales", list(totals.values()))], prefix="₹", empty="No sales yet.")
+    return BarChart(labels, [Series(_("Sales"), list(totals.values()))], prefix="₹", empty=_("No sales yet."))
 
 
 def top_distributors() -> Table:
@@ -54,7 +55,7 @@ def top_distributors() -> Table:
         (name, format_amount(outstanding), format_amount(limit) if limit is not None else "—")
         for name, outstanding, limit in db_session().execute(query)
     ]
-    return Table(("Distributor", "Outstanding", "Credit limit"), rows, empty="No distributors yet.")
+    return Table((_("Distributor"), _("Outstanding"), _("Credit limit")), rows, empty=_("No distributors yet."))
 
 
 def widgets() -> list[DashboardWidget]:
