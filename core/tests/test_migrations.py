@@ -47,12 +47,14 @@ def test_version_locations_come_from_installed_plugins_and_targets_from_enabled_
     assert all(path.is_dir() for path in plan.locations.values())
 
 
-@pytest.mark.parametrize("distribution", ["core", "notes", "tags", "crm", "inventory", "sales", "gst", "fssai"])
+@pytest.mark.parametrize(
+    "distribution", ["core", "notes", "tags", "crm", "inventory", "sales", "gst", "fssai", "hr", "payroll"]
+)
 def test_models_and_migrations_agree(kernel_factory, backend, distribution):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    kernel = kernel_factory([*ALL, "crm", "inventory", "sales", "gst", "fssai"], backend=backend)
+    kernel = kernel_factory([*ALL, "crm", "inventory", "sales", "gst", "fssai", "hr", "payroll"], backend=backend)
 
     def owned(name: str) -> bool:
         owner = table_owner(name, kernel)

@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ledger": ("tests.bench.bench_ledger", "stock ledger pages"),
     "sales": ("tests.bench.bench_sales", "order to invoice"),
     "recall": ("tests.bench.bench_recall", "recall trace"),
+    "payroll": ("tests.bench.bench_payroll", "payroll run"),
 }
 
 
