@@ -22,6 +22,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python sdk/pyproject.toml core/pyproject.toml $(addsuffix pyproject.toml,$(PLUGIN_DIRS))
 	$(BIN)/pip install --quiet -e sdk -e core $(addprefix -e ,$(PLUGIN_DIRS))
+	$(BIN)/python -c "from udyog_sdk.exports import prepare_fonts; prepare_fonts()"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml $(addsuffix pyproject.toml,$(TEST_PLUGIN_DIRS))

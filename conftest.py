@@ -19,3 +19,18 @@ def pytest_configure(config: pytest.Config) -> None:
             "the udyog pytest plugin is not registered: reinstall the core (.venv/bin/pip install -e core) "
             "and do not disable it with -p no:udyog"
         )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Schedule the long tests (marked ``slow``) first, in their collected order.
+
+    With ``pytest -n 2`` the workers take tests in collection order; a long
+    test given out last keeps one worker busy while the other has nothing
+    left (longest first keeps both busy to the end). Every worker collects
+    and sorts alike, as xdist requires.
+    """
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow and len(slow) < len(items):
+        chosen = {id(item) for item in slow}
+        items[:] = slow + [item for item in items if id(item) not in chosen]

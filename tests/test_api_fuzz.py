@@ -7,6 +7,9 @@ requests for every operation in it, sent to the live WSGI app. No answer may
 be a 5xx, and every 4xx must carry the error envelope
 ``{"success": false, "message": str, "errors": {field: [str, ...]}}``.
 
+Each backend fuzzes every operation with half of the examples, from a seed of
+its own, when the run covers both (see :func:`_examples_and_seed`).
+
 Operations come from the document, so routes and plugins added later are
 fuzzed without changing this test; it also fails when an ``/api/`` route is
 missing from the document (it would escape the fuzzing).
@@ -16,13 +19,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
@@ -30,7 +34,8 @@ from udyog.app import create_app
 from udyog.tenancy import create_tenant
 from udyog.testing import create_member, login
 
-#: Examples per operation and generation mode: small, so the run stays well under two minutes.
+#: Examples per operation and generation mode, shared out over the backends the run fuzzes: each
+#: backend gets its part from a seed of its own (the same seed would send both the same inputs).
 MAX_EXAMPLES = 6
 OWNER = "owner@fuzz.test"
 
@@ -93,9 +98,17 @@ def _token(app: Any) -> str:
 FUZZ_SHARDS = 3
 
 
+def _examples_and_seed(config: pytest.Config, backend: str) -> tuple[int, int]:
+    """This backend's share of :data:`MAX_EXAMPLES` and its seed (both backends run: half each)."""
+    both = config.getoption("udyog_backend") == "all" and bool(os.environ.get("UDYOG_TEST_DATABASE_URL"))
+    return (MAX_EXAMPLES // 2 if both else MAX_EXAMPLES), (1 if backend == "sqlite" else 2)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("shard", range(FUZZ_SHARDS))
-def test_no_input_makes_the_api_fail_or_answer_without_the_error_envelope(fuzz_app, shard):
+def test_no_input_makes_the_api_fail_or_answer_without_the_error_envelope(fuzz_app, shard, backend, request):
     kernel, app = fuzz_app
+    examples, seed = _examples_and_seed(request.config, backend)
     schema = schemathesis.openapi.from_wsgi(
         "/api/openapi.json", app, headers={"Authorization": f"Bearer {_token(app)}"}
     )
@@ -112,7 +125,7 @@ def test_no_input_makes_the_api_fail_or_answer_without_the_error_envelope(fuzz_a
     assert len(every_operation) >= 20
     operations = sorted(every_operation, key=lambda op: (op.path, op.method))[shard::FUZZ_SHARDS]
     addresses = (f"10.77.{n // 250}.{n % 250 + 1}" for n in itertools.count())
-    fuzzer = _Fuzzer(app, {"Authorization": f"Bearer {_token(app)}"}, addresses)
+    fuzzer = _Fuzzer(app, {"Authorization": f"Bearer {_token(app)}"}, addresses, examples, seed)
     problems: list[str] = []
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -127,20 +140,22 @@ def test_no_input_makes_the_api_fail_or_answer_without_the_error_envelope(fuzz_a
 class _Fuzzer:
     """Sends generated cases to the app and checks each answer."""
 
-    def __init__(self, app: Any, auth: dict[str, str], addresses: Iterator[str]) -> None:
+    def __init__(self, app: Any, auth: dict[str, str], addresses: Iterator[str], examples: int, seed: int) -> None:
         self.app = app
         self.auth = auth
         self.addresses = addresses
+        self.examples = examples
+        self.seed = seed
         self.calls = 0
 
     def run(self, operation: Any, mode: GenerationMode) -> None:
         """Fuzz one operation in one generation mode (a bounded Hypothesis run)."""
 
+        @seed(self.seed)  # reproducible, and different per backend
         @settings(
-            max_examples=MAX_EXAMPLES,
+            max_examples=self.examples,
             deadline=None,
             database=None,
-            derandomize=True,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )

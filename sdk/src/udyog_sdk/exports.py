@@ -33,6 +33,7 @@ HarfBuzz. Every resource serves ``GET /api/v1/<plugin>/<path>/export``
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
@@ -42,7 +43,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -361,13 +362,42 @@ def _static_instance(path: str, weight: int) -> str:
     stat = source.stat()
     cache = Path(tempfile.gettempdir()) / f"udyog-fonts-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     target = cache / f"{source.stem.split('[')[0]}-wght{weight}-{stat.st_size}-{int(stat.st_mtime)}.ttf"
-    if not target.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        font = instantiateVariableFont(TTFont(str(source)), {"wght": weight}, static=True)
-        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-        font.save(str(partial))
-        os.replace(partial, target)
+    if target.exists():
+        return str(target)
+    cache.mkdir(parents=True, exist_ok=True)
+    with _exclusive(cache / f"{target.name}.lock"):  # one process makes it; the others wait for it
+        if not target.exists():
+            font = instantiateVariableFont(TTFont(str(source)), {"wght": weight}, static=True)
+            partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+            font.save(str(partial))
+            os.replace(partial, target)
     return str(target)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (``flock``; where there is none, no lock: the write stays atomic)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_fonts() -> list[str]:
+    """Make the bold instances PDFs use now rather than at the first PDF (``make install`` calls it).
+
+    Instancing the variable fonts takes tens of seconds of CPU once per
+    machine and font version; returns the files' paths.
+    """
+    fonts = _font_files()
+    return [_static_instance(str(fonts[name]), 700) for name in ("sans", "devanagari")]
 
 
 def _pdf_text(value: Any, kind: str, column: Column | None, tz: dt.tzinfo) -> str:
