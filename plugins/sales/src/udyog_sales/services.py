@@ -375,11 +375,15 @@ def active_invoices(order: Order) -> list[Invoice]:
     return list(db_session().scalars(query))
 
 
-def refresh_state(order: Order) -> None:
-    """Move a confirmed order along: delivered, invoiced (delivered and invoiced), paid (every invoice paid)."""
+def refresh_state(order: Order, invoices: list[Invoice] | None = None) -> None:
+    """Move a confirmed order along: delivered, invoiced (delivered and invoiced), paid (every invoice paid).
+
+    ``invoices``: the order's active invoices when the caller knows them (else they are read).
+    """
     if order.state in ("draft", "cancelled"):
         return
-    invoices = active_invoices(order)
+    if invoices is None:
+        invoices = active_invoices(order)
     if order.delivered_at is not None and invoices:
         order.state = "paid" if all(i.state == "paid" for i in invoices) else "invoiced"
     elif order.delivered_at is not None:
@@ -462,7 +466,7 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
     invoice.number = next_number("sales.invoice", on=invoice.invoice_date)  # as late as possible
     db_session().add(invoice)
     db_session().flush()
-    refresh_state(order)
+    refresh_state(order, [invoice])  # it had none active (checked above, the order locked)
     hooks().sales_after_invoice(invoice=invoice)
     emit(
         "sales.invoice.issued",
