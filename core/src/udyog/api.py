@@ -25,6 +25,49 @@ class HealthSchema(ma.Schema):
     version = ma.fields.String()
 
 
+class ReadinessSchema(ma.Schema):
+    """Readiness check result: each dependency's state."""
+
+    status = ma.fields.String()
+    database = ma.fields.String()
+    broker = ma.fields.String()
+    version = ma.fields.String()
+
+
+def _check_database(kernel: Any) -> str | None:
+    """None when the database answers, else why not."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with kernel.db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except SQLAlchemyError as exc:
+        return f"unreachable: {type(exc.orig or exc).__name__}"
+    return None
+
+
+def _check_broker(settings: Any) -> str | None:
+    """None when the jobs broker answers (Redis PING, or the embedded queue's directory), else why not."""
+    import os
+    from pathlib import Path
+
+    if settings.redis_url:
+        import redis
+
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            return f"unreachable: {type(exc).__name__}"
+        finally:
+            client.close()
+        return None
+    directory = Path(settings.data_dir)
+    if not directory.is_dir() or not os.access(directory, os.W_OK):
+        return f"the embedded queue's directory {directory} is missing or not writable"
+    return None
+
+
 class PluginSchema(ma.Schema):
     """A discovered plugin and its load state."""
 
@@ -131,6 +174,31 @@ def create_blueprint() -> Blueprint:
         with kernel.db.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         return ok({"status": "ok", "database": "ok", "version": __version__})
+
+    @bp.route("/ready")
+    @bp.response(200, envelope(ReadinessSchema))
+    @public
+    def ready() -> dict[str, Any]:
+        """Readiness: the database and the jobs broker answer (503 naming the failing one otherwise).
+
+        For load balancers and orchestrators: a process that cannot reach either
+        is taken out of rotation instead of answering 500s. ``/health`` checks
+        only the database.
+        """
+        from udyog import __version__
+
+        kernel = current_app.extensions["udyog"]
+        failures = {
+            name: [problem]
+            for name, problem in (
+                ("database", _check_database(kernel)),
+                ("broker", _check_broker(kernel.settings)),
+            )
+            if problem is not None
+        }
+        if failures:
+            raise UdyogError(f"not ready: {', '.join(failures)}", status=503, errors=failures)
+        return ok({"status": "ready", "database": "ok", "broker": "ok", "version": __version__})
 
     @bp.route("/plugins")
     @bp.response(200, envelope(PluginSchema, many=True))

@@ -184,6 +184,64 @@ def db_revision(obj: _Obj, plugin: str, message: str, empty: bool) -> None:
     click.echo(f"wrote {path}")
 
 
+# -- backup and restore ----------------------------------------------------------
+
+
+def _settings(obj: _Obj) -> Any:
+    """The configuration alone (backup and restore load no plugin)."""
+    from udyog.config import Settings
+
+    return Settings.from_env(obj.overrides or None)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@click.pass_obj
+def backup_cmd(obj: _Obj, path: str) -> None:
+    """Back up the database to PATH with its own tools (pg_dump custom format, or SQLite's backup API).
+
+    Safe while the application runs. Attachments are files: back up their
+    directory too (docs/deployment.md).
+    """
+    from pathlib import Path
+
+    from udyog.backup import BackupError, backup
+
+    try:
+        outcome = backup(_settings(obj), Path(path))
+    except BackupError as exc:
+        _fail(str(exc))
+    click.echo(f"backed up {outcome.database} to {outcome.path} ({outcome.size} bytes)")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a database that holds tables (its contents are lost; tables the backup lacks are dropped).",
+)
+@click.pass_obj
+def restore_cmd(obj: _Obj, path: str, force: bool) -> None:
+    """Restore the backup at PATH into the configured database (stop web, workers and beat first).
+
+    Refuses a database that is not empty unless --force. PostgreSQL restores in
+    one transaction: on an error nothing of the backup is applied.
+    """
+    from pathlib import Path
+
+    from udyog.backup import BackupError, restore
+
+    try:
+        outcome = restore(_settings(obj), Path(path), force=force)
+    except BackupError as exc:
+        _fail(str(exc))
+    if outcome.dropped:
+        click.echo(f"dropped what the backup does not hold: {', '.join(outcome.dropped)}")
+    click.echo(f"restored {outcome.path} into {outcome.database}")
+    click.echo("run 'udyog db upgrade' if this release's migrations are newer than the backup")
+
+
 # -- tenants and branches ------------------------------------------------------
 
 
