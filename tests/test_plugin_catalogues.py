@@ -18,9 +18,9 @@ from babel.messages.pofile import read_po
 
 PLUGINS = ("crm", "inventory", "sales", "gst", "fssai", "hr", "payroll")
 
-#: A string literal passed to _(), gettext() or ngettext() (its singular), in double or single quotes, with
-#: backslash escapes: the same reading as core/tests/test_locale.py's for the core's catalogue.
-MARKED = re.compile(r"""\b(?:_|n?gettext)\(\s*(?:"((?:[^"\\]|\\.)+)"|'((?:[^'\\]|\\.)+)')""")
+#: A string literal passed to _(), gettext(), _l() / lazy_gettext() or ngettext() (its singular), in double or
+#: single quotes, with backslash escapes: the same reading as core/tests/test_locale.py's for the core's catalogue.
+MARKED = re.compile(r"""\b(?:_l?|n?gettext|lazy_gettext)\(\s*(?:"((?:[^"\\]|\\.)+)"|'((?:[^'\\]|\\.)+)')""")
 #: A named placeholder, or a literal percent sign (Jinja's new-style _() always formats, so "%%" reads "%").
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%%")
 

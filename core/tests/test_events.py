@@ -17,7 +17,7 @@ from udyog.app import create_app
 from udyog.kernel import Kernel
 from udyog.models import OutboxEvent
 from udyog.tenancy import create_tenant
-from udyog_sdk import UdyogError, emit
+from udyog_sdk import UdyogError, emit, emit_detached
 
 
 @pytest.fixture
@@ -193,3 +193,42 @@ def test_event_names_and_payloads_are_checked(kernel):
             emit("Bad Name", {})
         with pytest.raises(TypeError, match="not plain JSON"):
             emit("notes.thing.happened", {"when": object()})
+
+
+def test_a_detached_event_survives_the_rollback_of_the_transaction_that_emitted_it(kernel):
+    with kernel.tenant_scope("acme") as scope:
+        create_note(notebook_id=ensure_default_notebook().id, title="refused")
+        event_id = emit_detached("notes.note.refused", {"title": "refused"})
+        # nothing is written while the caller's transaction is open
+        assert notes_hooks.RECEIVED == []
+        scope.session.rollback()
+    # the note and its created event are gone; the detached event was committed on its own and delivered
+    [row] = outbox(kernel)
+    assert (row.id, row.name, row.payload) == (event_id, "notes.note.refused", {"title": "refused"})
+    assert row.dispatched_at is not None
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.refused"]
+    with kernel.tenant_scope("acme") as scope:
+        assert scope.session.scalar(select(OutboxEvent.tenant_id)) == scope.tenant.id
+
+
+def test_a_detached_event_is_written_after_a_commit_too_and_at_once_outside_a_transaction(kernel):
+    with kernel.tenant_scope("acme") as scope:
+        create_note(notebook_id=ensure_default_notebook().id, title="kept")
+        emit_detached("notes.note.noticed", {"title": "first", "n": 1})
+        scope.session.commit()
+        assert not scope.session.in_transaction()
+        emit_detached("notes.note.noticed", {"title": "second", "n": 2})
+        # no transaction was open: written (and delivered) before emit_detached returned
+        assert [name for _, name in notes_hooks.RECEIVED][-1] == "notes.note.noticed"
+    names = sorted((row.name, row.payload.get("n")) for row in outbox(kernel))
+    assert names == [("notes.note.created", None), ("notes.note.noticed", 1), ("notes.note.noticed", 2)]
+
+
+def test_a_detached_events_name_and_payload_are_checked_at_once(kernel):
+    with kernel.tenant_scope("acme") as scope:
+        with pytest.raises(UdyogError):
+            emit_detached("Bad Name", {})
+        with pytest.raises(TypeError):
+            emit_detached("notes.note.refused", {"when": object()})
+        scope.session.rollback()
+    assert outbox(kernel) == []

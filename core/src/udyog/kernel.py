@@ -60,6 +60,12 @@ class TenantScope:
 
         return record(self.session, name, payload)
 
+    def emit_detached(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+        """Record a domain event that survives this scope's rollback (see :func:`udyog.outbox.record_detached`)."""
+        from udyog.outbox import record_detached
+
+        return record_detached(self.session, name, payload)
+
     def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
         """Take the next number of series ``key`` in this scope's transaction (see :mod:`udyog.series`)."""
         from udyog.series import next_number

@@ -50,6 +50,54 @@ def record(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID
     return row.id
 
 
+def record_detached(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+    """Record event ``name`` in a short transaction of its own, once ``session``'s transaction has ended.
+
+    The event survives a rollback of ``session``'s transaction (and is written
+    after its commit too): for recording that something was *attempted* and
+    refused. The name and payload are checked at once (as :func:`record`
+    does); the row is written when the outermost transaction ends (at once if
+    none is open), by a new session of the same tenant whose commit delivers
+    it like any other event. Returns the event's id.
+    """
+    if not EVENT_NAME_RE.match(name):
+        raise UdyogError(f"invalid event name {name!r}: use dotted lower-case words (plugin.thing.happened)")
+    try:
+        data = json.loads(json.dumps(dict(payload)))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"event {name}: payload is not plain JSON data ({exc}); pass ids, not objects") from exc
+    if session.info.get("tenant_id") is None:
+        raise UdyogError(f"event {name}: a detached event needs a session bound to a tenant")
+    item = (new_id(), name, data)
+    if session.in_transaction():
+        session.info.setdefault("udyog_outbox_detached", []).append(item)
+    else:
+        _write_detached(session, [item])
+    return item[0]
+
+
+def _write_detached(session: Session, items: list[tuple[uuid.UUID, str, dict[str, Any]]]) -> None:
+    """Write ``items`` (id, name, payload) for ``session``'s tenant in a new session, committed (which delivers them).
+
+    Runs after the caller's transaction has ended, when its connection is back
+    in the pool (SQLite's write lock is free). A failure is logged: the
+    caller's own work is done and must not fail for it.
+    """
+    dispatcher: Dispatcher | None = session.info.get("udyog_dispatcher")
+    tenant_id = session.info.get("tenant_id")
+    if dispatcher is None or tenant_id is None:
+        log.error("detached events %s dropped: the session has no kernel or tenant", [name for _, name, _ in items])
+        return
+    try:
+        with dispatcher.kernel.db.session(tenant_id) as other:
+            for event_id, name, data in items:
+                other.add(OutboxEvent(id=event_id, name=name, payload=data))
+                other.info.setdefault("udyog_outbox", []).append((event_id, name))
+            other.commit()
+    except Exception:
+        log.exception("detached events %s could not be recorded", [name for _, name, _ in items])
+
+
 @event.listens_for(TenantSession, "after_commit")
 def _after_commit(session: Session) -> None:
     """Deliver the transaction's events once the outermost transaction has committed.
@@ -69,11 +117,16 @@ def _after_commit(session: Session) -> None:
 def _after_rollback(session: Session, transaction: Any) -> None:
     """The outermost transaction ended without a commit (a commit has taken them): forget the events.
 
+    Then write its detached events (:func:`record_detached`), whether it committed or rolled back.
+
     Not on a savepoint's rollback: the transaction's other events are still to be
     delivered (one added inside the savepoint, rolled back, is not found at its claim).
     """
     if transaction.parent is None:
         session.info.pop("udyog_outbox", None)
+        detached = session.info.pop("udyog_outbox_detached", None)
+        if detached:
+            _write_detached(session, detached)
 
 
 class Dispatcher:

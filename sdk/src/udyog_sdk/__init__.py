@@ -32,6 +32,7 @@ from udyog_sdk.runtime import (
     current_user,
     db_session,
     emit,
+    emit_detached,
     hooks,
 )
 from udyog_sdk.security import Permission, Principal, RecordRule, RoleTemplate
@@ -63,6 +64,7 @@ __all__ = [
     "current_user",
     "db_session",
     "emit",
+    "emit_detached",
     "enqueue",
     "hookimpl",
     "hooks",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from flask import current_app, has_app_context
 
-__all__ = ["GETTEXT_EXTENSION", "gettext"]
+__all__ = ["GETTEXT_EXTENSION", "LazyText", "gettext", "lazy_gettext"]
 
 #: ``app.extensions`` key of the host application's ``gettext(message) -> str``.
 GETTEXT_EXTENSION = "udyog_sdk.gettext"
@@ -38,3 +38,46 @@ def gettext(message: str, **variables: object) -> str:
         translate = current_app.extensions.get(GETTEXT_EXTENSION)
     text = (translate(message) if translate is not None else None) or message
     return text % variables if variables else text
+
+
+class LazyText:
+    """A message translated when it is shown, not when it is declared (see :func:`lazy_gettext`).
+
+    ``str(text)`` is the message in the current language; ``text.message`` the
+    English original (the catalogue's msgid). Equal to another ``LazyText`` of
+    the same message, and hashable by it.
+    """
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __str__(self) -> str:
+        return gettext(self.message)
+
+    def __repr__(self) -> str:
+        return f"lazy_gettext({self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyText):
+            return self.message == other.message
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+    def __html__(self) -> str:
+        from markupsafe import escape
+
+        return str(escape(str(self)))
+
+
+def lazy_gettext(message: str) -> LazyText:
+    """``message`` marked for translation, translated each time it is shown (since 1.3).
+
+    For words declared at import or registration time, when no request says
+    the language yet: a rule's title, a label in a hook's answer. Import it as
+    ``_l``; the plugin's catalogue needs the message like any ``_()`` string.
+    """
+    return LazyText(message)

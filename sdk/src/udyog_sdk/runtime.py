@@ -101,6 +101,10 @@ class Scope(Protocol):
         """Record a domain event in the scope's transaction."""
         ...
 
+    def emit_detached(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+        """Record a domain event in a transaction of its own, after the scope's ends (since 1.3)."""
+        ...
+
     def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
         """Take the next number of series ``key`` in the scope's transaction."""
         ...
@@ -222,3 +226,17 @@ def emit(name: str, payload: Mapping[str, Any]) -> uuid.UUID:
     ORM objects). Returns the event id.
     """
     return current_scope().emit(name, payload)
+
+
+def emit_detached(name: str, payload: Mapping[str, Any]) -> uuid.UUID:
+    """Record domain event ``name`` so that it survives a rollback of the current transaction (since 1.3).
+
+    For recording an *attempt* the caller is about to refuse (a refused
+    despatch, a blocked login): the refusal raises, the transaction rolls
+    back, and an event added by :func:`emit` would vanish with it. This one is
+    written for the current tenant in a short transaction of its own as soon
+    as the current transaction ends, whether it rolls back or commits (at once
+    if none is open), and is then delivered like any other event. The name
+    and payload are checked at once; returns the event id.
+    """
+    return current_scope().emit_detached(name, payload)
