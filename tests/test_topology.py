@@ -1,0 +1,220 @@
+"""The deployment of docker/compose.yaml, without Docker: every process on 127.0.0.1.
+
+One fresh PostgreSQL database, Redis (its own queue), a shared data directory
+(the compose file's shared volume), and the processes the compose file runs,
+started by the same commands with the same environment: ``udyog db upgrade``
+(the one-shot migration), two ``udyog run --no-jobs`` web processes, one
+``udyog worker`` and exactly one ``udyog beat``. The flows cross them: a
+request on web 1 queues a job, the worker runs it, web 2 shows the result;
+beat's schedule fires; a vigilance alert raised by a request on web 1 is read
+from web 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from udyog.pytest_plugin import require_postgres
+from udyog.testing import TEST_APP_ROLE, free_port, postgres_database, redis_test_url, served_process
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("workers")]
+
+PASSWORD = "topology-pass-2026"
+OWNER = "owner@acme.test"
+
+
+def _installed(name: str) -> bool:
+    return any(ep.name == name for ep in entry_points(group="udyog.plugins"))
+
+
+VIGILANCE = _installed("vigilance")
+PLUGINS = ["crm", "inventory", "sales", "notes", *(["vigilance"] if VIGILANCE else [])]
+
+
+@dataclass
+class Topology:
+    """The running deployment: the two web processes' URLs, the environment, the logs."""
+
+    web: list[str]
+    env: dict[str, str]
+    logs: list[Path]
+    token: str = ""
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, web: int, path: str, **kw: Any) -> requests.Response:
+        return self.session.get(f"{self.web[web]}{path}", headers=self.headers(), timeout=15, **kw)
+
+    def post(self, web: int, path: str, **kw: Any) -> requests.Response:
+        return self.session.post(f"{self.web[web]}{path}", headers=self.headers(), timeout=30, **kw)
+
+    def output(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in self.logs)
+
+    def wait(self, check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+        """Poll ``check`` until it answers something true (never a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = check()
+            if found:
+                return found
+            time.sleep(0.2)
+        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{self.output()}")
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "udyog.cli", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"udyog {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _background(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process and every child of it (its own process group)."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    admin = require_postgres()
+    redis = redis_test_url()
+    if redis is None:
+        pytest.skip("Redis not configured (set UDYOG_TEST_REDIS_URL)")
+    root = tmp_path_factory.mktemp("topology")
+    shared = root / "shared"  # the compose file's shared volume: attachments, work files, beat's state
+    shared.mkdir()
+    plugins = root / "plugins.toml"
+    plugins.write_text("[deployment]\nenabled = [" + ", ".join(f'"{p}"' for p in PLUGINS) + "]\nstrict = true\n")
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_database(admin, prefix="udyog_topo"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UDYOG_") or k.startswith("UDYOG_TEST_")}
+        env.update(
+            {
+                "UDYOG_DATABASE_URL": url,
+                "UDYOG_APP_DB_ROLE": TEST_APP_ROLE,
+                "UDYOG_REDIS_URL": redis,
+                "UDYOG_JOBS_QUEUE": f"udyog-topology-{uuid.uuid4().hex[:8]}",
+                "UDYOG_DATA_DIR": str(shared),
+                "UDYOG_PLUGINS_FILE": str(plugins),
+                "UDYOG_SECRET_KEY": secrets.token_urlsafe(32),  # one key for every process
+                "UDYOG_IMPORT_BACKGROUND_ROWS": "2",  # a three-row file is imported by the worker
+                "NOTES_TICK_SECONDS": "1",
+                "UDYOG_LOG_LEVEL": "INFO",
+            }
+        )
+        # The one-shot migration, then a tenant and its owner, as an operator would.
+        assert "database at head" in _cli(env, "db", "upgrade")
+        _cli(env, "tenant", "create", "acme", "--name", "Acme Foods", "--plugins", ",".join(PLUGINS))
+        _cli(env, "user", "create", OWNER, "--name", "Owner", "--tenant", "acme", "--role", "Owner",
+             "--password", PASSWORD)  # fmt: skip
+        logs: list[Path] = []
+        processes = []
+        try:
+            # Worker and beat start first (they need no port); the web processes are waited for.
+            for name, args in (
+                ("worker", ["worker", "--concurrency", "1", "--hostname", "topology@%h"]),
+                ("beat", ["beat"]),
+            ):
+                log = root / f"{name}.log"
+                logs.append(log)
+                processes.append(_background([sys.executable, "-m", "udyog.cli", *args], env, log))
+            web = []
+            for number in (1, 2):
+                port = free_port()
+                log = root / f"web{number}.log"
+                logs.append(log)
+                command = [sys.executable, "-m", "udyog.cli", "run", "--no-jobs", "--port", str(port), "--workers", "1"]
+                web.append(stack.enter_context(served_process(command, port=port, env=env, log=log, timeout=60)))
+            topology = Topology(web, env, logs)
+            login = requests.post(
+                f"{web[0]}/api/v1/auth/login", json={"email": OWNER, "password": PASSWORD}, timeout=30
+            )
+            assert login.status_code == 200, login.text
+            topology.token = login.json()["data"]["access_token"]
+            yield topology
+        finally:
+            for process in processes:
+                _stop(process)
+            stack.close()  # the web processes (their process groups), then the database
+
+
+def test_every_web_process_is_ready_and_shares_the_login(topology):
+    for number in (0, 1):
+        ready = requests.get(f"{topology.web[number]}/api/v1/ready", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["data"] | {"version": None} == {
+            "status": "ready", "database": "ok", "broker": "ok", "version": None,
+        }  # fmt: skip
+    # A token issued by web 1 is honoured by web 2: the secret key is shared, sessions live in the database.
+    me = topology.get(1, "/api/v1/auth/me")
+    assert me.status_code == 200, me.text
+
+
+def test_a_request_on_web_1_queues_a_job_the_worker_runs_and_web_2_shows(topology):
+    rows = ["code,name", "TOPO-1,Shree Traders", "TOPO-2,Lakshmi Stores", "TOPO-3,Ganesh Agencies"]
+    queued = topology.post(
+        0, "/api/v1/crm/customers/import", files={"file": ("customers.csv", "\n".join(rows).encode(), "text/csv")}
+    )
+    assert queued.status_code == 202, queued.text  # more rows than UDYOG_IMPORT_BACKGROUND_ROWS: a background job
+    job = queued.json()["data"]
+    assert job["rows"] == 3
+
+    def finished() -> dict[str, Any] | None:
+        status = topology.get(1, job["status_url"])  # the other web process reads the run's state
+        assert status.status_code == 200, status.text
+        data = status.json()["data"]
+        return data if data["finished"] else None
+
+    result = topology.wait(finished, "the worker to run the import")
+    assert result["state"] == "succeeded", result
+    run = topology.get(1, f"/api/v1/core/jobs/{job['job_id']}").json()["data"]
+    assert run["task"] == "core.import_records" and run["attempts"] == 1 and run["started_at"], run
+    # The web processes run without jobs (--no-jobs): the worker ran it.
+    worker_log = topology.logs[0].read_text(errors="replace")
+    assert f"Task core.import_records[{job['job_id']}] succeeded" in worker_log or job["job_id"] in worker_log
+    customers = topology.get(1, "/api/v1/crm/customers", params={"q": "TOPO", "limit": 10}).json()["data"]
+    assert sorted(c["code"] for c in customers) == ["TOPO-1", "TOPO-2", "TOPO-3"]
+
+
+def test_exactly_one_beat_fires_the_schedules(topology):
+    def ticks() -> list[dict[str, Any]]:
+        runs = topology.get(1, "/api/v1/core/jobs", params={"task": "notes.tick", "state": "succeeded"})
+        assert runs.status_code == 200, runs.text
+        return runs.json()["data"] if len(runs.json()["data"]) >= 2 else []
+
+    runs = topology.wait(ticks, "beat to fire notes.tick twice (the worker runs them)")
+    assert all(run["user_id"] is None for run in runs)  # queued by a schedule, not a user
+    assert "Scheduler: Sending due task notes.tick" in topology.logs[1].read_text(errors="replace")
+    assert list(Path(topology.env["UDYOG_DATA_DIR"]).glob("celerybeat-schedule*"))  # beat's state file
