@@ -48,13 +48,15 @@ def test_version_locations_come_from_installed_plugins_and_targets_from_enabled_
 
 
 @pytest.mark.parametrize(
-    "distribution", ["core", "notes", "tags", "crm", "inventory", "sales", "gst", "fssai", "hr", "payroll"]
+    "distribution", ["core", "notes", "tags", "crm", "inventory", "sales", "gst", "fssai", "hr", "payroll", "vigilance"]
 )
 def test_models_and_migrations_agree(kernel_factory, backend, distribution):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    kernel = kernel_factory([*ALL, "crm", "inventory", "sales", "gst", "fssai", "hr", "payroll"], backend=backend)
+    kernel = kernel_factory(
+        [*ALL, "crm", "inventory", "sales", "gst", "fssai", "hr", "payroll", "vigilance"], backend=backend
+    )
 
     def owned(name: str) -> bool:
         owner = table_owner(name, kernel)

@@ -17,6 +17,7 @@ from typing import Any
 import pluggy
 
 from udyog.registry import CORE_NAME
+from udyog_sdk.runtime import bind_registration_hooks, unbind_registration_hooks
 
 
 class HookRelay:
@@ -90,16 +91,21 @@ class HookBus:
         caller = getattr(self.pm.hook, hook)
         out: list[tuple[str, Any]] = []
         dropped: set[str] = set()
-        for impl in sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name):
-            try:
-                result = impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except Exception as exc:
-                if impl.plugin_name == CORE_NAME:
-                    raise
-                dropped.update(on_error(impl.plugin_name, f"{hook} failed: {type(exc).__name__}: {exc}"))
-                continue
-            if result is not None:
-                out.append((impl.plugin_name, result))
+        # Outside a tenant scope, udyog_sdk.hooks() answers the relay of every loaded plugin meanwhile.
+        token = bind_registration_hooks(self.all)
+        try:
+            for impl in sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name):
+                try:
+                    result = impl.function(**{a: kwargs[a] for a in impl.argnames})
+                except Exception as exc:
+                    if impl.plugin_name == CORE_NAME:
+                        raise
+                    dropped.update(on_error(impl.plugin_name, f"{hook} failed: {type(exc).__name__}: {exc}"))
+                    continue
+                if result is not None:
+                    out.append((impl.plugin_name, result))
+        finally:
+            unbind_registration_hooks(token)
         if dropped:
             self.refresh(self.loaded - dropped)
         return [(plugin, result) for plugin, result in out if plugin not in dropped]

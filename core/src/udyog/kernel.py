@@ -80,11 +80,12 @@ class TenantScope:
         users: Iterable[uuid.UUID] | None = None,
         permission: str | None = None,
         link: str = "",
+        roles: Iterable[str] | None = None,
     ) -> NotifyResult:
         """Record notifications of ``event`` in this scope's transaction (see :mod:`udyog.notifications`)."""
         from udyog.notifications import notify
 
-        return notify(self, event, payload, users=users, permission=permission, link=link)
+        return notify(self, event, payload, users=users, permission=permission, link=link, roles=roles)
 
     def enqueue(
         self, task: str, kwargs: Mapping[str, Any], *, key: str | None = None, delay: float | None = None

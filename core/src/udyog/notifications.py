@@ -287,13 +287,22 @@ class Recipient:
 
 
 def recipients(
-    session: Session, *, users: Iterable[uuid.UUID] | None = None, permission: str | None = None
+    session: Session,
+    *,
+    users: Iterable[uuid.UUID] | None = None,
+    permission: str | None = None,
+    roles: Iterable[str] | None = None,
 ) -> list[Recipient]:
-    """Active members of the session's tenant among ``users`` or holding ``permission`` (wildcards apply)."""
+    """Active members of the session's tenant among ``users``, holding ``permission`` (wildcards apply)
+    or holding one of the roles named ``roles`` (names the tenant has no role of are ignored)."""
     wanted = {uuid.UUID(str(u)) for u in users or ()}
     conditions = []
     if wanted:
         conditions.append(User.id.in_(wanted))
+    role_names = sorted({str(r) for r in roles or ()})
+    if role_names:
+        named = select(Role.id).where(Role.name.in_(role_names))
+        conditions.append(User.id.in_(select(UserRole.user_id).where(UserRole.role_id.in_(named))))
     if permission is not None:
         role_ids = [
             role_id
@@ -338,6 +347,7 @@ def notify(
     users: Iterable[uuid.UUID] | None = None,
     permission: str | None = None,
     link: str = "",
+    roles: Iterable[str] | None = None,
 ) -> NotifyResult:
     """Record notifications of ``event`` in the scope's transaction (see :func:`udyog_sdk.notify`)."""
     catalog = template_catalog(scope.kernel)
@@ -352,7 +362,8 @@ def notify(
     except (TypeError, ValueError) as exc:
         raise TypeError(f"notification {event}: payload is not plain JSON data ({exc})") from exc
     link = _check_link(link)
-    if users is None and permission is None:
+    roles = None if roles is None else [roles] if isinstance(roles, str) else list(roles)
+    if users is None and permission is None and roles is None:
         permission = catalog.events[event][1]
     if permission is not None and permission not in scope.kernel.security.permissions:
         raise ValueError(f"notification {event}: permission {permission!r} is not declared")
@@ -362,7 +373,7 @@ def notify(
     overrides = {(o.channel, o.language): o for o in session.scalars(own)}
     templates = {ch: resolve(catalog, overrides, event, ch, language) for ch in CHANNELS}
     active = {ch: r for ch, r in templates.items() if r is not None}
-    people = recipients(session, users=users, permission=permission) if active else []
+    people = recipients(session, users=users, permission=permission, roles=roles) if active else []
     notification_ids: list[uuid.UUID] = []
     delivery_ids: list[uuid.UUID] = []
     used_language = active["in_app"].language if "in_app" in active else language

@@ -97,12 +97,15 @@ def notify(
     users: Iterable[uuid.UUID] | None = None,
     permission: str | None = None,
     link: str = "",
+    roles: Iterable[str] | None = None,
 ) -> NotifyResult:
     """Notify people that ``event`` happened, in the current tenant's language.
 
     Recipients are the active members among ``users`` plus the members
-    holding ``permission``; when both are None, the members holding the
-    permission the event's templates name. Each gets one in-app notification
+    holding ``permission`` plus the members holding a role named in
+    ``roles`` (role names, since SDK 1.3; names the tenant has no role of are
+    ignored); when all three are None, the members holding the permission
+    the event's templates name. Each gets one in-app notification
     (when the event has an active ``in_app`` template) and one delivery per
     external channel with an active template. Everything is written in the
     caller's transaction: a rollback sends nothing. E-mails and text messages
@@ -112,7 +115,10 @@ def notify(
     enabled plugin declares templates for, a link that is not a path of this
     site, or an undeclared permission. Returns the ids recorded.
     """
-    return current_scope().notify(event, payload, users=users, permission=permission, link=link)
+    if roles is None:
+        return current_scope().notify(event, payload, users=users, permission=permission, link=link)
+    names = [roles] if isinstance(roles, str) else list(roles)
+    return current_scope().notify(event, payload, users=users, permission=permission, link=link, roles=names)
 
 
 __all__ = [

@@ -123,6 +123,7 @@ class Scope(Protocol):
         users: Iterable[uuid.UUID] | None = None,
         permission: str | None = None,
         link: str = "",
+        roles: Iterable[str] | None = None,
     ) -> NotifyResult:
         """Record notifications of ``event`` in the scope's transaction (see :func:`udyog_sdk.notify`)."""
         ...
@@ -153,6 +154,8 @@ class Scope(Protocol):
 
 
 _scope: ContextVar[Scope | None] = ContextVar("udyog_scope", default=None)
+#: The relay of every loaded plugin while the host collects a registration-time hook (host API).
+_registration_hooks: ContextVar[Any] = ContextVar("udyog_registration_hooks", default=None)
 
 
 def bind_scope(scope: Scope) -> Token[Scope | None]:
@@ -163,6 +166,16 @@ def bind_scope(scope: Scope) -> Token[Scope | None]:
 def unbind_scope(token: Token[Scope | None]) -> None:
     """Restore the scope that was current before :func:`bind_scope`."""
     _scope.reset(token)
+
+
+def bind_registration_hooks(relay: Any) -> Token[Any]:
+    """Bind the relay of every loaded plugin while a registration-time hook is collected (host API)."""
+    return _registration_hooks.set(relay)
+
+
+def unbind_registration_hooks(token: Token[Any]) -> None:
+    """Restore the state before :func:`bind_registration_hooks` (host API)."""
+    _registration_hooks.reset(token)
 
 
 def current_scope() -> Scope:
@@ -214,7 +227,17 @@ def hooks() -> Any:
 
     Plugins that publish hook specifications call them through this, e.g.
     ``hooks().sales_price_line(line=line)``.
+
+    Outside any tenant scope, while the host collects a registration-time hook
+    (``udyog_event_listeners``, ``udyog_tasks``, ``udyog_schedules``, ...), it is
+    the relay of every loaded plugin (since 1.3): a plugin can build its
+    declarations from what other plugins contribute to its own hook.
     """
+    scope = _scope.get()
+    if scope is None:
+        relay = _registration_hooks.get()
+        if relay is not None:
+            return relay
     return current_scope().hooks
 
 

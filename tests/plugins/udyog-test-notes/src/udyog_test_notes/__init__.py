@@ -8,5 +8,6 @@ plugin = Plugin(
     title="Notes (test plugin)",
     package=__name__,
     sdk=">=1.2,<2",
+    optional=("vigilance",),
     description="Notebooks and notes; exercises every kernel contract.",
 )

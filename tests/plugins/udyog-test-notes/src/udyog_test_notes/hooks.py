@@ -179,3 +179,11 @@ def udyog_notification_templates() -> list[Any]:
         ),
         NotificationTemplate("notes.note.shared", "sms", "", "{{ by }} shared {{ title }}", permission=reader),
     ]
+
+
+@hookimpl(optionalhook=True)
+def vigilance_rules(rule: Any) -> list[Any]:
+    """Rules for vigilance's tests (see :mod:`udyog_test_notes.watch`)."""
+    from .watch import rules
+
+    return rules(rule)

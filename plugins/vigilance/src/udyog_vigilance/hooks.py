@@ -1,0 +1,93 @@
+"""Hook implementations of the ``vigilance`` plugin."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from udyog_sdk import (
+    Listener,
+    NotificationTemplate,
+    Permission,
+    RoleTemplate,
+    Schedule,
+    TaskDefinition,
+    hookimpl,
+    hooks,
+)
+
+from .rules import ruleset
+
+#: The background listener's name (stable: failures and retries are recorded under it).
+LISTENER = "vigilance.evaluate"
+#: The task evaluating scheduled rules.
+SCHEDULE_TASK = "vigilance.evaluate_schedule"
+
+
+@dataclass(frozen=True)
+class RulesListener(Listener):
+    """One background listener for the union of the rules' event patterns: one job per event, whatever matches."""
+
+    patterns: tuple[str, ...] = field(default=())
+
+    def matches(self, event_name: str) -> bool:
+        """Whether some rule listens to events called ``event_name``."""
+        return any(fnmatchcase(event_name, p) for p in self.patterns)
+
+
+def schedule_name(cron: str) -> str:
+    """The schedule of the rules with crontab ``cron`` (stable across restarts)."""
+    return f"vigilance.cron_{hashlib.sha1(cron.encode()).hexdigest()[:12]}"
+
+
+@hookimpl
+def udyog_event_listeners() -> list[Listener]:
+    """A background listener on every event some loaded plugin's rule names (none when no rule listens)."""
+    from .engine import on_event
+
+    patterns = ruleset(hooks()).patterns
+    if not patterns:
+        return []
+    return [RulesListener(" ".join(patterns), on_event, name=LISTENER, background=True, patterns=patterns)]
+
+
+@hookimpl
+def udyog_tasks() -> list[TaskDefinition]:
+    """``vigilance.evaluate_schedule``: evaluate the tenant's rules of one cron expression."""
+    from .engine import evaluate_schedule
+
+    return [TaskDefinition(SCHEDULE_TASK, evaluate_schedule, title="Evaluate scheduled vigilance rules", max_retries=3)]
+
+
+@hookimpl
+def udyog_schedules() -> list[Schedule]:
+    """One schedule per distinct cron expression of the loaded plugins' rules (run for every tenant)."""
+    return [
+        Schedule(schedule_name(cron), SCHEDULE_TASK, cron=cron, kwargs={"cron": cron})
+        for cron in ruleset(hooks()).crons
+    ]
+
+
+@hookimpl
+def udyog_permissions() -> list[Permission]:
+    """Reading alerts, acting on them, and configuring rules."""
+    return [
+        Permission("vigilance.alert.read", "See alerts"),
+        Permission("vigilance.alert.manage", "Acknowledge, assign and resolve alerts"),
+        Permission("vigilance.rule.manage", "Enable rules and change their thresholds, severity and recipients"),
+    ]
+
+
+@hookimpl
+def udyog_roles() -> list[RoleTemplate]:
+    """Vigilance Manager: every alert and rule setting (the Owner holds everything already)."""
+    return [RoleTemplate("Vigilance Manager", ("vigilance.*",), description="Handles alerts and configures rules")]
+
+
+@hookimpl
+def udyog_notification_templates() -> list[NotificationTemplate]:
+    """``vigilance.alert.raised``: in-app, e-mail (English and Hindi) and SMS."""
+    from .notify import templates
+
+    return templates()
