@@ -218,3 +218,15 @@ def test_exactly_one_beat_fires_the_schedules(topology):
     assert all(run["user_id"] is None for run in runs)  # queued by a schedule, not a user
     assert "Scheduler: Sending due task notes.tick" in topology.logs[1].read_text(errors="replace")
     assert list(Path(topology.env["UDYOG_DATA_DIR"]).glob("celerybeat-schedule*"))  # beat's state file
+
+
+def test_worker_and_beat_answer_the_container_health_checks(topology):
+    # The compose file's health checks of the worker and beat services.
+    assert "answered: topology@" in _cli(topology.env, "jobs", "ping", "--timeout", "1")
+    assert "answered: celerybeat@" in _cli(topology.env, "jobs", "ping", "--beat", "--timeout", "1")
+    other = {**topology.env, "UDYOG_JOBS_QUEUE": "another-deployment"}  # pings stay within a deployment
+    done = subprocess.run(
+        [sys.executable, "-m", "udyog.cli", "jobs", "ping", "--timeout", "1"],
+        env=other, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "no worker on host" in done.stderr, done.stderr

@@ -709,6 +709,52 @@ def beat_cmd(obj: _Obj, loglevel: str) -> None:
     app.extensions["celery"].start(["beat", f"--loglevel={loglevel}"])
 
 
+@main.group("jobs")
+def jobs_group() -> None:
+    """Background jobs: health checks of workers and beat (for container health checks)."""
+
+
+@jobs_group.command("ping")
+@click.option("--beat", is_flag=True, help="Ping beat (the scheduler) instead of the workers.")
+@click.option("--timeout", default=5.0, show_default=True, type=float, help="Seconds to wait for answers.")
+@click.option("--any-host", is_flag=True, help="A process on any host may answer, not only one on this host.")
+@click.pass_obj
+def jobs_ping(obj: _Obj, beat: bool, timeout: float, any_host: bool) -> None:
+    """Exit 0 when a worker (or beat) on this host answers a ping through the deployment's broker.
+
+    Beat answers as ``celerybeat@<host>`` and stops answering when its scheduler
+    stopped ticking, so a wedged beat fails this check too.
+    """
+    import socket
+
+    from celery import Celery
+
+    from udyog.worker import celery_config
+
+    settings = _settings(obj)
+    if settings.jobs_embedded:
+        _fail("the embedded queue answers no pings: this check needs UDYOG_REDIS_URL")
+    app = Celery("udyog-ping")
+    app.config_from_object(celery_config(settings))
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    except Exception as exc:  # noqa: BLE001 - an unreachable broker is an unhealthy worker
+        _fail(f"cannot reach the broker: {exc}")
+    names = sorted(name for reply in replies for name in reply)
+    host = socket.gethostname()
+    what = "beat" if beat else "worker"
+    mine = [
+        name
+        for name in names
+        if name.startswith("celerybeat@") is beat and (any_host or name.partition("@")[2] == host)
+    ]
+    if not mine:
+        where = "" if any_host else f" on host {host}"
+        others = f" (others did: {', '.join(names)})" if names else ""
+        _fail(f"no {what}{where} answered within {timeout:g} s{others}")
+    click.echo(f"answered: {', '.join(mine)}")
+
+
 # -- plugin development ------------------------------------------------------------------
 
 

@@ -104,6 +104,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "unacked_restore_throttle": 1,
         }
         config["result_backend_transport_options"] = {"visibility_timeout": settings.jobs_visibility_timeout}
+        # Beat answers pings (``udyog jobs ping --beat``) while its scheduler ticks (Celery 5.7+); remote
+        # control (pings) stays within this deployment when several share one Redis. The embedded queue
+        # has no broadcast: nothing to ping there.
+        config["beat_enable_remote_control"] = True
+        config["control_exchange"] = settings.jobs_queue
     return config
 
 
