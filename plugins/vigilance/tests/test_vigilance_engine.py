@@ -59,3 +59,81 @@ def test_other_tenants_never_see_the_alerts(udyog_tenant, udyog_other_tenant):
     note(udyog_other_tenant, "ALERT boiler")
     [mine], [theirs] = alerts(udyog_tenant), alerts(udyog_other_tenant)
     assert mine.id != theirs.id and mine.tenant_id != theirs.tenant_id
+
+
+def test_a_new_alert_notifies_the_rules_roles_once(udyog_tenant, udyog_client):
+    note(udyog_tenant, "ALERT boiler")
+    inbox = udyog_client.get("/api/v1/core/notifications", expect=200).data
+    assert len(inbox) == 1 and "Flagged note: ALERT boiler" in inbox[0]["title"]
+    assert inbox[0]["link"].startswith("/vigilance/alerts/")
+    note(udyog_tenant, "boiler ALERT")  # a repeat: no second notification
+    assert len(udyog_client.get("/api/v1/core/notifications", expect=200).data) == 1
+
+
+def test_a_scheduled_rule_runs_for_the_tenant_when_enabled(udyog_tenant, udyog_client):
+    from udyog_sdk import enqueue
+
+    def run() -> None:
+        with udyog_tenant.scope() as scope:
+            enqueue("vigilance.evaluate_schedule", {"cron": "0 7 * * *"})
+            scope.session.commit()
+
+    note(udyog_tenant, "a note")
+    run()  # disabled by default: nothing
+    assert alerts(udyog_tenant) == []
+    udyog_client.patch(
+        "/api/v1/vigilance/rules/notes.note_count", json={"enabled": True, "thresholds": {"max_notes": 0}}, expect=200
+    )
+    run()
+    [alert] = alerts(udyog_tenant)
+    assert (alert.rule_key, alert.subject, alert.severity, alert.event_id) == (
+        "notes.note_count",
+        "notes",
+        "info",
+        None,
+    )
+    udyog_client.patch("/api/v1/vigilance/rules/notes.note_count", json={"thresholds": {"max_notes": 10}}, expect=200)
+    run()
+    assert alerts(udyog_tenant)[0].state == "resolved"
+
+
+def test_two_workers_raising_the_same_condition_at_once_end_with_one_alert(udyog_tenant):
+    import threading
+    import time
+
+    from udyog_vigilance.engine import raise_alert, utcnow
+
+    inserted = threading.Event()
+    results: dict[str, tuple[Any, bool]] = {}
+
+    def worker(name: str, hold: float) -> None:
+        with udyog_tenant.scope() as scope:
+            if name == "second":
+                inserted.wait(5)
+            results[name] = raise_alert(
+                "notes.flagged_note",
+                "title:race",
+                title=name,
+                detail="",
+                link=None,
+                severity="warning",
+                data=None,
+                event_id=None,
+                now=utcnow(),
+            )
+            if name == "first":
+                inserted.set()
+                time.sleep(hold)  # the second worker's insert waits on this uncommitted row
+            scope.session.commit()
+
+    threads = [
+        threading.Thread(target=worker, args=("first", 0.5)),
+        threading.Thread(target=worker, args=("second", 0)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    [alert] = alerts(udyog_tenant)
+    assert alert.occurrences == 2 and alert.title == "second"
+    assert results["first"] == (alert.id, True) and results["second"] == (alert.id, False)

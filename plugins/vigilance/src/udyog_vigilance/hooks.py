@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Any
 
 from udyog_sdk import (
     Listener,
@@ -16,6 +17,7 @@ from udyog_sdk import (
     hookimpl,
     hooks,
 )
+from udyog_sdk.ui import MenuEntry
 
 from .rules import ruleset
 
@@ -91,3 +93,30 @@ def udyog_notification_templates() -> list[NotificationTemplate]:
     from .notify import templates
 
     return templates()
+
+
+@hookimpl
+def udyog_blueprints() -> list[Any]:
+    """Fresh blueprints: the API (``/api/v1/vigilance``) and the pages (``/vigilance``)."""
+    from .api import create_api
+
+    return [create_api()]
+
+
+@hookimpl
+def udyog_resources() -> list[Any]:
+    """Alerts, as a declared resource (lists, filters, export)."""
+    from .api import ALERTS
+
+    return [ALERTS]
+
+
+@hookimpl
+def udyog_menu() -> list[MenuEntry]:
+    """Vigilance: the alerts and the rules."""
+    group = "vigilance.root"
+    return [
+        MenuEntry(group, "Vigilance", "", None, weight=85, icon="bell"),
+        MenuEntry("vigilance.alerts", "Alerts", "/vigilance/alerts", "vigilance.alert.read", weight=10, parent=group),
+        MenuEntry("vigilance.rules", "Rules", "/vigilance/rules", "vigilance.alert.read", weight=20, parent=group),
+    ]
