@@ -75,7 +75,7 @@ def test_the_misfits_each_fail_for_their_own_reason():
         "udyog_blueprints failed: ValueError: cannot build routes",
         f"{manifests}:7: error: requires ghost>=1.0, but no plugin 'ghost' is installed here",
         f"{manifests}:23: error: requires broken, which fails to load: RuntimeError: broken on purpose",
-        f"{manifests}:26: error: the manifest targets udyog-sdk >=0.1,<1, which excludes the running SDK 1.2.0",
+        f"{manifests}:26: error: the manifest targets udyog-sdk >=0.1,<1, which excludes the running SDK 1.3.0",
         f"{manifests}:27: error: requires notes>=9, but notes 0.3.0 is installed",
         f"{where}pyproject.toml:23: error: entry point notamanifest = 'udyog_test_misfits.manifests:not_a_manifest' "
         "is a dict, not a udyog_sdk.Plugin",
