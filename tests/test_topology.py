@@ -230,3 +230,81 @@ def test_worker_and_beat_answer_the_container_health_checks(topology):
         env=other, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "no worker on host" in done.stderr, done.stderr
+
+
+def _sales_world(env: dict[str, str]) -> dict[str, str]:
+    """A warehouse with stock, a product and a distributor with a ₹1000 credit limit, committed in the database.
+
+    Written through the plugins' models in this process (a kernel on the same database, as any process of the
+    deployment); the flow under test then runs over HTTP and through the worker only.
+    """
+    from decimal import Decimal
+
+    from udyog.config import Settings
+    from udyog.kernel import Kernel
+    from udyog.models import Branch
+    from udyog_crm.models import Customer
+    from udyog_inventory import services as stock
+    from udyog_inventory.models import Product, Unit, Warehouse
+    from udyog_sales.models import AccountTerms
+
+    kernel = Kernel(Settings.from_env(environ=env))
+    try:
+        with kernel.tenant_scope("acme") as scope:
+            session = scope.session
+            branch = Branch(code="PUNE", name="Pune", address="", state_code="27")
+            unit = Unit(code="pcs", name="Piece")
+            session.add_all([branch, unit])
+            session.flush()
+            product = Product(sku="P1", name="Mango pickle", unit_id=unit.id, price=Decimal("100.00"), cost=Decimal(60))
+            house = Warehouse(code="W1", name="Pune FG", branch_id=branch.id)
+            customer = Customer(code="C1", name="Sunrise Distributors")
+            session.add_all([product, house, customer])
+            session.flush()
+            stock.receive(product.id, house.id, Decimal(100), unit_cost=product.cost)
+            session.add(
+                AccountTerms(
+                    record_id=customer.id,
+                    is_distributor=True,
+                    margin_pct=Decimal("0.00"),
+                    credit_limit=Decimal("1000.00"),
+                    outstanding=Decimal("0.00"),
+                )
+            )
+            session.commit()
+            return {"product": str(product.id), "warehouse": str(house.id), "customer": str(customer.id)}
+    finally:
+        kernel.close()
+
+
+def test_an_order_over_the_credit_limit_on_web_1_raises_an_alert_seen_on_web_2(topology):
+    if not VIGILANCE:
+        pytest.skip("the vigilance plugin is not installed")
+    rules = topology.get(0, "/api/v1/vigilance/rules")
+    assert rules.status_code == 200, rules.text
+    if "sales.credit_limit_breach" not in {rule["key"] for rule in rules.json()["data"]}:
+        pytest.skip("sales contributes no sales.credit_limit_breach rule")
+    world = _sales_world(topology.env)
+    body = {
+        "customer_id": world["customer"],
+        "warehouse_id": world["warehouse"],
+        "lines": [{"product_id": world["product"], "quantity": "12"}],  # ₹1200 against a ₹1000 limit
+    }
+    made = topology.post(0, "/api/v1/sales/orders", json=body)
+    assert made.status_code == 201, made.text
+    order = made.json()["data"]
+    # The owner confirms over the limit (the credit override); the rule is evaluated by the worker.
+    confirmed = topology.post(0, f"/api/v1/sales/orders/{order['id']}/confirm", json={"version": order["version"]})
+    assert confirmed.status_code == 200, confirmed.text
+
+    def alert() -> dict[str, Any] | None:
+        listed = topology.get(1, "/api/v1/vigilance/alerts", params={"rule_key": "sales.credit_limit_breach"})
+        assert listed.status_code == 200, listed.text
+        found = listed.json()["data"]
+        return found[0] if found else None
+
+    found = topology.wait(alert, "the credit-limit alert on web 2")
+    assert found["state"] == "open" and found["subject"] == f"customer:{world['customer']}", found
+    assert "Sunrise Distributors" in found["title"] and "exceeds the credit limit ₹1000.00" in found["title"]
+    counts = topology.get(1, "/api/v1/vigilance/alerts/counts")
+    assert counts.status_code == 200 and counts.json()["data"]["live"] >= 1, counts.text
