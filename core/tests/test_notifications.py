@@ -210,6 +210,18 @@ def test_explicit_users_must_be_active_members_of_the_tenant(kernel, smtp):
     assert [m[0] for m in smtp.messages] == [["member@acme.test"]]
 
 
+def test_recipients_by_role_name_are_the_roles_active_members(kernel, smtp):
+    share(kernel, roles=["Member", "No Such Role"])
+    assert [n.user_id for n in rows(kernel, Notification)] == [user_id(kernel, "member@acme.test")]
+    share(kernel, roles="Reader", users=[user_id(kernel, "owner@acme.test")])  # a single name; union with users
+    assert {n.user_id for n in rows(kernel, Notification)} == {
+        user_id(kernel, n) for n in ("member@acme.test", "reader@acme.test", "owner@acme.test")
+    }
+    before = len(rows(kernel, Notification))
+    assert not share(kernel, roles=[]).notifications  # nobody named: nobody (not the default permission)
+    assert len(rows(kernel, Notification)) == before
+
+
 def test_notify_refuses_undeclared_events_bad_links_and_objects(kernel):
     with kernel.tenant_scope("acme"):
         with pytest.raises(ValueError, match="no enabled plugin"):

@@ -11,7 +11,7 @@ import pytest
 from udyog.app import create_app
 from udyog.tenancy import create_tenant, disable_plugins, enable_plugins
 from udyog.testing import TEST_PASSWORD, create_member, form_token, login, web_login
-from udyog.web.shell import build_menu, collect_menu, safe_next
+from udyog.web.shell import build_menu, collect_menu, menu_badges, safe_next
 from udyog_sdk import Principal
 from udyog_sdk.ui import MenuEntry
 
@@ -432,6 +432,27 @@ def test_build_menu_filters_sorts_and_nests():
     # Without p.x.read the group is empty and dropped; the child of a hidden entry moves up.
     assert keys(build_menu(entries, principal())) == ["first", "a", "b", "orphan", "c1", "c2", "deep"]
     assert "secret" in str(keys(build_menu(entries, principal("*"))))
+
+
+def test_menu_badges_count_sum_into_groups_and_survive_a_failing_badge(caplog):
+    def broken():
+        raise RuntimeError("badge boom")
+
+    entries = [
+        ("p", MenuEntry("p.group", "Group", "", None)),
+        ("p", MenuEntry("p.alerts", "Alerts", "/alerts", None, parent="p.group", badge=lambda: 3)),
+        ("p", MenuEntry("p.tasks", "Tasks", "/tasks", None, parent="p.group", badge=lambda: 2)),
+        ("p", MenuEntry("p.plain", "Plain", "/plain", None, parent="p.group")),
+        ("q", MenuEntry("q.broken", "Broken", "/broken", None, badge=broken)),
+        ("q", MenuEntry("q.odd", "Odd", "/odd", None, badge=lambda: "many")),
+        ("q", MenuEntry("q.none", "None", "/none", None, badge=lambda: None)),
+        ("q", MenuEntry("q.secret", "Secret", "/secret", "q.secret.read", badge=lambda: 9)),
+        ("q", MenuEntry("q.flat", "Flat", "/flat", None)),
+    ]
+    nodes = build_menu(entries, principal())
+    assert menu_badges(nodes) == {"p.group": 5, "p.alerts": 3, "p.tasks": 2, "q.broken": 0, "q.odd": 0, "q.none": 0}
+    assert "badge boom" in caplog.text and "not a count" in caplog.text
+    assert "q.secret" in menu_badges(build_menu(entries, principal("*")))  # shown only to who sees the entry
 
 
 class _Impl:

@@ -17,6 +17,13 @@ class MenuEntry:
 
     ``url`` is a path (``/notes/``); ``weight`` orders entries (lower first,
     then by label); ``parent`` names another entry's key to nest under it.
+
+    ``badge`` (since 1.3) is an optional callable taking no argument and
+    returning a count (or None), called in the tenant's scope of the request
+    for users who see the entry: the shell shows a positive count beside the
+    label (and the sum of its children's beside a group) and refreshes it
+    without reloading the page (``GET /core/menu/badges``). Keep it one cheap
+    query; a badge that raises is logged and not shown.
     """
 
     key: str
@@ -26,6 +33,7 @@ class MenuEntry:
     weight: int = 100
     parent: str | None = None
     icon: str | None = None
+    badge: Callable[[], int | None] | None = None
 
 
 # -- the dashboard -----------------------------------------------------------------

@@ -183,6 +183,15 @@ def create_web_blueprint() -> Blueprint:
         return response
 
     add_notification_pages(bp)
+
+    @bp.route("/core/menu/badges")
+    @authenticated
+    def menu_badges() -> Response:
+        """The counts of the menu entries with a badge the user sees, as JSON (polled by ``badges.js``)."""
+        response = jsonify({"badges": shell().badges})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     add_account_pages(bp)
     add_admin_pages(bp)
     add_admin_setup_pages(bp)

@@ -114,6 +114,45 @@ class MenuNode:
         """Whether this entry or one of its children is the page at ``path``."""
         return self.url == path or any(child.contains(path) for child in self.children)
 
+    @property
+    def has_badge(self) -> bool:
+        """Whether this entry, or one of its descendants, declares a ``badge``."""
+        return self.entry.badge is not None or any(child.has_badge for child in self.children)
+
+    @cached_property
+    def badge(self) -> int:
+        """The entry's count: its own ``badge``, else the sum of its children's (0: none to show)."""
+        own = badge_count(self.entry, self.plugin)
+        if own is not None:
+            return own
+        return sum(child.badge for child in self.children if child.has_badge)
+
+
+def badge_count(entry: MenuEntry, plugin: str) -> int | None:
+    """What ``entry.badge()`` answers, as a count ≥ 0; None without a badge or when it fails (logged)."""
+    if entry.badge is None:
+        return None
+    try:
+        value = entry.badge()
+    except Exception:
+        log.exception("plugin %s: the badge of menu entry %r failed", plugin, entry.key)
+        return None
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        log.warning("plugin %s: the badge of menu entry %r returned %r, not a count", plugin, entry.key, value)
+        return None
+
+
+def menu_badges(nodes: Iterable[MenuNode]) -> dict[str, int]:
+    """Menu key → count of every visible entry that shows a badge (groups: their children's sum)."""
+    out: dict[str, int] = {}
+    for node in nodes:
+        if node.has_badge:
+            out[node.key] = node.badge
+            out.update(menu_badges(node.children))
+    return out
+
 
 def collect_menu(relay: Any) -> list[tuple[str, MenuEntry]]:
     """Call ``udyog_menu`` on every plugin of ``relay``, one at a time.
@@ -220,6 +259,16 @@ class Shell:
         if self._scope is None or self.user is None:
             return []
         return build_menu(collect_menu(self._scope.hooks), self.user)
+
+    @cached_property
+    def has_badges(self) -> bool:
+        """Whether some visible menu entry shows a count (the page then loads ``badges.js``)."""
+        return any(node.has_badge for node in self.menu)
+
+    @cached_property
+    def badges(self) -> dict[str, int]:
+        """Menu key → count of the visible entries with a badge (what ``GET /core/menu/badges`` answers)."""
+        return menu_badges(self.menu)
 
     @cached_property
     def tenants(self) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from udyog_sdk import (
     hookimpl,
     hooks,
 )
-from udyog_sdk.ui import MenuEntry
+from udyog_sdk.ui import DashboardWidget, MenuEntry
 
 from .rules import ruleset
 
@@ -99,8 +99,9 @@ def udyog_notification_templates() -> list[NotificationTemplate]:
 def udyog_blueprints() -> list[Any]:
     """Fresh blueprints: the API (``/api/v1/vigilance``) and the pages (``/vigilance``)."""
     from .api import create_api
+    from .pages import create_pages
 
-    return [create_api()]
+    return [create_api(), create_pages()]
 
 
 @hookimpl
@@ -113,10 +114,38 @@ def udyog_resources() -> list[Any]:
 
 @hookimpl
 def udyog_menu() -> list[MenuEntry]:
-    """Vigilance: the alerts and the rules."""
+    """Vigilance: the alerts (with the live count of open ones as a badge) and the rules."""
+    from .services import open_count
+
     group = "vigilance.root"
     return [
         MenuEntry(group, "Vigilance", "", None, weight=85, icon="bell"),
-        MenuEntry("vigilance.alerts", "Alerts", "/vigilance/alerts", "vigilance.alert.read", weight=10, parent=group),
+        MenuEntry(
+            "vigilance.alerts",
+            "Alerts",
+            "/vigilance/alerts",
+            "vigilance.alert.read",
+            weight=10,
+            parent=group,
+            badge=open_count,
+        ),
         MenuEntry("vigilance.rules", "Rules", "/vigilance/rules", "vigilance.alert.read", weight=20, parent=group),
+    ]
+
+
+@hookimpl
+def udyog_dashboard() -> list[DashboardWidget]:
+    """The widget "Open alerts": live alerts by severity, each linked to the filtered list."""
+    from .pages import open_alerts_widget
+
+    return [
+        DashboardWidget(
+            "vigilance.open_alerts",
+            "Open alerts",
+            open_alerts_widget,
+            permission="vigilance.alert.read",
+            url="/vigilance/alerts",
+            icon="bell",
+            weight=5,
+        )
     ]
