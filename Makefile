@@ -42,7 +42,7 @@ run: install
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=30
 
 ## make bench: benchmarks (not part of the tests); prints ratios against baselines.
 bench: $(VENV)/.installed-dev

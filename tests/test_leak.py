@@ -328,6 +328,33 @@ def _urls(rule: Any, world: World, victims: set[str]) -> Iterator[str]:
         yield url
 
 
+def _gates(app: Any) -> Any:
+    """``gate(rule, url)``: the URL whose GET by tenant A's owner decides whether ``url`` is worth probing.
+
+    Each id of A is put into every route that could reach its table; most of
+    those routes look up another table and answer 404 to anyone. If A's own
+    owner (every permission, all of A's data) gets 404 from the route, or for
+    an action (``…/<id>/confirm``) from the record it acts on, tenant B
+    cannot reach A's row by that id either, and the attacker's probes are
+    spared. Routes with several parameters and actions without a readable
+    record are probed with every id.
+    """
+    readable = {r.rule: r for r in app.url_map.iter_rules() if "GET" in r.methods and len(r.arguments) == 1}
+
+    def gate(rule: Any, url: str) -> str | None:
+        if len(rule.arguments) != 1:
+            return None
+        if rule.rule in readable:
+            return url
+        parent_rule, _sep, last = rule.rule.rpartition("/")
+        parent = readable.get(parent_rule)
+        if parent is None or "<" in last or parent.arguments != rule.arguments:
+            return None
+        return url.rsplit("/", 1)[0]
+
+    return gate
+
+
 #: The route probe runs in this many parts (every rule is in exactly one), so the parts spread over the workers.
 ROUTE_SHARDS = 3
 
@@ -353,14 +380,36 @@ def test_no_route_reads_lists_changes_or_references_another_tenants_data(world, 
     def ends_login(rule: Any) -> bool:
         return rule.rule.startswith("/api/v1/auth/") or rule.rule in ("/logout", "/switch-tenant")
 
-    every_rule = sorted(app.url_map.iter_rules(), key=lambda r: (ends_login(r), r.rule))
-    rules = every_rule[shard::ROUTE_SHARDS]
+    # A record's routes (its page, API, actions: the same path up to its first parameter) go to
+    # one part together, so the owner's GET that gates them is made once.
+    families: dict[str, list[Any]] = {}
+    for rule in app.url_map.iter_rules():
+        families.setdefault(rule.rule.split(">", 1)[0], []).append(rule)
+    mine = [rule for key in sorted(families)[shard::ROUTE_SHARDS] for rule in families[key]]
+    rules = sorted(mine, key=lambda r: (ends_login(r), r.rule))
     reachable = _reachable_ids(app, world)
+    gate = _gates(app)
+    owner_status: dict[str, int] = {}  # URL -> the status tenant A's owner gets for GET
+
+    def owner_get(url: str) -> int:
+        if url not in owner_status:
+            resp = owner.get(url)
+            owner_status[url] = resp.status_code
+            seen_by_owner.update(world.leaked(resp.get_data().decode("utf-8", "replace")))
+        return owner_status[url]
+
+    passed_gate = 0  # URLs naming one of A's ids that the owner found: the attacker's probes that matter most
     for rule in rules:
         if rule.endpoint == "static":
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             for url in _urls(rule, world, reachable(rule)):
+                gate_url = gate(rule, url) if not ends_login(rule) else None
+                if gate_url is not None and owner_get(gate_url) == 404:
+                    # The route (or the record page it acts on) does not find this id even for
+                    # A's own owner, who sees all of A's data: tenant B cannot reach A's row by it.
+                    continue
+                passed_gate += gate_url is not None
                 writes = method in ("POST", "PUT", "PATCH")
                 probes = [{"json": body}, *({"json": b} for b in _shaped_bodies(app, rule.endpoint, body))]
                 for kwargs in probes if writes else [{}]:
@@ -382,8 +431,9 @@ def test_no_route_reads_lists_changes_or_references_another_tenants_data(world, 
                     if writes and "Unknown field" not in text:
                         reached_routes += 1
                 if method == "GET":
-                    seen_by_owner.update(world.leaked(owner.get(url).get_data().decode("utf-8", "replace")))
+                    owner_get(url)
     assert requests > 20
+    assert passed_gate > 10, "the owner found A's rows through hardly any route of this part: the gate is wrong"
     assert reached_routes > 10, "the write probes never got past input validation"
     # The owner sees its own data through the same routes: the probe is not vacuous.
     assert seen_by_owner, "tenant A's owner saw none of A's data through this part's routes"
