@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-PLUGINS = ("crm", "inventory", "sales", "gst", "fssai", "hr", "payroll")
+PLUGINS = ("crm", "inventory", "sales", "gst", "fssai", "hr", "payroll", "vigilance")
 
 #: A string literal passed to _(), gettext(), _l() / lazy_gettext() or ngettext() (its singular), in double or
 #: single quotes, with backslash escapes: the same reading as core/tests/test_locale.py's for the core's catalogue.

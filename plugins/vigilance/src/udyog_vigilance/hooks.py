@@ -14,6 +14,7 @@ from udyog_sdk import (
     RoleTemplate,
     Schedule,
     TaskDefinition,
+    TenantContext,
     hookimpl,
     hooks,
 )
@@ -149,3 +150,11 @@ def udyog_dashboard() -> list[DashboardWidget]:
             weight=5,
         )
     ]
+
+
+@hookimpl
+def udyog_demo_data(tenant: TenantContext, session: Any, progress: Any) -> None:
+    """Evaluate the scheduled rules once against the demo data (after the demo's commit)."""
+    from .demo import load_demo
+
+    load_demo(progress)
