@@ -222,18 +222,21 @@ def sales_after_confirm(order: Any) -> None:
 
 @hookimpl
 def sales_before_despatch(order: Any) -> list[str]:
-    """Refuse despatch from a branch whose licence expired, and of batches on hold, failed or expired."""
-    from .services import licence_problems, order_batch_problems
+    """Refuse despatch from a branch whose licence expired, and of batches on hold, failed or expired.
 
-    return licence_problems(order) + order_batch_problems(order, despatch=True)
+    A refusal for the batches is recorded (``fssai.batch.use_refused``, surviving the rollback).
+    """
+    from .services import licence_problems, refuse_blocked_batches
+
+    return licence_problems(order) + refuse_blocked_batches(order, despatch=True)
 
 
 @hookimpl
 def sales_before_invoice(order: Any) -> list[str]:
-    """Refuse invoicing from a branch whose licence expired, and of batches on hold."""
-    from .services import licence_problems, order_batch_problems
+    """Refuse invoicing from a branch whose licence expired, and of batches on hold (recorded as for despatch)."""
+    from .services import licence_problems, refuse_blocked_batches
 
-    return licence_problems(order) + order_batch_problems(order, despatch=False)
+    return licence_problems(order) + refuse_blocked_batches(order, despatch=False)
 
 
 @hookimpl
@@ -242,6 +245,17 @@ def sales_invoice_line_details(invoice: Any, line: Any) -> list[str]:
     from .services import invoice_line_details
 
     return invoice_line_details(invoice, line)
+
+
+# -- vigilance's hook (optional: fssai works without vigilance) ------------------------------------
+
+
+@hookimpl(optionalhook=True)
+def vigilance_rules(rule: Any) -> list[Any]:
+    """``fssai.batch_near_expiry`` (daily, ``days`` 30) and ``fssai.expired_or_held_despatch`` (on a refused use)."""
+    from .alerts import rules
+
+    return rules(rule)
 
 
 # -- demo data --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from udyog_inventory import services as stock
 from udyog_inventory.models import Lot, Product, StockBalance, Unit, Warehouse
 from udyog_inventory.services import Allocation as StockAllocation
 from udyog_sales.models import Invoice, Order
-from udyog_sdk import UdyogError, db_session, emit, hooks, plugin_settings
+from udyog_sdk import UdyogError, db_session, emit, emit_detached, hooks, plugin_settings
 from udyog_sdk.formatting import tenant_today
 from udyog_sdk.models import Base, utcnow
 from udyog_sdk.series import next_number
@@ -33,6 +33,10 @@ from .models import Allocation, Batch, CustomerFood, Licence, ProductFood, Recal
 ZERO = Decimal("0.000")
 NEAR_EXPIRY_EVENT = "fssai.batch.near_expiry"
 EXPIRED_EVENT = "fssai.batch.expired"
+#: A despatch, invoice or allocation refused because of held, failed or expired batches (survives the rollback).
+REFUSED_EVENT = "fssai.batch.use_refused"
+#: The kinds of block that make a refused use worth recording (a batch merely awaiting QC is not).
+REFUSED_KINDS = ("held", "qc_failed", "expired")
 
 
 def clock() -> dt.datetime:
@@ -291,6 +295,17 @@ def block_reason(batch: Batch, day: dt.date) -> str | None:
     return None
 
 
+def block_kind(batch: Batch, day: dt.date) -> str | None:
+    """``held``, ``qc_failed``, ``qc_pending`` or ``expired`` when the batch may not be used on ``day``; else None."""
+    if batch.on_hold:
+        return "held"
+    if batch.qc_status != "passed":
+        return f"qc_{batch.qc_status}"
+    if rules.expired(batch.expires_on, day):
+        return "expired"
+    return None
+
+
 def blocked_lots(lot_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The answer to ``inventory_lot_blocked``: lots whose batch is held, not passed or expired."""
     day = today()
@@ -360,6 +375,14 @@ def fefo_allocate(order: Any, line: Any) -> list[StockAllocation] | None:
         left_qty -= take
     if left_qty > 0:
         got = Decimal(line.quantity) - left_qty
+        unusable = []  # the shortfall involves held, failed or expired batches: an attempt worth recording
+        for lot_id in sorted(blocked, key=str):
+            batch = batches.get(lot_id)
+            kind = block_kind(batch, day) if batch is not None else None
+            if batch is not None and kind in REFUSED_KINDS:
+                unusable.append((batch, kind, blocked[lot_id]))
+        if unusable:
+            record_refusal("allocate", order, unusable)
         reasons = sorted(set(blocked.values()))
         reason = f"only {_qty(got)} of {product.sku} can be allocated first-expiry-first-out"
         if reasons:
@@ -396,18 +419,62 @@ def record_allocations(order: Any) -> list[Allocation]:
     return rows
 
 
-def order_batch_problems(order: Any, *, despatch: bool) -> list[str]:
-    """Batches of the order's reservations that stop it: on hold (always); failed QC or expired (despatch only)."""
+def order_batch_blocks(order: Any, *, despatch: bool) -> list[tuple[Batch, str, str]]:
+    """Batches of the order's reservations that stop it, as (batch, kind, problem), by batch number.
+
+    ``kind`` is ``held`` (always), ``qc_failed`` or ``expired`` (despatch only).
+    """
     day = today()
-    problems = []
+    out = []
     for batch in sorted(batches_of_lots(r.lot_id for r in order.reservations).values(), key=lambda b: b.number):
         if batch.on_hold:
-            problems.append(f"batch {batch.number} is on hold: {batch.hold_reason or 'recall'}")
+            out.append((batch, "held", f"batch {batch.number} is on hold: {batch.hold_reason or 'recall'}"))
         elif despatch and batch.qc_status == "failed":
-            problems.append(f"batch {batch.number} failed QC")
+            out.append((batch, "qc_failed", f"batch {batch.number} failed QC"))
         elif despatch and rules.expired(batch.expires_on, day):
-            problems.append(f"batch {batch.number} expired on {batch.expires_on:%d-%m-%Y}")
-    return problems
+            out.append((batch, "expired", f"batch {batch.number} expired on {batch.expires_on:%d-%m-%Y}"))
+    return out
+
+
+def order_batch_problems(order: Any, *, despatch: bool) -> list[str]:
+    """Batches of the order's reservations that stop it: on hold (always); failed QC or expired (despatch only)."""
+    return [problem for _, _, problem in order_batch_blocks(order, despatch=despatch)]
+
+
+def refuse_blocked_batches(order: Any, *, despatch: bool) -> list[str]:
+    """The answer to ``sales_before_despatch`` / ``sales_before_invoice`` for the batches, recording a refusal.
+
+    Sales refuses the operation (409) when any answer names a problem, and its
+    transaction rolls back: the attempt is recorded with
+    :func:`udyog_sdk.emit_detached` (event ``fssai.batch.use_refused``), which
+    is written in a transaction of its own once the refused one has ended.
+    """
+    blocks = order_batch_blocks(order, despatch=despatch)
+    if blocks:
+        record_refusal("despatch" if despatch else "invoice", order, blocks)
+    return [problem for _, _, problem in blocks]
+
+
+def record_refusal(operation: str, order: Any, blocks: Sequence[tuple[Batch, str, str]]) -> uuid.UUID:
+    """Record that ``operation`` (despatch, invoice, allocate) of ``order`` was refused for ``blocks``' batches.
+
+    The event ``fssai.batch.use_refused`` survives the rollback of the refused
+    operation (see docs/fssai.md): the vigilance rule ``fssai.expired_or_held_despatch``
+    raises an alert from it.
+    """
+    return emit_detached(
+        REFUSED_EVENT,
+        {
+            "operation": operation,
+            "order_id": str(order.id),
+            "order_number": order.number,
+            "customer_id": str(order.customer_id) if order.customer_id else None,
+            "batches": [
+                {"batch_id": str(batch.id), "number": batch.number, "kind": kind, "problem": problem}
+                for batch, kind, problem in blocks
+            ],
+        },
+    )
 
 
 def invoice_line_details(invoice: Any, line: Any) -> list[str]:

@@ -7,8 +7,8 @@ plugin = Plugin(
     version="0.1.0",
     title="Inventory",
     package=__name__,
-    sdk=">=1.2,<2",
-    optional=("crm",),  # checks the products of crm's quote lines when crm is there
+    sdk=">=1.3,<2",
+    optional=("crm", "vigilance"),  # checks crm's quote lines when crm is there; contributes rules to vigilance
     description=(
         "Products, units, warehouses per branch, a stock ledger with locked balances, reservations,"
         " reorder points, lots, FIFO and weighted-average valuation."

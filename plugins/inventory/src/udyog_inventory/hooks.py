@@ -123,3 +123,11 @@ def crm_check_quote_lines(lines: Any) -> dict[int, dict[str, list[str]]] | None:
         elif not product.active:
             problems[index] = {"product_id": [f"product {product.sku} is inactive"]}
     return problems or None
+
+
+@hookimpl(optionalhook=True)
+def vigilance_rules(rule: Any) -> list[Any]:
+    """``inventory.below_reorder_point``: on the crossing events and daily (vigilance is optional)."""
+    from .alerts import rules
+
+    return rules(rule)

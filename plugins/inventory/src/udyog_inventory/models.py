@@ -85,7 +85,8 @@ class Product(VersionedMixin, TenantMixin, Base):
     ``price`` is the base selling price, ``cost`` the standard cost used for
     receipts that name none. ``valuation`` is ``fifo`` or ``average``.
     ``reorder_point``: the event ``inventory.stock.below_reorder`` is emitted
-    when the total available quantity falls below it.
+    when the total available quantity falls below it, and
+    ``inventory.stock.reorder_restored`` when it rises back to it or above.
     """
 
     __tablename__ = "inventory_product"

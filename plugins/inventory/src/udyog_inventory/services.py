@@ -82,6 +82,8 @@ __all__ = [
 
 #: The domain event of a product whose available stock fell below its reorder point.
 REORDER_EVENT = "inventory.stock.below_reorder"
+#: The domain event of a product whose available stock rose back to its reorder point or above.
+RESTOCKED_EVENT = "inventory.stock.reorder_restored"
 
 QTY = decimal.Decimal("0.001")
 CENTS = decimal.Decimal("0.01")
@@ -392,9 +394,9 @@ def _change(
     stock.available = stock.on_hand - stock.reserved
     stock.updated_at = now
     point = product.reorder_point
-    if point is not None and before >= point > stock.available:
+    if point is not None and (before >= point > stock.available or before < point <= stock.available):
         emit(
-            REORDER_EVENT,
+            REORDER_EVENT if stock.available < point else RESTOCKED_EVENT,
             {
                 "product_id": str(product.id),
                 "sku": product.sku,

@@ -7,8 +7,9 @@ plugin = Plugin(
     version="0.1.0",
     title="Payroll",
     package=__name__,
-    sdk=">=1.2,<2",
+    sdk=">=1.3,<2",
     requires=("hr>=0.1",),
+    optional=("vigilance",),  # contributes its rule when vigilance is there
     description=(
         "Salary structures, monthly payroll runs with Indian statutory deductions (EPF, ESI, professional tax,"
         " income-tax TDS), payslips, the payroll register, PF and ESI statements and the bank transfer file."

@@ -216,3 +216,11 @@ def udyog_demo_data(tenant: TenantContext, session: Any, progress: Any) -> None:
     from .demo import load
 
     load(progress)
+
+
+@hookimpl(optionalhook=True)
+def vigilance_rules(rule: Any) -> list[Any]:
+    """``payroll.net_pay_change`` (percent 25) on a run computed or approved (vigilance is optional)."""
+    from .alerts import rules
+
+    return rules(rule)

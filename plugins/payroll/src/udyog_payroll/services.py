@@ -23,7 +23,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 
 from udyog_hr.models import Employee
 from udyog_hr.services import AttendanceSummary, attendance_summary
-from udyog_sdk import UdyogError, current_user, db_session, enqueue, plugin_settings, run_status
+from udyog_sdk import UdyogError, current_user, db_session, emit, enqueue, plugin_settings, run_status
 from udyog_sdk.models import new_id, utcnow
 from udyog_sdk.series import next_number
 
@@ -846,7 +846,19 @@ def compute_run(
     run.state = "computed"
     run.computed_at = utcnow()
     session.flush()
+    emit("payroll.run.computed", run_event(run))
     return ComputeResult(len(rows), skipped)
+
+
+def run_event(run: Run) -> dict[str, Any]:
+    """The payload of ``payroll.run.computed`` and ``payroll.run.approved``."""
+    return {
+        "run_id": str(run.id),
+        "year": run.year,
+        "month": run.month,
+        "employees": run.employees,
+        "total_net": str(run.total_net),
+    }
 
 
 def _check_version(run: Run, version: int | None) -> None:
@@ -873,6 +885,7 @@ def approve_run(run: Run, version: int | None = None) -> Run:
     user = current_user()
     run.approved_by = user.user_id if user else None
     session.flush()
+    emit("payroll.run.approved", run_event(run))
     return run
 
 

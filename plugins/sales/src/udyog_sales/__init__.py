@@ -7,8 +7,9 @@ plugin = Plugin(
     version="0.1.0",
     title="Sales",
     package=__name__,
-    sdk=">=1.2,<2",
+    sdk=">=1.3,<2",
     requires=("crm>=0.1", "inventory>=0.1"),
+    optional=("vigilance",),  # contributes its rules when vigilance is there
     description=(
         "Distributor terms, sales orders from draft to paid, gap-free invoices, credit notes, payments "
         "and their allocation; publishes the order-lifecycle hooks."

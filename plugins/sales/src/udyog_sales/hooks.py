@@ -295,6 +295,17 @@ def crm_quote_convert(quote: Any) -> Any:
     return Conversion(kind="sales.order", record_id=order.id, number=order.number, url=f"/sales/orders/{order.id}")
 
 
+# -- vigilance's hook (optional: sales works without vigilance) ------------------------------------
+
+
+@hookimpl(optionalhook=True)
+def vigilance_rules(rule: Any) -> list[Any]:
+    """``sales.credit_limit_breach`` (percent 100) and ``sales.unusual_discount`` (percent 20)."""
+    from .alerts import rules
+
+    return rules(rule)
+
+
 # -- demo data --------------------------------------------------------------------------------
 
 

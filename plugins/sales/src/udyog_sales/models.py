@@ -12,8 +12,9 @@ import decimal
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from udyog_sdk.fields import SideTable
 from udyog_sdk.models import Base, Money, TenantMixin, UTCDateTime, VersionedMixin, tenant_fk
@@ -251,3 +252,33 @@ class PaymentAllocation(TenantMixin, Base):
     payment_id: Mapped[uuid.UUID]
     invoice_id: Mapped[uuid.UUID]
     amount: Mapped[decimal.Decimal] = mapped_column(Money(18, 2))
+
+
+@event.listens_for(AccountTerms.credit_limit, "set", active_history=True)
+def _credit_limit_changed(target: AccountTerms, value: Any, oldvalue: Any, initiator: Any) -> None:
+    """Emit ``sales.account.credit_limit_changed`` when a stored customer's limit changes (in the same transaction).
+
+    New rows are left out (a new customer owes nothing yet), and so is work
+    outside a tenant scope; the event names the customer, the old and the new limit.
+    """
+    from udyog_sdk import emit
+    from udyog_sdk.runtime import active_tenant
+
+    state = inspect(target)
+    if not state.persistent or active_tenant() is None or target.record_id is None:
+        return
+    try:
+        old = None if oldvalue in (None, NO_VALUE, NEVER_SET) else decimal.Decimal(oldvalue)
+        new = None if value is None else decimal.Decimal(value)
+    except (decimal.InvalidOperation, TypeError, ValueError):
+        return  # not a number: the column's own checks refuse it
+    if old == new:
+        return
+    emit(
+        "sales.account.credit_limit_changed",
+        {
+            "customer_id": str(target.record_id),
+            "old_limit": None if old is None else str(old),
+            "credit_limit": None if new is None else str(new),
+        },
+    )

@@ -536,7 +536,13 @@ def cancel_order(order: Order, version: int | None) -> Order:
     db_session().flush()
     emit(
         "sales.order.cancelled",
-        {"order_id": str(order.id), "number": order.number, "was_confirmed": was_confirmed, "total": str(order.total)},
+        {
+            "order_id": str(order.id),
+            "number": order.number,
+            "customer_id": str(order.customer_id),
+            "was_confirmed": was_confirmed,
+            "total": str(order.total),
+        },
     )
     return order
 
@@ -615,7 +621,13 @@ def create_credit_note(data: Mapping[str, Any]) -> CreditNote:
     db_session().flush()
     emit(
         "sales.credit_note.issued",
-        {"credit_note_id": str(note.id), "number": note.number, "invoice_id": str(invoice.id), "amount": str(amount)},
+        {
+            "credit_note_id": str(note.id),
+            "number": note.number,
+            "invoice_id": str(invoice.id),
+            "customer_id": str(invoice.customer_id),
+            "amount": str(amount),
+        },
     )
     return note
 
