@@ -124,3 +124,21 @@ def test_an_unusual_discount_is_alerted_once_per_order(udyog_client, udyog_tenan
     configure(udyog_tenant, DISCOUNT, percent="25")
     confirmed(udyog_client, w, ("p1", "10", "24"))  # under the tenant's 25%
     assert len(alerts(udyog_tenant, DISCOUNT)) == 1
+
+
+def test_the_daily_run_clears_customers_back_under_the_line(udyog_tenant):
+    from udyog_vigilance.engine import RuleContext, evaluate_rule_now
+
+    if not hasattr(RuleContext, "live_subjects"):  # requested from vigilance (see docs/sales.md)
+        pytest.skip("vigilance's rule context does not offer live_subjects(): a daily scan cannot clear yet")
+    w = world(udyog_tenant, margin="0.00", credit_limit="1000.00")
+    for amount in ("1500.00", "500.00"):  # over the limit, then back under, with no event either time
+        with udyog_tenant.scope() as scope:
+            row = scope.session.scalar(select(AccountTerms).where(AccountTerms.record_id == uuid.UUID(w["c1"])))
+            row.outstanding = D(amount)
+            scope.session.commit()
+        with udyog_tenant.scope() as scope:
+            evaluate_rule_now(CREDIT)
+            scope.session.commit()
+    [alert] = alerts(udyog_tenant, CREDIT)
+    assert alert.state == "resolved" and alert.resolution_note == "condition cleared"
