@@ -283,6 +283,53 @@ def test_background_listeners_get_events_as_jobs(world):
     assert len(runs(kernel, task="core.deliver_event")) == 1
 
 
+def test_the_background_deliveries_of_one_commit_are_queued_by_one_statement(world):
+    kernel, _, _ = world
+    from sqlalchemy import event as sa_event
+    from udyog_test_notes.services import create_note, ensure_default_notebook
+
+    inserts: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO CORE_JOB_RUN"):
+            inserts.append(statement)
+
+    engine = kernel.db.engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        with kernel.tenant_scope("acme") as scope:
+            book = ensure_default_notebook()
+            for n in range(5):
+                create_note(notebook_id=book.id, title=f"bg:batch{n}")
+            scope.session.commit()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    deliveries = runs(kernel, task="core.deliver_event")
+    assert len(deliveries) == 5 and {d.state for d in deliveries} == {"succeeded"}
+    assert [f"indexed:batch{n}" for n in range(5)] == [t for t in note_titles(kernel) if t.startswith("indexed:")]
+    assert len(inserts) == 1, inserts
+
+
+def test_a_failure_to_queue_background_deliveries_leaves_the_events_pending(world, monkeypatch):
+    kernel, _, _ = world
+    from udyog_test_notes.services import create_note, ensure_default_notebook
+
+    def broken(scope, deliveries):
+        raise RuntimeError("broker table unavailable")
+
+    monkeypatch.setattr(kernel.jobs, "enqueue_deliveries", broken)
+    with kernel.tenant_scope("acme") as scope:
+        create_note(notebook_id=ensure_default_notebook().id, title="bg:later")
+        scope.session.commit()
+    with kernel.tenant_scope("acme", write=False) as scope:
+        event = scope.session.scalar(select(OutboxEvent).where(OutboxEvent.name == "notes.note.created"))
+    assert event.dispatched_at is None and event.pending_listeners == ["notes.index"]
+    assert "broker table unavailable" in event.last_error and runs(kernel, task="core.deliver_event") == []
+    monkeypatch.undo()
+    assert kernel.dispatcher.dispatch_pending() == 1
+    assert "indexed:later" in note_titles(kernel)
+
+
 def test_a_failing_background_listener_fails_its_job_not_the_request(world):
     kernel, app, _ = world
     owner = login(app, "owner@acme.test")

@@ -298,13 +298,29 @@ class Jobs:
             raise JobError("a job key has 1 to 200 characters", errors={"key": ["1 to 200 characters"]})
         if delay is not None and delay < 0:
             raise JobError("a delay cannot be negative", errors={"delay": ["must be zero or more"]})
-        data = plain_json(kwargs, f"arguments of task {task}")
+        values = self._run_values(scope, task, kwargs, key, delay)
         session = scope.session
+        if key is not None:
+            # One statement: the run, unless one with this key exists (then that one's id).
+            if not self._insert_keyed(session, [values]):
+                existing = session.scalar(select(JobRun.id).where(JobRun.key == key))
+                if existing is None:
+                    raise JobError(f"run with key {key!r} vanished", errors={"key": ["conflicting run not found"]})
+                return existing
+        else:
+            session.add(JobRun(**values))
+        self._to_send(scope, values["id"], task, values["user_id"], delay)
+        return values["id"]  # type: ignore[no-any-return]
+
+    def _run_values(
+        self, scope: TenantScope, task: str, kwargs: Mapping[str, Any], key: str | None, delay: float | None
+    ) -> dict[str, Any]:
+        """The columns of a new queued run of ``task`` (checked plain JSON arguments)."""
         now = utcnow()
-        values: dict[str, Any] = {
+        return {
             "id": new_id(),
             "task": task,
-            "kwargs": data,
+            "kwargs": plain_json(kwargs, f"arguments of task {task}"),
             "key": key,
             "state": "queued",
             "user_id": scope.user.user_id if scope.user is not None else None,
@@ -312,22 +328,20 @@ class Jobs:
             "eta": now + timedelta(seconds=delay) if delay else None,
             "sent_at": now,
         }
-        if key is not None:
-            # One statement: the run, unless one with this key exists (then that one's id).
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(JobRun).on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(JobRun.id)
-            if not session.execute(statement, [values]).scalars().all():
-                existing = session.scalar(select(JobRun.id).where(JobRun.key == key))
-                if existing is None:
-                    raise JobError(f"run with key {key!r} vanished", errors={"key": ["conflicting run not found"]})
-                return existing
-        else:
-            session.add(JobRun(**values))
-        run = SimpleNamespace(id=values["id"], user_id=values["user_id"])
-        tenant_id = scope.tenant.id
-        session.info.setdefault("udyog_jobs", []).append(_Pending(run.id, task, tenant_id, run.user_id, delay))
-        return run.id
+
+    @staticmethod
+    def _insert_keyed(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """Insert keyed runs in one statement, skipping keys the tenant already has; the ids inserted."""
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(JobRun).on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(JobRun.id)
+        return set(session.execute(statement, rows).scalars().all())
+
+    @staticmethod
+    def _to_send(scope: TenantScope, run_id: uuid.UUID, task: str, user_id: Any, delay: float | None) -> None:
+        """Send run ``run_id`` to the broker once ``scope``'s transaction commits."""
+        pending = _Pending(run_id, task, scope.tenant.id, user_id, delay)
+        scope.session.info.setdefault("udyog_jobs", []).append(pending)
 
     def send(self, pending: _Pending) -> None:
         """Hand a committed run to the broker; on failure the sweeper sends it later."""
@@ -659,15 +673,25 @@ class Jobs:
 
     # -- events delivered in the background ----------------------------------------
 
-    def enqueue_delivery(self, scope: TenantScope, event: Event, listener_name: str) -> uuid.UUID:
-        """Queue delivery of ``event`` to background listener ``listener_name`` (once per event and listener)."""
-        digest = hashlib.sha1(listener_name.encode()).hexdigest()[:16]
-        return self.enqueue(
-            scope,
-            DELIVER_EVENT_TASK,
-            {"event_id": str(event.id), "listener": listener_name},
-            key=f"event:{event.id}:{digest}",
-        )
+    def enqueue_deliveries(self, scope: TenantScope, deliveries: list[tuple[Event, str]]) -> int:
+        """Queue delivery of each (event, background listener name), once per event and listener.
+
+        One statement for all of them (the events of one commit), in
+        ``scope``'s transaction; a delivery queued before is not queued again.
+        Returns how many runs were queued now.
+        """
+        if not deliveries:
+            return 0
+        rows = []
+        for ev, listener_name in deliveries:
+            digest = hashlib.sha1(listener_name.encode()).hexdigest()[:16]
+            kwargs = {"event_id": str(ev.id), "listener": listener_name}
+            rows.append(self._run_values(scope, DELIVER_EVENT_TASK, kwargs, f"event:{ev.id}:{digest}", None))
+        made = self._insert_keyed(scope.session, rows)
+        for row in rows:
+            if row["id"] in made:
+                self._to_send(scope, row["id"], DELIVER_EVENT_TASK, row["user_id"], None)
+        return len(made)
 
     def _deliver_event(self, ctx: Any, event_id: str, listener: str) -> None:
         from udyog.models import OutboxEvent

@@ -156,8 +156,9 @@ class Dispatcher:
         Three transactions for the whole batch at most, whatever its size: one
         reads the tenant, marks dispatched the events no listener of the
         tenant's enabled plugins wants (no claim: there is nothing to deliver)
-        and claims the others; then each listener in its own; then one records
-        every claimed event's outcome.
+        and claims the others; then each in-process listener in its own, and
+        one queuing the runs of every background listener of the batch; then
+        one records every claimed event's outcome.
         """
         if not self.enabled or not ids:
             return
@@ -219,8 +220,11 @@ class Dispatcher:
         order = {event_id: n for n, (event_id, _) in enumerate(items)}
         rows.sort(key=lambda r: order[r.id])
         outcomes: dict[uuid.UUID, tuple[list[str], list[str]]] = {}
+        background: list[tuple[Event, str]] = []
         for row in rows:
-            outcomes[row.id] = self._call_listeners(tenant, row)
+            outcomes[row.id] = self._call_listeners(tenant, row, background)
+        if background:
+            self._queue_background(tenant, background, outcomes)
         if outcomes:
             done = [event_id for event_id, (failed, _) in outcomes.items() if not failed]
             with kernel.db.session(tenant_id) as session:
@@ -247,8 +251,14 @@ class Dispatcher:
                 session.commit()
         return {event_id: not failed for event_id, (failed, _) in outcomes.items()}
 
-    def _call_listeners(self, tenant: TenantContext, row: Any) -> tuple[list[str], list[str]]:
-        """Call the listeners a claimed event is due to, each in its own scope; (failed names, errors)."""
+    def _call_listeners(
+        self, tenant: TenantContext, row: Any, background: list[tuple[Event, str]]
+    ) -> tuple[list[str], list[str]]:
+        """Call the in-process listeners a claimed event is due to, each in its own scope; (failed names, errors).
+
+        Background listeners it is due to are appended to ``background`` as
+        (event, listener name): their runs are queued together afterwards.
+        """
         kernel = self.kernel
         ev = Event(id=row.id, tenant_id=tenant.id, name=row.name, payload=row.payload, created_at=row.created_at)
         pending = set(row.pending_listeners) if row.pending_listeners is not None else None
@@ -259,18 +269,41 @@ class Dispatcher:
                 continue
             if pending is not None and listener.name not in pending:
                 continue
+            if listener.background:
+                background.append((ev, listener.name))
+                continue
             try:
                 with kernel.tenant_scope(tenant) as scope:
-                    if listener.background:  # handed to a worker as a job, queued once per event and listener
-                        kernel.jobs.enqueue_delivery(scope, ev, listener.name)
-                    else:
-                        listener.handler(ev)
+                    listener.handler(ev)
                     scope.session.commit()
             except Exception as exc:
                 log.exception("listener %s failed on event %s (%s)", listener.name, ev.name, ev.id)
                 failed.append(listener.name)
                 errors.append(f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
         return failed, errors
+
+    def _queue_background(
+        self,
+        tenant: TenantContext,
+        deliveries: list[tuple[Event, str]],
+        outcomes: dict[uuid.UUID, tuple[list[str], list[str]]],
+    ) -> None:
+        """Queue the runs of every (event, background listener) of a batch in one transaction.
+
+        If that fails, each of those listeners counts as failed for its event
+        (recorded in ``outcomes``), and a later delivery queues it again.
+        """
+        try:
+            with self.kernel.tenant_scope(tenant) as scope:
+                self.kernel.jobs.enqueue_deliveries(scope, deliveries)
+                scope.session.commit()
+        except Exception as exc:
+            log.exception("queuing %d background deliveries failed", len(deliveries))
+            error = f"{type(exc).__name__}: {exc}"
+            for ev, name in deliveries:
+                failed, errors = outcomes[ev.id]
+                failed.append(name)
+                errors.append(f"{name}: {error}")
 
     def pending(self, limit: int = 1000) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """(tenant_id, event_id) of events awaiting delivery, oldest first."""
