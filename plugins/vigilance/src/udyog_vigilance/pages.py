@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session
@@ -190,7 +190,7 @@ def create_pages() -> Blueprint:
     @requires("vigilance.rule.manage")
     def rule_save(key: str) -> Any:
         """Save one rule's form: enabled, severity, thresholds, roles (comma-separated); 422 names the field."""
-        spec = services.get_rule(key) if key else abort(404)
+        spec = services.get_rule(key)
         form = request.form
         data: dict[str, Any] = {"enabled": form.get("enabled") == "on"}
         data["severity"] = form.get("severity") or None

@@ -165,7 +165,7 @@ def get_rule(key: str) -> RuleSpec:
     """The tenant's rule ``key``, or 404."""
     spec = tenant_rules().rules.get(key)
     if spec is None:
-        raise UdyogError(f"no rule {key!r}", status=404)
+        raise UdyogError("no such rule", status=404)  # the key is not echoed: it is whatever the URL held
     return spec
 
 
