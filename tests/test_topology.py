@@ -12,6 +12,7 @@ from web 2.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -20,7 +21,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from udyog.pytest_plugin import require_postgres
-from udyog.testing import TEST_APP_ROLE, free_port, postgres_database, redis_test_url, served_process
+from udyog.testing import TEST_APP_ROLE, free_port, postgres_database, redis_test_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("workers")]
 
@@ -92,18 +92,30 @@ def _background(command: list[str], env: dict[str, str], log: Path) -> subproces
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a process and every child of it (its own process group)."""
-    if process.poll() is None:
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop processes and every child of theirs (each its own process group): SIGTERM to all, then wait."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for process in processes:
         try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=15)
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def _healthy(url: str, process: subprocess.Popen[bytes]) -> bool:
+    """Whether the web process at ``url`` answers ``/api/v1/health`` (fails at once if it exited)."""
+    if process.poll() is not None:
+        pytest.fail(f"{url}: the web process exited with {process.returncode}")
+    try:
+        return requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +129,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     shared.mkdir()
     plugins = root / "plugins.toml"
     plugins.write_text("[deployment]\nenabled = [" + ", ".join(f'"{p}"' for p in PLUGINS) + "]\nstrict = true\n")
-    with ExitStack() as stack:
-        url = stack.enter_context(postgres_database(admin, prefix="udyog_topo"))
+    with postgres_database(admin, prefix="udyog_topo") as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("UDYOG_") or k.startswith("UDYOG_TEST_")}
         env.update(
             {
@@ -134,40 +145,37 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
                 "UDYOG_LOG_LEVEL": "INFO",
             }
         )
-        # The one-shot migration, then a tenant and its owner, as an operator would.
+        # The one-shot migration first, as the compose file's `migrate` service.
         assert "database at head" in _cli(env, "db", "upgrade")
-        _cli(env, "tenant", "create", "acme", "--name", "Acme Foods", "--plugins", ",".join(PLUGINS))
-        _cli(env, "user", "create", OWNER, "--name", "Owner", "--tenant", "acme", "--role", "Owner",
-             "--password", PASSWORD)  # fmt: skip
         logs: list[Path] = []
-        processes = []
+        processes: list[subprocess.Popen[bytes]] = []
         try:
-            # Worker and beat start first (they need no port); the web processes are waited for.
+            # Then everything at once, as compose starts the services once `migrate` succeeded: the worker,
+            # beat and two web processes, while the operator creates a tenant and its owner.
+            ports = [free_port(), free_port()]
             for name, args in (
                 ("worker", ["worker", "--concurrency", "1", "--hostname", "topology@%h"]),
                 ("beat", ["beat"]),
+                ("web1", ["run", "--no-jobs", "--port", str(ports[0]), "--workers", "1"]),
+                ("web2", ["run", "--no-jobs", "--port", str(ports[1]), "--workers", "1"]),
             ):
                 log = root / f"{name}.log"
                 logs.append(log)
                 processes.append(_background([sys.executable, "-m", "udyog.cli", *args], env, log))
-            web = []
-            for number in (1, 2):
-                port = free_port()
-                log = root / f"web{number}.log"
-                logs.append(log)
-                command = [sys.executable, "-m", "udyog.cli", "run", "--no-jobs", "--port", str(port), "--workers", "1"]
-                web.append(stack.enter_context(served_process(command, port=port, env=env, log=log, timeout=60)))
-            topology = Topology(web, env, logs)
+            _cli(env, "tenant", "create", "acme", "--name", "Acme Foods", "--plugins", ",".join(PLUGINS))
+            _cli(env, "user", "create", OWNER, "--name", "Owner", "--tenant", "acme", "--role", "Owner",
+                 "--password", PASSWORD)  # fmt: skip
+            topology = Topology([f"http://127.0.0.1:{port}" for port in ports], env, logs)
+            for url, process in zip(topology.web, processes[2:], strict=True):
+                topology.wait(lambda url=url, process=process: _healthy(url, process), f"{url} to serve", timeout=60)
             login = requests.post(
-                f"{web[0]}/api/v1/auth/login", json={"email": OWNER, "password": PASSWORD}, timeout=30
+                f"{topology.web[0]}/api/v1/auth/login", json={"email": OWNER, "password": PASSWORD}, timeout=30
             )
             assert login.status_code == 200, login.text
             topology.token = login.json()["data"]["access_token"]
             yield topology
         finally:
-            for process in processes:
-                _stop(process)
-            stack.close()  # the web processes (their process groups), then the database
+            _stop(processes)  # every process group at once, then the database
 
 
 def test_every_web_process_is_ready_and_shares_the_login(topology):
@@ -222,14 +230,21 @@ def test_exactly_one_beat_fires_the_schedules(topology):
 
 def test_worker_and_beat_answer_the_container_health_checks(topology):
     # The compose file's health checks of the worker and beat services.
-    assert "answered: topology@" in _cli(topology.env, "jobs", "ping", "--timeout", "1")
-    assert "answered: celerybeat@" in _cli(topology.env, "jobs", "ping", "--beat", "--timeout", "1")
     other = {**topology.env, "UDYOG_JOBS_QUEUE": "another-deployment"}  # pings stay within a deployment
-    done = subprocess.run(
-        [sys.executable, "-m", "udyog.cli", "jobs", "ping", "--timeout", "1"],
-        env=other, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 2 and "no worker on host" in done.stderr, done.stderr
+    checks = [
+        subprocess.Popen(
+            [sys.executable, "-m", "udyog.cli", "jobs", "ping", *args, "--timeout", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for env, args in ((topology.env, []), (topology.env, ["--beat"]), (other, []))
+    ]
+    (worker, _), (beat, _), (_, elsewhere) = (check.communicate(timeout=60) for check in checks)
+    assert [check.returncode for check in checks] == [0, 0, 2], (worker, beat, elsewhere)
+    assert "answered: topology@" in worker and "answered: celerybeat@" in beat
+    assert "no worker on host" in elsewhere
 
 
 def _sales_world(env: dict[str, str]) -> dict[str, str]:
