@@ -170,3 +170,10 @@ def test_in_memory_sqlite_is_refused(tmp_path):
     settings = Settings.from_env({"database_url": "sqlite:///:memory:"}, environ={})
     with pytest.raises(BackupError, match="in-memory"):
         backup(settings, Path(tmp_path / "x.backup"))
+
+
+def test_a_bad_configuration_is_one_error_line(tmp_path):
+    plugins = tmp_path / "plugins.toml"
+    plugins.write_text("[deployment\n")
+    done = CliRunner().invoke(main, ["backup", str(tmp_path / "x.dump")], env={"UDYOG_PLUGINS_FILE": str(plugins)})
+    assert done.exit_code == 2 and done.output.startswith(f"error: {plugins}:"), done.output

@@ -188,10 +188,13 @@ def db_revision(obj: _Obj, plugin: str, message: str, empty: bool) -> None:
 
 
 def _settings(obj: _Obj) -> Any:
-    """The configuration alone (backup and restore load no plugin)."""
-    from udyog.config import Settings
+    """The configuration alone (backup, restore and pings load no plugin); a bad one is an ``error:`` line."""
+    from udyog.config import ConfigError, Settings
 
-    return Settings.from_env(obj.overrides or None)
+    try:
+        return Settings.from_env(obj.overrides or None)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 @main.command("backup")
