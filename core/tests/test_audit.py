@@ -114,6 +114,21 @@ def test_unit_of_work_and_bulk_statements_are_audited(world):
     assert all(uuid.UUID(i) for i in inserted.values())  # ids given to bulk rows that had none
 
 
+def test_one_bulk_update_may_opt_out_but_inserts_and_deletes_may_not(world):
+    kernel, app, owner_id = world
+    with kernel.tenant_scope("acme") as scope:
+        s = scope.session
+        book = s.scalar(select(Notebook))
+        quiet = {"udyog_audit": False}
+        s.execute(insert(Note).execution_options(**quiet), [{"notebook_id": book.id, "title": "counted"}])
+        s.execute(update(Note).where(Note.title == "counted").values(words=Note.words + 1).execution_options(**quiet))
+        s.execute(update(Note).where(Note.title == "counted").values(title="renamed"))
+        s.execute(delete(Note).where(Note.title == "renamed").execution_options(**quiet))
+        s.commit()
+    assert [e.action for e in entries(kernel, entity="notes_note")] == ["insert", "update", "delete"]
+    assert entries(kernel, entity="notes_note")[1].changes == {"title": {"before": "counted", "after": "renamed"}}
+
+
 def test_the_log_is_never_edited(world, backend):
     kernel, app, owner_id = world
     with kernel.tenant_scope("acme") as scope:

@@ -22,7 +22,9 @@ a database ``ON DELETE CASCADE`` and the legacy ``Session.bulk_*`` methods,
 which bypass the ORM's events.
 
 A model opts out with ``__udyog_audit__ = False`` (the audit table itself, the
-outbox and number-series counters do). The log is never edited: the ORM refuses
+outbox and number-series counters do); one bulk update opts out with
+``execution_options(udyog_audit=False)`` (machine bookkeeping on an audited
+model, such as a counter of repeats; inserts and deletes are always audited). The log is never edited: the ORM refuses
 updates and deletes of :class:`~udyog.models.AuditEntry`, and on PostgreSQL the
 application role has no ``UPDATE`` or ``DELETE`` on ``core_audit``
 (:mod:`udyog.rls`).
@@ -57,6 +59,8 @@ from udyog_sdk.runtime import NoScopeError, current_scope
 
 #: Class attribute: ``False`` keeps a tenant model out of the audit log.
 AUDIT_ATTRIBUTE = "__udyog_audit__"
+#: Execution option: ``update(Model)…execution_options(udyog_audit=False)`` keeps one bulk update out of the log.
+STATEMENT_OPT_OUT = "udyog_audit"
 #: Class attribute: ``False`` makes the ORM refuse to delete the model's rows.
 DELETABLE_ATTRIBUTE = "__udyog_deletable__"
 
@@ -294,7 +298,7 @@ def _bulk_statements(state: ORMExecuteState) -> Result[Any] | None:
     cls = mapper.class_
     if state.is_delete and not is_deletable(cls):
         raise _not_deletable(cls)
-    if not is_audited(cls):
+    if not is_audited(cls) or (state.is_update and state.execution_options.get(STATEMENT_OPT_OUT) is False):
         return None
     if state.is_insert:
         return _bulk_insert(state, mapper)
