@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from vigilance_kit import alerts, failures, note
 
 pytestmark = pytest.mark.udyog_plugins("notes", "vigilance")
@@ -137,3 +138,20 @@ def test_two_workers_raising_the_same_condition_at_once_end_with_one_alert(udyog
     [alert] = alerts(udyog_tenant)
     assert alert.occurrences == 2 and alert.title == "second"
     assert results["first"] == (alert.id, True) and results["second"] == (alert.id, False)
+
+
+def test_settings_written_directly_apply_to_the_next_evaluation(udyog_tenant):
+    from udyog_vigilance.models import RuleSetting
+
+    note(udyog_tenant, "ALERT boiler")  # caches the tenant's (absent) settings
+    with udyog_tenant.scope() as scope:
+        scope.session.add(RuleSetting(rule_key="notes.flagged_note", enabled=False))
+        scope.session.commit()
+    note(udyog_tenant, "ALERT pump")
+    assert [a.subject for a in alerts(udyog_tenant)] == ["title:boiler"]
+    with udyog_tenant.scope() as scope:
+        setting = scope.session.scalar(select(RuleSetting))
+        setting.enabled, setting.severity = None, "critical"
+        scope.session.commit()
+    note(udyog_tenant, "ALERT valve")
+    assert [(a.subject, a.severity) for a in alerts(udyog_tenant)][-1] == ("title:valve", "critical")

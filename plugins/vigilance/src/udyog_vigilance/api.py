@@ -10,6 +10,7 @@ from udyog_sdk.resources import Resource
 from udyog_sdk.security import requires
 
 from . import services
+from .engine import forget_settings
 from .models import Alert
 from .schemas import (
     AcknowledgeSchema,
@@ -138,6 +139,7 @@ def create_api() -> Blueprint:
         """
         described = services.configure(key, data)
         db_session().commit()
+        forget_settings()  # again: an evaluation may have cached the old settings before the commit
         return ok(RuleSchema().dump(described), message="saved")
 
     return bp

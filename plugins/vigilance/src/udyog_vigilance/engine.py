@@ -16,6 +16,7 @@ worker inserted it meanwhile) the ``UPDATE`` again.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from udyog_sdk import Event, JobContext, current_tenant, db_session, hooks
@@ -68,7 +69,7 @@ def threshold_value(default: int | Decimal, stored: Any) -> int | Decimal:
     return value
 
 
-def effective(spec: RuleSpec, setting: RuleSetting | None) -> EffectiveRule:
+def effective(spec: RuleSpec, setting: RuleSetting | SettingView | None) -> EffectiveRule:
     """``spec`` with a tenant's ``setting`` (None: the defaults) applied."""
     if setting is None:
         return EffectiveRule(spec, spec.enabled, spec.severity, dict(spec.thresholds), spec.roles, False)
@@ -84,6 +85,67 @@ def effective(spec: RuleSpec, setting: RuleSetting | None) -> EffectiveRule:
         spec.roles if setting.roles is None else tuple(setting.roles),
         True,
     )
+
+
+@dataclass(frozen=True)
+class SettingView:
+    """A snapshot of a :class:`RuleSetting` row, kept across sessions by the evaluation's cache."""
+
+    enabled: bool | None
+    severity: str | None
+    thresholds: Mapping[str, Any] | None
+    roles: tuple[str, ...] | None
+
+
+#: Seconds a worker reuses a tenant's rule settings before reading them again.
+SETTINGS_TTL = 2.0
+_settings_cache: dict[tuple[str, uuid.UUID], tuple[float, dict[str, SettingView]]] = {}
+_settings_lock = threading.Lock()
+
+
+def _cache_key() -> tuple[str, uuid.UUID]:
+    return (str(db_session().get_bind().url), current_tenant().id)
+
+
+def cached_settings() -> dict[str, SettingView]:
+    """Every rule setting of the tenant, read at most once per :data:`SETTINGS_TTL` seconds per process.
+
+    Evaluations run for every event; their settings rarely change. A change
+    made through this process (the API, the page) is seen at once
+    (:func:`forget_settings`); other processes see it within ``SETTINGS_TTL``.
+    """
+    key = _cache_key()
+    now = time.monotonic()
+    found = _settings_cache.get(key)
+    if found is not None and now - found[0] < SETTINGS_TTL:
+        return found[1]
+    rows = db_session().scalars(select(RuleSetting))
+    views = {
+        r.rule_key: SettingView(
+            r.enabled, r.severity, dict(r.thresholds or {}), None if r.roles is None else tuple(r.roles)
+        )
+        for r in rows
+    }
+    with _settings_lock:
+        if len(_settings_cache) > 10_000:
+            _settings_cache.clear()
+        _settings_cache[key] = (now, views)
+    return views
+
+
+def forget_settings() -> None:
+    """Drop this process's cached settings of the current tenant (after they changed)."""
+    with _settings_lock:
+        _settings_cache.pop(_cache_key(), None)
+
+
+@event.listens_for(RuleSetting, "after_insert")
+@event.listens_for(RuleSetting, "after_update")
+@event.listens_for(RuleSetting, "after_delete")
+def _setting_changed(mapper: Any, connection: Any, target: RuleSetting) -> None:
+    """Any write of a setting (the API, a page, a test, a script) drops the tenant's cached settings."""
+    with _settings_lock:
+        _settings_cache.pop((str(connection.engine.url), target.tenant_id), None)
 
 
 def settings_of(keys: Iterable[str]) -> dict[str, RuleSetting]:
@@ -287,7 +349,7 @@ def evaluate(rules: Iterable[RuleSpec], event: Event | None) -> dict[str, RuleCo
     rules = list(rules)
     if not rules:
         return {}
-    settings = settings_of(r.key for r in rules)
+    settings = cached_settings()
     now = utcnow()
     out: dict[str, RuleContext | None] = {}
     for spec in rules:

@@ -25,6 +25,7 @@ from udyog_sdk.ui import ItemList, ListItem
 
 from . import services
 from .api import ALERTS
+from .engine import forget_settings
 from .models import STATES, Alert
 from .rules import SEVERITIES
 from .schemas import RulePatchSchema
@@ -219,6 +220,7 @@ def create_pages() -> Blueprint:
                 422,
             )
         db_session().commit()
+        forget_settings()  # again: an evaluation may have cached the old settings before the commit
         flash(_("Rule %(title)s saved.", title=str(spec.title)), "success")
         return redirect(url_for(".rules_page") + f"#rule-{key.replace('.', '-')}", 303)
 

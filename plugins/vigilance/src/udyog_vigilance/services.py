@@ -13,7 +13,7 @@ from udyog_sdk import UdyogError, current_user, db_session
 from udyog_sdk.api import check_version
 from udyog_sdk.models import Base
 
-from .engine import EffectiveRule, effective, settings_of, tenant_rules, utcnow
+from .engine import EffectiveRule, effective, forget_settings, settings_of, tenant_rules, utcnow
 from .models import Alert, RuleFailure, RuleSetting
 from .rules import SEVERITIES, RuleSpec
 
@@ -257,4 +257,5 @@ def configure(key: str, data: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in changes.items():
         setattr(setting, name, value)
     session.flush()
+    forget_settings()
     return describe(key)
