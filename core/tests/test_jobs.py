@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from udyog_test_notes.models import Note
 
 from udyog.app import create_app
@@ -307,7 +307,8 @@ def test_the_background_deliveries_of_one_commit_are_queued_by_one_statement(wor
     deliveries = runs(kernel, task="core.deliver_event")
     assert len(deliveries) == 5 and {d.state for d in deliveries} == {"succeeded"}
     assert [f"indexed:batch{n}" for n in range(5)] == [t for t in note_titles(kernel) if t.startswith("indexed:")]
-    assert len(inserts) == 1, inserts
+    # One for the five runs of notes.index, one for the run of the batched notes.digest.
+    assert len(inserts) == 2, inserts
 
 
 def test_a_failure_to_queue_background_deliveries_leaves_the_events_pending(world, monkeypatch):
@@ -323,7 +324,7 @@ def test_a_failure_to_queue_background_deliveries_leaves_the_events_pending(worl
         scope.session.commit()
     with kernel.tenant_scope("acme", write=False) as scope:
         event = scope.session.scalar(select(OutboxEvent).where(OutboxEvent.name == "notes.note.created"))
-    assert event.dispatched_at is None and event.pending_listeners == ["notes.index"]
+    assert event.dispatched_at is None and sorted(event.pending_listeners) == ["notes.digest", "notes.index"]
     assert "broker table unavailable" in event.last_error and runs(kernel, task="core.deliver_event") == []
     monkeypatch.undo()
     assert kernel.dispatcher.dispatch_pending() == 1
@@ -338,6 +339,111 @@ def test_a_failing_background_listener_fails_its_job_not_the_request(world):
     assert made.status_code in (200, 201)
     (delivery,) = runs(kernel, task="core.deliver_event")
     assert delivery.state == "failed" and "cannot index this note" in delivery.error
+
+
+def _notes(kernel, titles, tenant="acme"):
+    from udyog_test_notes.services import create_note, ensure_default_notebook
+
+    with kernel.tenant_scope(tenant) as scope:
+        book = ensure_default_notebook()
+        for title in titles:
+            create_note(notebook_id=book.id, title=title)
+        scope.session.commit()
+
+
+def inbox(kernel, tenant="acme"):
+    from udyog.models import ListenerInbox
+
+    with kernel.tenant_scope(tenant, write=False) as scope:
+        return scope.session.scalars(select(ListenerInbox).order_by(ListenerInbox.created_at)).all()
+
+
+def test_a_batched_listener_gets_the_events_of_a_second_in_one_run(world):
+    kernel, _, _ = world
+    _notes(kernel, ["batch:one", "batch:two", "plain"])
+    _notes(kernel, ["batch:three"])
+    assert {"digested:one", "digested:two", "digested:three"} <= set(note_titles(kernel))
+    batches = runs(kernel, task="core.deliver_batch")
+    # Eager jobs run at commit, so here each commit's events make a run; a worker runs one per second.
+    assert {b.state for b in batches} == {"succeeded"} and sum(b.result["delivered"] for b in batches) == 4
+    assert all(b.kwargs == {"listener": "notes.digest"} for b in batches) and inbox(kernel) == []
+    assert len({b.key for b in batches}) == len(batches)
+
+
+def test_one_run_per_second_drains_every_waiting_event(world, monkeypatch):
+    kernel, _, _ = world
+    sent = []
+    monkeypatch.setattr(kernel.jobs, "send", sent.append)  # nothing runs: the runs stay queued
+    _notes(kernel, ["batch:a"])
+    _notes(kernel, ["batch:b", "batch:c"])
+    waiting = inbox(kernel)
+    assert [w.listener for w in waiting] == ["notes.digest"] * 3
+    queued = runs(kernel, task="core.deliver_batch")
+    seconds = {r.key.rsplit(":", 1)[1] for r in queued}
+    assert len(queued) == len(seconds) <= 2  # one per second, however many commits
+    assert all(r.eta is not None for r in queued)  # each waits for the end of its second
+    monkeypatch.undo()
+    from udyog.testing import execute_run
+
+    tenant_id = waiting[0].tenant_id
+    assert execute_run(kernel, tenant_id, queued[0].id) == "succeeded"
+    assert inbox(kernel) == [] and {"digested:a", "digested:b", "digested:c"} <= set(note_titles(kernel))
+    assert runs(kernel, id=queued[0].id)[0].result == {"delivered": 3, "failed": 0, "dropped": 0}
+
+
+def test_a_failing_event_stays_waiting_alone_and_is_dropped_after_ten_attempts(world, monkeypatch):
+    kernel, _, _ = world
+    from udyog import jobs as jobs_module
+    from udyog.testing import execute_run
+
+    sent = []
+    monkeypatch.setattr(kernel.jobs, "send", sent.append)
+    _notes(kernel, ["batch:explode", "batch:fine"])
+    (run,) = runs(kernel, task="core.deliver_batch")
+    tenant_id = inbox(kernel)[0].tenant_id
+    assert execute_run(kernel, tenant_id, run.id) == "succeeded"
+    assert "digested:fine" in note_titles(kernel)
+    (left,) = inbox(kernel)
+    assert left.attempts == 1 and "cannot digest this note" in left.last_error
+    assert runs(kernel, id=run.id)[0].result == {"delivered": 1, "failed": 1, "dropped": 0}
+    with kernel.tenant_scope("acme") as scope:
+        from udyog.models import ListenerInbox
+
+        scope.session.get(ListenerInbox, (tenant_id, left.id)).attempts = jobs_module.BATCH_MAX_ATTEMPTS - 1
+        scope.session.commit()
+    with kernel.tenant_scope("acme") as scope:
+        kernel.jobs._queue_batch_run(scope, "notes.digest", "retry", None)
+        scope.session.commit()
+    (retry,) = [r for r in runs(kernel, task="core.deliver_batch") if r.key.endswith(":retry")]
+    assert execute_run(kernel, tenant_id, retry.id) == "succeeded"
+    assert inbox(kernel) == [] and runs(kernel, id=retry.id)[0].result == {"delivered": 0, "failed": 0, "dropped": 1}
+
+
+def test_the_sweeper_queues_a_run_for_events_left_waiting(world, monkeypatch):
+    kernel, _, _ = world
+    from datetime import timedelta
+
+    from udyog.models import ListenerInbox
+
+    sent = []
+    monkeypatch.setattr(kernel.jobs, "send", sent.append)
+    _notes(kernel, ["batch:late"])
+    with kernel.tenant_scope("acme") as scope:  # its run was lost and it has waited a minute
+        scope.session.execute(delete(JobRun).where(JobRun.task == "core.deliver_batch"))
+        for row in scope.session.scalars(select(ListenerInbox)):
+            row.created_at = utcnow() - timedelta(minutes=1)
+        scope.session.commit()
+    kernel.jobs.sweep()
+    (run,) = runs(kernel, task="core.deliver_batch")
+    assert run.key.startswith("batch:") and ":sweep:" in run.key and run.kwargs == {"listener": "notes.digest"}
+    assert runs(kernel, "globex", task="core.deliver_batch") == []
+
+
+def test_batch_needs_background():
+    from udyog_sdk import Listener
+
+    with pytest.raises(ValueError, match="batch=True needs background=True"):
+        Listener("notes.*", print, name="x", batch=True)
 
 
 def test_schedules_queue_one_run_per_slot_for_tenants_with_the_plugin(world):

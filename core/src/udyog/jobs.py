@@ -34,14 +34,14 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, Uuid, bindparam, event, func, literal_column, null, select, true, update
+from sqlalchemy import String, Uuid, bindparam, delete, event, func, literal_column, null, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from udyog.db import PreparedStatement, TenantSession
 from udyog.kernel import TENANT_COLUMNS, TENANT_ROW, tenant_row
-from udyog.models import JobRun, Membership, Tenant, User
+from udyog.models import JobRun, ListenerInbox, Membership, Tenant, User
 from udyog.registry import CORE_NAME
 from udyog_sdk import Event, Principal, TenantContext, UdyogError
 from udyog_sdk.jobs import JobFailed, RunStatus, Schedule, TaskDefinition, TransientError
@@ -59,6 +59,11 @@ SCHEDULE_TASK = "udyog.schedule"
 SWEEP_TASK = "udyog.sweep"
 #: The core's tenant task delivering an outbox event to a background listener.
 DELIVER_EVENT_TASK = "core.deliver_event"
+DELIVER_BATCH_TASK = "core.deliver_batch"
+#: A batched listener's run delivers at most this many waiting events; more are left to a follow-up run.
+BATCH_LIMIT = 2000
+#: Attempts of one event by a batched listener before it is dropped (logged with its last error).
+BATCH_MAX_ATTEMPTS = 10
 #: Message headers carrying the tenant and the acting user.
 TENANT_HEADER = "udyog_tenant"
 USER_HEADER = "udyog_user"
@@ -180,6 +185,17 @@ class Jobs:
                 self._deliver_event,
                 title="Deliver an event to a background listener",
                 # Listeners wait on remote services (SMTP, gateways): retry for about half an hour.
+                max_retries=8,
+                backoff=10.0,
+                backoff_max=900.0,
+            ),
+        )
+        self._add_task(
+            CORE_NAME,
+            TaskDefinition(
+                DELIVER_BATCH_TASK,
+                self._deliver_batch,
+                title="Deliver waiting events to a batched background listener",
                 max_retries=8,
                 backoff=10.0,
                 backoff_max=900.0,
@@ -669,6 +685,7 @@ class Jobs:
             self.send(_Pending(row.id, row.task, row.tenant_id, row.user_id, None))
             resent += 1
         delivered = self.kernel.dispatcher.dispatch_pending()
+        self._sweep_inboxes(now)
         return {"resent": resent, "events": delivered}
 
     # -- events delivered in the background ----------------------------------------
@@ -692,6 +709,123 @@ class Jobs:
             if row["id"] in made:
                 self._to_send(scope, row["id"], DELIVER_EVENT_TASK, row["user_id"], None)
         return len(made)
+
+    def enqueue_batched(self, scope: TenantScope, deliveries: list[tuple[Event, str]]) -> int:
+        """Put each (event, batched listener name) into the listener's inbox; queue its run for this second.
+
+        One run per tenant, listener and second (keyed ``batch:<listener>:<second>``)
+        starts when that second is over, so it finds every event that arrived
+        in it. Returns how many inbox rows were written.
+        """
+        if not deliveries:
+            return 0
+        session = scope.session
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        now = utcnow()
+        rows = [{"id": new_id(), "listener": name, "event_id": ev.id, "created_at": now} for ev, name in deliveries]
+        statement = insert(ListenerInbox).on_conflict_do_nothing(index_elements=["tenant_id", "listener", "event_id"])
+        session.execute(statement, rows)
+        second = int(now.timestamp())
+        delay = max(0.0, second + 1 - now.timestamp())
+        for name in sorted({name for _, name in deliveries}):
+            self._queue_batch_run(scope, name, f"{second}", delay)
+        return len(rows)
+
+    def _queue_batch_run(self, scope: TenantScope, listener: str, slot: str, delay: float | None) -> None:
+        """Queue the run that drains ``listener``'s inbox, unless the run of ``slot`` is still to start.
+
+        If that run has started already (a commit that ended after its second,
+        or eager jobs), another one is queued: no event waits for a later one.
+        """
+        digest = hashlib.sha1(listener.encode()).hexdigest()[:16]
+        key = f"batch:{digest}:{slot}"
+        values = self._run_values(scope, DELIVER_BATCH_TASK, {"listener": listener}, key, delay)
+        if not self._insert_keyed(scope.session, [values]):
+            state = scope.session.scalar(select(JobRun.state).where(JobRun.key == key))
+            if state == "queued":
+                return
+            values = self._run_values(scope, DELIVER_BATCH_TASK, {"listener": listener}, f"{key}:{new_id()}", delay)
+            scope.session.add(JobRun(**values))
+        self._to_send(scope, values["id"], DELIVER_BATCH_TASK, values["user_id"], delay)
+
+    def _sweep_inboxes(self, now: datetime) -> int:
+        """Queue a run for every batched listener whose events have waited over half a minute; how many."""
+        with self.kernel.db.session(all_tenants=True, write=False) as session:
+            stale = session.execute(
+                select(ListenerInbox.tenant_id, ListenerInbox.listener)
+                .group_by(ListenerInbox.tenant_id, ListenerInbox.listener)
+                .having(func.min(ListenerInbox.created_at) < now - timedelta(seconds=30))
+            ).all()
+        slot = f"sweep:{int(now.timestamp()) // 60}"
+        for tenant_id, listener in stale:
+            if self.kernel.dispatcher.background_handler(listener) is None:
+                continue
+            with self.kernel.tenant_scope(tenant_id) as scope:
+                self._queue_batch_run(scope, listener, slot, None)
+                scope.session.commit()
+        return len(stale)
+
+    def _deliver_batch(self, ctx: Any, listener: str) -> dict[str, int]:
+        """Hand the events waiting for batched listener ``listener`` to its handler, oldest first.
+
+        Each event in a savepoint: one that raises is rolled back alone and
+        stays waiting (its attempts counted) for a later run. Returns how
+        many were delivered, failed and dropped.
+        """
+        from udyog.models import OutboxEvent
+        from udyog_sdk.runtime import current_scope
+
+        handler = self.kernel.dispatcher.background_handler(listener)
+        if handler is None:
+            raise LookupError(f"no background listener {listener!r} is loaded")
+        scope = current_scope()
+        session = scope.session
+        waiting = (
+            select(ListenerInbox.id, ListenerInbox.event_id, ListenerInbox.attempts)
+            .where(ListenerInbox.listener == listener)
+            .order_by(ListenerInbox.created_at, ListenerInbox.id)
+            .limit(BATCH_LIMIT)
+            .with_for_update(skip_locked=True)  # runs of two seconds never take the same events (PostgreSQL)
+        )
+        rows = session.execute(waiting).all()
+        events = {
+            e.id: e for e in session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_([r.event_id for r in rows])))
+        }
+        done: list[uuid.UUID] = []
+        failed: dict[uuid.UUID, str] = {}
+        dropped = 0
+        for row in rows:
+            found = events.get(row.event_id)
+            if found is not None:
+                ev = Event(found.id, found.tenant_id, found.name, found.payload, found.created_at)
+                try:
+                    with session.begin_nested():
+                        handler(ev)
+                except Exception as exc:
+                    log.exception("batched listener %s failed on event %s (%s)", listener, ev.name, ev.id)
+                    if row.attempts + 1 < BATCH_MAX_ATTEMPTS:
+                        failed[row.id] = f"{type(exc).__name__}: {exc}"[:4000]
+                        continue
+                    log.error(
+                        "batched listener %s gave up on event %s after %d attempts", listener, ev.id, row.attempts + 1
+                    )
+                    dropped += 1
+            done.append(row.id)
+        if done:
+            session.execute(
+                delete(ListenerInbox).where(ListenerInbox.id.in_(done)).execution_options(synchronize_session=False)
+            )
+        for inbox_id, error in failed.items():
+            session.execute(
+                update(ListenerInbox)
+                .where(ListenerInbox.id == inbox_id)
+                .values(attempts=ListenerInbox.attempts + 1, last_error=error)
+                .execution_options(synchronize_session=False)
+            )
+        if len(rows) == BATCH_LIMIT:  # more are waiting: a follow-up run takes them at once
+            self._queue_batch_run(scope, listener, f"more:{new_id()}", None)
+        return {"delivered": len(done) - dropped, "failed": len(failed), "dropped": dropped}
 
     def _deliver_event(self, ctx: Any, event_id: str, listener: str) -> None:
         from udyog.models import OutboxEvent

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -257,6 +258,28 @@ class OutboxEvent(TenantMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: Listener names still to deliver to; NULL means all matching listeners.
     pending_listeners: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ListenerInbox(TenantMixin, Base):
+    """An event waiting for a batched background listener (``Listener(..., batch=True)``).
+
+    The dispatcher writes one row per event and listener; a ``core.deliver_batch``
+    run hands the listener every waiting event and deletes the rows it delivered.
+    """
+
+    __tablename__ = "core_listener_inbox"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "listener", "event_id"),
+        Index("ix_core_listener_inbox_waiting", "tenant_id", "listener", "created_at"),
+        tenant_fk("event_id", "core_outbox", ondelete="CASCADE"),
+    )
+    __udyog_audit__ = False  # delivery bookkeeping, like the outbox
+
+    listener: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 

@@ -220,7 +220,7 @@ class Dispatcher:
         order = {event_id: n for n, (event_id, _) in enumerate(items)}
         rows.sort(key=lambda r: order[r.id])
         outcomes: dict[uuid.UUID, tuple[list[str], list[str]]] = {}
-        background: list[tuple[Event, str]] = []
+        background: list[tuple[Event, Listener]] = []
         for row in rows:
             outcomes[row.id] = self._call_listeners(tenant, row, background)
         if background:
@@ -252,12 +252,12 @@ class Dispatcher:
         return {event_id: not failed for event_id, (failed, _) in outcomes.items()}
 
     def _call_listeners(
-        self, tenant: TenantContext, row: Any, background: list[tuple[Event, str]]
+        self, tenant: TenantContext, row: Any, background: list[tuple[Event, Listener]]
     ) -> tuple[list[str], list[str]]:
         """Call the in-process listeners a claimed event is due to, each in its own scope; (failed names, errors).
 
         Background listeners it is due to are appended to ``background`` as
-        (event, listener name): their runs are queued together afterwards.
+        (event, listener): their runs are queued together afterwards.
         """
         kernel = self.kernel
         ev = Event(id=row.id, tenant_id=tenant.id, name=row.name, payload=row.payload, created_at=row.created_at)
@@ -270,7 +270,7 @@ class Dispatcher:
             if pending is not None and listener.name not in pending:
                 continue
             if listener.background:
-                background.append((ev, listener.name))
+                background.append((ev, listener))
                 continue
             try:
                 with kernel.tenant_scope(tenant) as scope:
@@ -285,25 +285,29 @@ class Dispatcher:
     def _queue_background(
         self,
         tenant: TenantContext,
-        deliveries: list[tuple[Event, str]],
+        deliveries: list[tuple[Event, Listener]],
         outcomes: dict[uuid.UUID, tuple[list[str], list[str]]],
     ) -> None:
         """Queue the runs of every (event, background listener) of a batch in one transaction.
 
-        If that fails, each of those listeners counts as failed for its event
+        A batched listener's events go to its inbox, with one run per tenant
+        and second (``Jobs.enqueue_batched``); the others get a run each. If
+        that fails, each of those listeners counts as failed for its event
         (recorded in ``outcomes``), and a later delivery queues it again.
         """
+        jobs = self.kernel.jobs
         try:
             with self.kernel.tenant_scope(tenant) as scope:
-                self.kernel.jobs.enqueue_deliveries(scope, deliveries)
+                jobs.enqueue_deliveries(scope, [(ev, lst.name) for ev, lst in deliveries if not lst.batch])
+                jobs.enqueue_batched(scope, [(ev, lst.name) for ev, lst in deliveries if lst.batch])
                 scope.session.commit()
         except Exception as exc:
             log.exception("queuing %d background deliveries failed", len(deliveries))
             error = f"{type(exc).__name__}: {exc}"
-            for ev, name in deliveries:
+            for ev, listener in deliveries:
                 failed, errors = outcomes[ev.id]
-                failed.append(name)
-                errors.append(f"{name}: {error}")
+                failed.append(listener.name)
+                errors.append(f"{listener.name}: {error}")
 
     def pending(self, limit: int = 1000) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """(tenant_id, event_id) of events awaiting delivery, oldest first."""

@@ -40,14 +40,23 @@ class Listener:
         background: deliver the event to this listener as a background job
             (a Celery task) instead of in the process that committed it; the
             job appears in the tenant's job list and is retried on failure.
+        batch: with ``background``, for listeners of many events: instead of
+            a job per event, the events wait in the core's inbox and one job
+            per tenant and second hands them to the handler one after the
+            other (each in a savepoint of that job's transaction). A handler
+            that raises for an event leaves that event waiting for the next
+            job (up to 10 attempts).
     """
 
     event: str
     handler: Callable[[Event], None]
     name: str = field(default="")
     background: bool = False
+    batch: bool = False
 
     def __post_init__(self) -> None:
+        if self.batch and not self.background:
+            raise ValueError(f"listener {self.name or self.handler!r}: batch=True needs background=True")
         if not self.name:
             qual = getattr(self.handler, "__qualname__", repr(self.handler))
             module = getattr(self.handler, "__module__", "")

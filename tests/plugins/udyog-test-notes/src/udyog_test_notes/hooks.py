@@ -81,11 +81,12 @@ def _remember(event: Event) -> None:
 
 @hookimpl
 def udyog_event_listeners() -> list[Listener]:
-    from .tasks import index_note
+    from .tasks import digest_note, index_note
 
     return [
         Listener("notes.*", _remember, name="notes.remember"),
         Listener("notes.note.created", index_note, name="notes.index", background=True),
+        Listener("notes.note.created", digest_note, name="notes.digest", background=True, batch=True),
     ]
 
 

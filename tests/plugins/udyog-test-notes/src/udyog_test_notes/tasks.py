@@ -77,6 +77,16 @@ def index_note(event: Event) -> None:
     _append("indexed:" + title[3:])
 
 
+def digest_note(event: Event) -> None:
+    """A batched background listener: notes whose title starts with ``batch:`` get a ``digested:`` twin."""
+    title = str(event.payload.get("title", ""))
+    if not title.startswith("batch:"):
+        return
+    if title == "batch:explode":
+        raise UdyogError("cannot digest this note")
+    _append("digested:" + title[6:])
+
+
 def trivial(ctx: JobContext, n: int = 0) -> None:
     """Does nothing (the drain benchmark); returns nothing, so no result is written either."""
 
