@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from udyog_sdk import Event, JobContext, current_tenant, db_session, hooks
@@ -139,9 +140,9 @@ def forget_settings() -> None:
         _settings_cache.pop(_cache_key(), None)
 
 
-@event.listens_for(RuleSetting, "after_insert")
-@event.listens_for(RuleSetting, "after_update")
-@event.listens_for(RuleSetting, "after_delete")
+@sa_event.listens_for(RuleSetting, "after_insert")
+@sa_event.listens_for(RuleSetting, "after_update")
+@sa_event.listens_for(RuleSetting, "after_delete")
 def _setting_changed(mapper: Any, connection: Any, target: RuleSetting) -> None:
     """Any write of a setting (the API, a page, a test, a script) drops the tenant's cached settings."""
     with _settings_lock:
@@ -178,7 +179,7 @@ class RuleContext:
         self.thresholds: dict[str, int | Decimal] = dict(config.thresholds)
         #: When the evaluation started (timezone-aware).
         self.now = now
-        #: Alerts created by this evaluation (not repeats): id → row values, for notifications.
+        #: Ids of the alerts this evaluation created (not repeats): they are notified.
         self.created: list[uuid.UUID] = []
         #: Alerts raised again, and subjects cleared, by this evaluation.
         self.repeated: list[uuid.UUID] = []

@@ -30,7 +30,11 @@ SCHEDULE_TASK = "vigilance.evaluate_schedule"
 
 @dataclass(frozen=True)
 class RulesListener(Listener):
-    """One background listener for the union of the rules' event patterns: one job per event, whatever matches."""
+    """One batched background listener for the union of the rules' event patterns.
+
+    Batched (see docs/events.md): the events of each second are evaluated by
+    one job, so thousands of events a minute cost a job a second, not a job each.
+    """
 
     patterns: tuple[str, ...] = field(default=())
 
@@ -52,7 +56,7 @@ def udyog_event_listeners() -> list[Listener]:
     patterns = ruleset(hooks()).patterns
     if not patterns:
         return []
-    return [RulesListener(" ".join(patterns), on_event, name=LISTENER, background=True, patterns=patterns)]
+    return [RulesListener(" ".join(patterns), on_event, name=LISTENER, background=True, batch=True, patterns=patterns)]
 
 
 @hookimpl
