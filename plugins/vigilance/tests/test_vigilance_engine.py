@@ -155,3 +155,36 @@ def test_settings_written_directly_apply_to_the_next_evaluation(udyog_tenant):
         scope.session.commit()
     note(udyog_tenant, "ALERT valve")
     assert [(a.subject, a.severity) for a in alerts(udyog_tenant)][-1] == ("title:valve", "critical")
+
+
+def test_a_repeat_writes_no_audit_entry_while_the_creation_and_the_clearing_do(udyog_tenant):
+    from udyog_sdk.audit import history
+    from udyog_vigilance.models import Alert
+
+    def actions() -> list[str]:
+        with udyog_tenant.scope(write=False) as scope:
+            alert = scope.session.scalar(select(Alert))
+            return sorted(entry.action for entry in history(alert))
+
+    note(udyog_tenant, "ALERT boiler")
+    assert actions() == ["insert"]
+    note(udyog_tenant, "boiler ALERT")
+    note(udyog_tenant, "ALERT boiler")
+    assert actions() == ["insert"] and alerts(udyog_tenant)[0].occurrences == 3
+    note(udyog_tenant, "CLEAR boiler")
+    assert actions() == ["insert", "update"]
+
+
+def test_live_subjects_names_the_rules_open_and_acknowledged_alerts(udyog_tenant):
+    from udyog_vigilance.engine import RuleContext, effective, evaluate_rule_now, tenant_rules
+
+    note(udyog_tenant, "ALERT boiler")
+    note(udyog_tenant, "ALERT pump")
+    note(udyog_tenant, "CLEAR pump")
+    with udyog_tenant.scope() as scope:
+        ctx = evaluate_rule_now("notes.note_count")  # a scheduled run, disabled or not: no event
+        assert ctx is not None and ctx.event is None
+        assert ctx.live_subjects() == set()  # another rule's alerts are not its own
+        flagged = RuleContext(effective(tenant_rules().rules["notes.flagged_note"], None), None, ctx.now)
+        assert flagged.live_subjects() == {"title:boiler"}
+        scope.session.rollback()

@@ -232,6 +232,17 @@ class RuleContext:
         (self.created if created else self.repeated).append(alert_id)
         return alert_id
 
+    def live_subjects(self) -> set[str]:
+        """The subjects of this rule's open or acknowledged alerts (one query).
+
+        For a scheduled full scan: raise for what is wrong now, and clear the
+        live subjects it did not find, instead of clearing every healthy row.
+        """
+        found = db_session().scalars(
+            select(Alert.subject).where(Alert.rule_key == self.rule_key, Alert.state != "resolved")
+        )
+        return set(found)
+
     def clear(self, subject: str) -> bool:
         """The condition of ``subject`` no longer holds: resolve its live alert. Whether there was one."""
         done = clear_alert(self.rule_key, str(subject)[:MAX_SUBJECT], now=self.now)
@@ -247,7 +258,8 @@ def _repeat(rule_key: str, subject: str, values: Mapping[str, Any]) -> uuid.UUID
         .where(Alert.rule_key == rule_key, Alert.subject == subject, Alert.state != "resolved")
         .values(occurrences=Alert.occurrences + 1, version=Alert.version + 1, **values)
         .returning(Alert.id)
-        .execution_options(synchronize_session=False)
+        # A repeat is bookkeeping (the creation is audited): no audit read-before/after and entry per event.
+        .execution_options(synchronize_session=False, udyog_audit=False)
     )
     return db_session().execute(statement).scalar()
 

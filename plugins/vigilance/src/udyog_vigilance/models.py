@@ -89,6 +89,7 @@ class RuleFailure(TenantMixin, Base):
     """An evaluation of a rule that raised: kept so that the settings page and the API show it."""
 
     __tablename__ = "vigilance_rule_failure"
+    __udyog_audit__ = False  # a log of its own; nothing to audit
     __table_args__ = (Index("ix_vigilance_rule_failure_rule", "tenant_id", "rule_key", "occurred_at"),)
 
     rule_key: Mapped[str] = mapped_column(String(120))
