@@ -398,11 +398,12 @@ def test_a_failing_event_stays_waiting_alone_and_is_dropped_after_ten_attempts(w
 
     sent = []
     monkeypatch.setattr(kernel.jobs, "send", sent.append)
-    _notes(kernel, ["batch:explode", "batch:fine"])
+    _notes(kernel, ["batch:fine", "batch:explode"])
     (run,) = runs(kernel, task="core.deliver_batch")
     tenant_id = inbox(kernel)[0].tenant_id
     assert execute_run(kernel, tenant_id, run.id) == "succeeded"
-    assert "digested:fine" in note_titles(kernel)
+    # Handled once in the first pass (rolled back when the next event raised) and once in savepoints.
+    assert note_titles(kernel).count("digested:fine") == 1
     (left,) = inbox(kernel)
     assert left.attempts == 1 and "cannot digest this note" in left.last_error
     assert runs(kernel, id=run.id)[0].result == {"delivered": 1, "failed": 1, "dropped": 0}

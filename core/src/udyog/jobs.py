@@ -769,36 +769,40 @@ class Jobs:
     def _deliver_batch(self, ctx: Any, listener: str) -> dict[str, int]:
         """Hand the events waiting for batched listener ``listener`` to its handler, oldest first.
 
-        Each event in a savepoint: one that raises is rolled back alone and
-        stays waiting (its attempts counted) for a later run. Returns how
-        many were delivered, failed and dropped.
+        First all in the run's transaction as they come (no savepoints: the
+        common case, where none raises). If one raises, that is rolled back
+        and the events are handed over again, each in a savepoint: one that
+        raises is rolled back alone and stays waiting (its attempts counted)
+        for a later run; so does every event already known to fail. Returns
+        how many were delivered, failed and dropped.
         """
-        from udyog.models import OutboxEvent
-        from udyog_sdk.runtime import current_scope
-
         handler = self.kernel.dispatcher.background_handler(listener)
         if handler is None:
             raise LookupError(f"no background listener {listener!r} is loaded")
+        from udyog_sdk.runtime import current_scope
+
         scope = current_scope()
         session = scope.session
-        waiting = (
-            select(ListenerInbox.id, ListenerInbox.event_id, ListenerInbox.attempts)
-            .where(ListenerInbox.listener == listener)
-            .order_by(ListenerInbox.created_at, ListenerInbox.id)
-            .limit(BATCH_LIMIT)
-            .with_for_update(skip_locked=True)  # runs of two seconds never take the same events (PostgreSQL)
-        )
-        rows = session.execute(waiting).all()
-        events = {
-            e.id: e for e in session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_([r.event_id for r in rows])))
-        }
+        rows, events = self._waiting(session, listener)
+        if rows and all(row.attempts == 0 for row in rows):
+            try:
+                for row in rows:
+                    if row.event_id in events:
+                        handler(events[row.event_id])
+            except Exception:  # noqa: BLE001 - any failure: redo with one savepoint per event
+                log.info("batched listener %s: an event failed; delivering each in a savepoint", listener)
+                session.rollback()
+                rows, events = self._waiting(session, listener)
+            else:
+                self._delivered(session, [row.id for row in rows], {})
+                self._follow_up(scope, listener, rows)
+                return {"delivered": len(rows), "failed": 0, "dropped": 0}
         done: list[uuid.UUID] = []
         failed: dict[uuid.UUID, str] = {}
         dropped = 0
         for row in rows:
-            found = events.get(row.event_id)
-            if found is not None:
-                ev = Event(found.id, found.tenant_id, found.name, found.payload, found.created_at)
+            ev = events.get(row.event_id)
+            if ev is not None:
                 try:
                     with session.begin_nested():
                         handler(ev)
@@ -812,6 +816,29 @@ class Jobs:
                     )
                     dropped += 1
             done.append(row.id)
+        self._delivered(session, done, failed)
+        self._follow_up(scope, listener, rows)
+        return {"delivered": len(done) - dropped, "failed": len(failed), "dropped": dropped}
+
+    @staticmethod
+    def _waiting(session: Session, listener: str) -> tuple[list[Any], dict[uuid.UUID, Event]]:
+        """The oldest waiting inbox rows of ``listener`` (locked; others' locked rows skipped) and their events."""
+        from udyog.models import OutboxEvent
+
+        waiting = (
+            select(ListenerInbox.id, ListenerInbox.event_id, ListenerInbox.attempts)
+            .where(ListenerInbox.listener == listener)
+            .order_by(ListenerInbox.created_at, ListenerInbox.id)
+            .limit(BATCH_LIMIT)
+            .with_for_update(skip_locked=True)  # runs of two seconds never take the same events (PostgreSQL)
+        )
+        rows = session.execute(waiting).all()
+        found = session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_([r.event_id for r in rows])))
+        return rows, {e.id: Event(e.id, e.tenant_id, e.name, e.payload, e.created_at) for e in found}
+
+    @staticmethod
+    def _delivered(session: Session, done: list[uuid.UUID], failed: dict[uuid.UUID, str]) -> None:
+        """Delete the inbox rows of delivered (or dropped) events; count an attempt on the failed ones."""
         if done:
             session.execute(
                 delete(ListenerInbox).where(ListenerInbox.id.in_(done)).execution_options(synchronize_session=False)
@@ -823,9 +850,11 @@ class Jobs:
                 .values(attempts=ListenerInbox.attempts + 1, last_error=error)
                 .execution_options(synchronize_session=False)
             )
-        if len(rows) == BATCH_LIMIT:  # more are waiting: a follow-up run takes them at once
+
+    def _follow_up(self, scope: TenantScope, listener: str, rows: list[Any]) -> None:
+        """A full batch: more may be waiting, so a follow-up run takes them at once."""
+        if len(rows) == BATCH_LIMIT:
             self._queue_batch_run(scope, listener, f"more:{new_id()}", None)
-        return {"delivered": len(done) - dropped, "failed": len(failed), "dropped": dropped}
 
     def _deliver_event(self, ctx: Any, event_id: str, listener: str) -> None:
         from udyog.models import OutboxEvent
