@@ -115,10 +115,6 @@ def test_batches_near_expiry_are_alerted_daily_with_expired_ones_critical(udyog_
 
 
 def test_a_near_expiry_alert_clears_when_the_stock_is_gone(udyog_client, udyog_tenant):
-    from udyog_vigilance.engine import RuleContext
-
-    if not hasattr(RuleContext, "live_subjects"):  # requested from vigilance (see docs/fssai.md)
-        pytest.skip("vigilance's rule context does not offer live_subjects(): a daily scan cannot clear yet")
     w = world(udyog_tenant)
     make_batch(udyog_client, w, "2026-06-01", "2026-12-01", quantity="3", number="SOON")
     run_scheduled(udyog_tenant, "fssai.batch_near_expiry")

@@ -87,10 +87,7 @@ class TestWithVigilance:
         )
 
     def test_the_daily_run_clears_a_product_whose_point_was_lowered(self, udyog_client, udyog_tenant):
-        from udyog_vigilance.engine import RuleContext, evaluate_rule_now
-
-        if not hasattr(RuleContext, "live_subjects"):  # requested from vigilance (see docs/inventory.md)
-            pytest.skip("vigilance's rule context does not offer live_subjects(): a daily scan cannot clear yet")
+        from udyog_vigilance.engine import evaluate_rule_now
 
         def daily_run() -> None:
             with udyog_tenant.scope() as scope:

@@ -60,6 +60,19 @@ class TestWithVigilance:
         [again] = alerts(udyog_tenant)
         assert again.id == alert.id and again.occurrences == 2
 
+    def test_a_recomputation_back_within_the_threshold_clears_the_months_alert(self, udyog_tenant):
+        from udyog_payroll import services
+        from udyog_payroll.models import Run
+
+        ids, may = april_then_may(udyog_tenant, asha_in_may="50000", approve_may=False)
+        assert [a.state for a in alerts(udyog_tenant)] == ["open"]
+        with udyog_tenant.scope() as scope:  # the raise was a typo: corrected from 2 May, May computed again
+            assign(ids["ASHA"], standard(), "31000", since=dt.date(2025, 5, 2))
+            services.compute_run(scope.session.scalar(select(Run).where(Run.id == may)), attendance_lop=False)
+            scope.session.commit()
+        [cleared] = alerts(udyog_tenant)
+        assert cleared.state == "resolved" and cleared.resolution_note == "condition cleared"
+
     def test_a_change_within_the_threshold_raises_nothing(self, udyog_tenant):
         april_then_may(udyog_tenant, asha_in_may="33000", approve_may=True)  # +10% gross
         assert alerts(udyog_tenant) == []

@@ -22,11 +22,8 @@ OPERATION_WORDS = {"despatch": "Despatch", "invoice": "Invoicing", "allocate": "
 
 
 def clear_the_rest(ctx: Any, current: set[str]) -> None:
-    """Resolve the live alerts of the rule whose subject is not in ``current`` (vigilance's ``live_subjects``)."""
-    live = getattr(ctx, "live_subjects", None)
-    if live is None:
-        return
-    for subject in sorted(set(live()) - current):
+    """Resolve the rule's live alerts whose subject is not in ``current`` (a full scan found them healthy)."""
+    for subject in sorted(ctx.live_subjects() - current):
         ctx.clear(subject)
 
 

@@ -106,10 +106,9 @@ def check_net_pay(ctx: Any) -> None:
                 "change_pct": str(change),
             },
         )
-    live = getattr(ctx, "live_subjects", None)
-    if live is not None:  # recomputed: employees back within the threshold for this month
-        for subject in sorted(s for s in set(live()) - current if s.endswith(f":{period}")):
-            ctx.clear(subject)
+    # recomputed: employees back within the threshold for this month
+    for subject in sorted(s for s in ctx.live_subjects() - current if s.endswith(f":{period}")):
+        ctx.clear(subject)
 
 
 def rules(rule: Callable[..., Any]) -> list[Any]:
