@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "sales": ("tests.bench.bench_sales", "order to invoice"),
     "recall": ("tests.bench.bench_recall", "recall trace"),
     "payroll": ("tests.bench.bench_payroll", "payroll run"),
+    "vigilance": ("tests.bench.bench_vigilance", "vigilance event stream"),
 }
 
 
