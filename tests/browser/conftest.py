@@ -78,7 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """
     root = tmp_path_factory.mktemp("browser")
     database = f"sqlite:///{root / 'udyog.db'}"
-    kernel = build_kernel(database, ["notes", "ledger"], data_dir=str(root))
+    kernel = build_kernel(database, ["notes", "ledger", "vigilance"], data_dir=str(root))
     from udyog.tenancy import create_tenant
 
     create_tenant(kernel, "acme", "Acme Foods", plugins=["notes", "ledger"])
@@ -86,8 +86,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     create_member(kernel, "acme", "owner@acme.test", roles=("Owner",), name="Asha Owner")
     create_member(kernel, "zenith", "owner@acme.test", roles=("Owner",))
     create_member(kernel, "acme", "member@acme.test", roles=("Member",), name="Manoj Member")
+    create_tenant(kernel, "watch", "Watch Co", plugins=["notes", "vigilance"])  # the live-count test's
+    create_member(kernel, "watch", "owner@watch.test", roles=("Owner",), name="Wasim Watch")
     plugins = root / "plugins.toml"
-    plugins.write_text('[deployment]\nenabled = ["notes", "ledger"]\nstrict = true\n')
+    plugins.write_text('[deployment]\nenabled = ["notes", "ledger", "vigilance"]\nstrict = true\n')
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UDYOG_")}
     env.update(UDYOG_DATABASE_URL=database, UDYOG_DATA_DIR=str(root), UDYOG_PLUGINS_FILE=str(plugins))
