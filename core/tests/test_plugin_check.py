@@ -96,7 +96,7 @@ def test_hook_and_declaration_mistakes_are_reported_with_their_lines():
     assert found == [
         f"{src}/__init__.py:5: warning: the manifest's version 0.1.0 differs from the distribution's 0.2.0",
         "tests/plugin_check/udyog-check-hooks/pyproject.toml:10: warning: udyog-sdk is not among [project] "
-        'dependencies (add "udyog-sdk>=1.2,<2")',
+        'dependencies (add "udyog-sdk>=1.3,<2")',
         f"{src}/hookspecs.py:7: error: hook specification 'refresh_totals' must start with the plugin's name "
         "(checkhooks_…)",
         f"{src}/hookspecs.py:7: error: hook specification 'refresh_totals' has no docstring (the hook reference is "
