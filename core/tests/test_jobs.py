@@ -434,7 +434,7 @@ def test_the_sweeper_queues_a_run_for_events_left_waiting(world, monkeypatch):
         for row in scope.session.scalars(select(ListenerInbox)):
             row.created_at = utcnow() - timedelta(minutes=1)
         scope.session.commit()
-    kernel.jobs.sweep()
+    assert kernel.jobs.sweep()["batched"] == 1
     (run,) = runs(kernel, task="core.deliver_batch")
     assert run.key.startswith("batch:") and ":sweep:" in run.key and run.kwargs == {"listener": "notes.digest"}
     assert runs(kernel, "globex", task="core.deliver_batch") == []

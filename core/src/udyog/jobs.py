@@ -685,8 +685,8 @@ class Jobs:
             self.send(_Pending(row.id, row.task, row.tenant_id, row.user_id, None))
             resent += 1
         delivered = self.kernel.dispatcher.dispatch_pending()
-        self._sweep_inboxes(now)
-        return {"resent": resent, "events": delivered}
+        batched = self._sweep_inboxes(now)
+        return {"resent": resent, "events": delivered, "batched": batched}
 
     # -- events delivered in the background ----------------------------------------
 
@@ -761,9 +761,12 @@ class Jobs:
         for tenant_id, listener in stale:
             if self.kernel.dispatcher.background_handler(listener) is None:
                 continue
-            with self.kernel.tenant_scope(tenant_id) as scope:
-                self._queue_batch_run(scope, listener, slot, None)
-                scope.session.commit()
+            try:
+                with self.kernel.tenant_scope(tenant_id) as scope:
+                    self._queue_batch_run(scope, listener, slot, None)
+                    scope.session.commit()
+            except Exception:  # one tenant (inactive, say) must not stop the others' recovery
+                log.exception("could not queue the waiting events of %s for tenant %s", listener, tenant_id)
         return len(stale)
 
     def _deliver_batch(self, ctx: Any, listener: str) -> dict[str, int]:
