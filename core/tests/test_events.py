@@ -68,6 +68,27 @@ def test_events_nobody_listens_to_are_marked_dispatched_without_a_claim(kernel):
     assert kernel.dispatcher.dispatch_pending() == 0
 
 
+def test_an_event_no_loaded_listener_matches_is_written_delivered(kernel):
+    # With delivery after commit switched off, only the emit itself can have marked it.
+    kernel.dispatcher.enabled = False
+    try:
+        with kernel.tenant_scope("acme") as scope:
+            emit("tags.nobody.listens", {"n": 1})
+            assert scope.session.info.get("udyog_outbox") in (None, [])  # nothing for after the commit
+            create_note(notebook_id=ensure_default_notebook().id, title="wanted")
+            scope.session.commit()
+    finally:
+        kernel.dispatcher.enabled = True
+    rows = {row.name: row for row in outbox(kernel)}
+    quiet = rows["tags.nobody.listens"]
+    assert quiet.dispatched_at is not None and quiet.attempts == 0 and quiet.claimed_at is None
+    wanted = rows["notes.note.created"]  # a listener matches: left to the delivery after commit
+    assert wanted.dispatched_at is None and wanted.attempts == 0
+    assert kernel.dispatcher.anyone_listens("notes.note.created")
+    assert not kernel.dispatcher.anyone_listens("tags.nobody.listens")
+    assert kernel.dispatcher.dispatch_pending() == 1
+
+
 def test_a_rolled_back_change_emits_nothing(kernel):
     add_note(kernel, "never", commit=False)
     assert notes_hooks.RECEIVED == []

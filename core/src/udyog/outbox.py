@@ -45,6 +45,13 @@ def record(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID
     except (TypeError, ValueError) as exc:
         raise TypeError(f"event {name}: payload is not plain JSON data ({exc}); pass ids, not objects") from exc
     row = OutboxEvent(id=new_id(), name=name, payload=data)
+    dispatcher: Dispatcher | None = session.info.get("udyog_dispatcher")
+    if dispatcher is not None and not dispatcher.anyone_listens(name):
+        # No loaded plugin (nor the core) listens to it, whatever the tenant enables:
+        # written delivered, with no transaction after the commit to mark it.
+        row.dispatched_at = utcnow()
+        session.add(row)
+        return row.id
     session.add(row)
     session.info.setdefault("udyog_outbox", []).append((row.id, name))
     return row.id
@@ -142,6 +149,15 @@ class Dispatcher:
                 self.listeners.append((plugin, listener))
         #: Set False to leave events pending (tests simulating a crash).
         self.enabled = True
+        #: Event name → whether any loaded listener matches it (listeners are fixed for the process).
+        self._listened: dict[str, bool] = {}
+
+    def anyone_listens(self, name: str) -> bool:
+        """Whether any listener of the core or of a loaded plugin matches event ``name`` (any tenant)."""
+        known = self._listened.get(name)
+        if known is None:
+            known = self._listened[name] = any(listener.matches(name) for _, listener in self.listeners)
+        return known
 
     def background_handler(self, name: str) -> Any:
         """The handler of background listener ``name`` (None if no loaded plugin has it)."""
