@@ -112,10 +112,10 @@ T2 confirm:  order + lines read; customer read; sales_account FOR UPDATE; produc
              2 dispatched marks (UPDATE core_outbox)
 T3 deliver:  per line inventory_product_stock, inventory_balance, inventory_cost_layer FOR UPDATE and UPDATEd,
              INSERT inventory_move (issue, FIFO cost); sales_order UPDATEd; core_audit; core_outbox
-  events:    dispatched mark (no listener: no claim)
+             (written delivered: no plugin listens to it)
 T4 invoice:  order, lines, active invoices read; series sales.invoice (gap-free) read + counter UPDATE; INSERT
              sales_invoice, 5 sales_invoice_line; sales_order UPDATEd (invoiced); core_audit; core_outbox
-  events:    dispatched mark (no listener: no claim)"""
+             (written delivered: no plugin listens to it)"""
 
 
 def _dsn(url: str) -> str:
@@ -337,12 +337,14 @@ class Bare:
             template="(%s, %s, %s, %s, %s, %s, %s, %s::json)",
         )
 
-    def _outbox(self, cur: Any, name: str, payload: dict[str, Any]) -> uuid.UUID:
+    def _outbox(self, cur: Any, name: str, payload: dict[str, Any], *, listened: bool = True) -> uuid.UUID:
+        """Insert an event; one nobody listens to is written delivered (as the framework does since 2026-11-24)."""
         event_id = _uuid7()
+        now = _now()
         cur.execute(
-            "INSERT INTO core_outbox (tenant_id, id, name, payload, created_at, attempts) "
-            "VALUES (%s, %s, %s, %s::json, %s, 0)",
-            (self.tenant, str(event_id), name, json.dumps(payload), _now()),
+            "INSERT INTO core_outbox (tenant_id, id, name, payload, created_at, dispatched_at, attempts) "
+            "VALUES (%s, %s, %s, %s::json, %s, %s, 0)",
+            (self.tenant, str(event_id), name, json.dumps(payload), now, None if listened else now),
         )
         return event_id
 
@@ -367,10 +369,6 @@ class Bare:
                 (_now(), self.tenant, str(event_id)),
             )
         self.conn.commit()
-
-    def _deliver_plain(self, event_id: uuid.UUID) -> None:
-        """An event without listeners: marked dispatched (the framework claims only events somebody listens to)."""
-        self._dispatched(event_id)
 
     def _deliver_confirmed(self, event_id: uuid.UUID, number: str, total: Decimal, order_id: uuid.UUID) -> None:
         """The confirmation event: its notification listener, the e-mail delivery job, dispatched marks."""
@@ -797,9 +795,8 @@ class Bare:
                     ),
                 ],
             )
-            delivered = self._outbox(cur, "sales.order.delivered", {"order_id": str(order_id), "number": number})
+            self._outbox(cur, "sales.order.delivered", {"order_id": str(order_id), "number": number}, listened=False)
         conn.commit()
-        self._deliver_plain(delivered)
         # T4: invoice.
         with conn.cursor() as cur:
             self._set_tenant(cur)
@@ -862,7 +859,7 @@ class Bare:
             ]
             audit.append(("update", "sales_order", order_id, {"state": {"before": "delivered", "after": "invoiced"}}))
             self._audit(cur, audit)
-            issued = self._outbox(
+            self._outbox(
                 cur,
                 "sales.invoice.issued",
                 {
@@ -872,9 +869,9 @@ class Bare:
                     "customer_id": str(customer_id),
                     "total": str(total),
                 },
+                listened=False,
             )
         conn.commit()
-        self._deliver_plain(issued)
 
     def run(self, count: int) -> None:
         """``count`` orders."""
