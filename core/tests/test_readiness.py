@@ -65,3 +65,34 @@ def test_ready_is_public_and_documented(kernel_factory):
     app = create_app(kernel=kernel_factory([]))
     spec = app.test_client().get("/api/openapi.json").get_json()
     assert spec["paths"]["/api/v1/ready"]["get"]["security"] == []
+
+
+def test_the_database_probe_gives_up_on_a_server_that_never_answers():
+    """A server that accepts the TCP connection and never says a word (a hung host, a black-holing proxy).
+
+    Without libpq's connect timeout the probe, and with it every health check
+    of the orchestrator, would wait for ever; it must come back naming the
+    database as unreachable. (The thread only guards the test run from hanging.)
+    """
+    import socket
+    import threading
+
+    from udyog.db import Database
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        db = Database(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/test")
+        answer: list[str | None] = []
+        probe = threading.Thread(target=lambda: answer.append(db.probe(timeout=1)), daemon=True)
+        probe.start()
+        probe.join(60)
+        db.dispose()
+    assert not probe.is_alive(), "the probe hung on a silent server"
+    assert answer and answer[0] is not None and answer[0].startswith("unreachable"), answer
+
+
+def test_the_database_probe_answers_on_the_test_database(kernel_factory, backend):
+    kernel = kernel_factory([], backend=backend)
+    assert kernel.db.probe(timeout=2) is None

@@ -554,6 +554,35 @@ class Database:
             )
         return self._autocommit_engine
 
+    def probe(self, timeout: float = 2.0) -> str | None:
+        """None when the database answers ``SELECT 1`` within about ``timeout`` seconds, else why not.
+
+        On PostgreSQL a connection of its own (not the pool's: a pool waiting
+        for a free connection, or a server that accepts the TCP connection and
+        never answers, would hold a health check for 30 s or for ever) with
+        libpq's ``connect_timeout`` and a ``statement_timeout``; elsewhere the
+        engine's own connection.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        engine = self.engine
+        if self.dialect == "postgresql":
+            seconds = max(1, round(timeout))
+            engine = create_engine(
+                self.url,
+                poolclass=NullPool,
+                connect_args={"connect_timeout": seconds, "options": f"-c statement_timeout={seconds * 1000}"},
+            )
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as exc:
+            return f"unreachable: {type(getattr(exc, 'orig', None) or exc).__name__}"
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
+        return None
+
     def dispose(self, *, close: bool = True) -> None:
         """Drop every pooled connection; ``close=False`` after a fork (the parent's are left to the parent)."""
         self.engine.dispose(close=close)
