@@ -27,11 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from udyog_sdk import pickers
 from udyog_sdk.api import MULTIPART_OVERHEAD, SEARCH_MAX_LENGTH, SEARCH_PARAM, _scan_text, flatten_messages
 from udyog_sdk.formatting import format_date, format_number
 from udyog_sdk.i18n import gettext as _
 from udyog_sdk.runtime import UdyogError, current_scope, current_tenant, current_user, db_session, user_names
-from udyog_sdk.security import requires
+from udyog_sdk.security import authenticated, requires
 
 if TYPE_CHECKING:
     from udyog_sdk.resources import FormField, Resource
@@ -42,8 +43,8 @@ PAGE_FILTER_OPS = ("eq", "gte", "lte")
 READONLY_WIDGET = "readonly"
 #: Strings longer than this get a textarea.
 TEXTAREA_FROM = 500
-#: References offer at most this many records to choose from.
-MAX_CHOICES = 200
+#: A reference whose target has more records than this (that the user sees) is a search picker, not a select.
+MAX_CHOICES = pickers.MAX_CHOICES
 #: Columns the list page shows when the resource names none.
 DEFAULT_COLUMNS = 6
 #: Statuses a form shows inline; others (403, 404) become the shell's error page.
@@ -147,7 +148,13 @@ def _one_of(fld: ma.fields.Field) -> list[str] | None:
 
 
 def form_fields(resource: Resource, mode: str, obj: Any | None = None) -> list[FormField]:
-    """The inputs of ``resource``'s create or edit form (see :meth:`Resource.form_fields`)."""
+    """The inputs of ``resource``'s create or edit form (see :meth:`Resource.form_fields`).
+
+    A reference (a composite tenant foreign key, or a composed field with a
+    reference) is a :func:`udyog_sdk.pickers.reference_field`: a select of the
+    records the user sees when they are few, else a search picker served by
+    the resource's choices endpoint; either way the current record is kept.
+    """
     schema = resource.input_schema() if mode == "create" else resource.patch_schema()
     out: list[FormField] = []
     for name, fld in schema.fields.items():
@@ -156,8 +163,11 @@ def form_fields(resource: Resource, mode: str, obj: Any | None = None) -> list[F
         attr = fld.attribute or name
         value: Any = getattr(obj, attr, "") if obj is not None else _NO_VALUE
         target = resource.references.get(attr)
-        query = select(target).limit(MAX_CHOICES) if target is not None else None
-        item = _form_field(fld.data_key or name, label_of(name, fld), fld, mode, value, query)
+        reference = (select(target), target) if target is not None else None
+        key = fld.data_key or name
+        item = _form_field(
+            key, label_of(name, fld), fld, mode, value, reference, choices_url=_choices_url(resource, key)
+        )
         if item is not None:
             out.append(item)
     composition = resource.composition()
@@ -166,12 +176,29 @@ def form_fields(resource: Resource, mode: str, obj: Any | None = None) -> list[F
         for name, composed in composition.fields.items():
             fld = composed.field if mode == "create" else composed.update_field
             ref = composed.reference
-            query = ref.query().limit(MAX_CHOICES) if ref is not None else None
+            reference = (ref.query(), ref.model) if ref is not None else None
             value = values.get(name) if obj is not None else _NO_VALUE
-            item = _form_field(name, composed.label, fld, mode, value, query, help_text=composed.help)
+            item = _form_field(
+                name,
+                composed.label,
+                fld,
+                mode,
+                value,
+                reference,
+                help_text=composed.help,
+                choices_url=_choices_url(resource, name),
+            )
             if item is not None:
                 out.append(item)
     return out
+
+
+def _choices_url(resource: Resource, key: str) -> str:
+    """The URL of the choices endpoint of ``resource``'s field ``key`` ("" when its pages are not registered)."""
+    known = current_app.extensions.get(PAGES_EXTENSION, {}).get(resource.permission_prefix)
+    if known is None or known[0] is not resource or "choices" not in known[1]:
+        return ""
+    return url_for(known[1]["choices"], field=key)
 
 
 #: No record yet: a create form shows the field's default.
@@ -179,9 +206,17 @@ _NO_VALUE = object()
 
 
 def _form_field(
-    key: str, label: str, fld: ma.fields.Field, mode: str, value: Any, choices_query: Any, *, help_text: str = ""
+    key: str,
+    label: str,
+    fld: ma.fields.Field,
+    mode: str,
+    value: Any,
+    reference: tuple[Any, Any] | None,
+    *,
+    help_text: str = "",
+    choices_url: str = "",
 ) -> FormField | None:
-    """One input for field ``fld`` (None when it has no generic input); ``choices_query`` lists referenced records."""
+    """One input for field ``fld`` (None when it has no generic input); ``reference``: (query, model) it refers to."""
     from udyog_sdk.resources import FormField
 
     kind = _kind(fld)
@@ -189,37 +224,61 @@ def _form_field(
         return None
     if value is _NO_VALUE:
         value = fld.load_default if fld.load_default is not ma.missing and not callable(fld.load_default) else ""
+    required = bool(fld.required) or (mode == "edit" and not fld.allow_none and kind != "checkbox")
+    help_text = help_text or str(fld.metadata.get("description") or "")
+    choices = _one_of(fld)
+    if choices is None and reference is not None:
+        query, model = reference
+        return pickers.reference_field(
+            key,
+            label,
+            query,
+            model,
+            as_text(value),
+            choices_url=choices_url,
+            required=required,
+            nullable=bool(fld.allow_none),
+            help=help_text,
+            blank=bool(fld.allow_none or not fld.required),
+        )
     item = FormField(
         name=key,
         label=label,
         kind=kind,
-        required=bool(fld.required) or (mode == "edit" and not fld.allow_none and kind != "checkbox"),
+        required=required,
         value=bool(value) if kind == "checkbox" else as_text(value),
-        help=help_text or str(fld.metadata.get("description") or ""),
+        help=help_text,
         maxlength=_max_length(fld),
         nullable=bool(fld.allow_none),
     )
-    choices = _one_of(fld)
     if choices is not None:
         item.kind = "select"
         item.choices = [(c, c) for c in choices]
-    elif choices_query is not None:
-        item.kind = "select"
-        rows = db_session().scalars(choices_query).all()
-        item.choices = sorted(((str(r.id), _row_label(r)) for r in rows), key=lambda c: c[1].casefold())
+        if item.nullable or not fld.required:
+            item.choices.insert(0, ("", "—"))
     elif (kind == "text" and (item.maxlength or 0) > TEXTAREA_FROM) or fld.metadata.get("widget") == "textarea":
         item.kind = "textarea"
-    if item.kind == "select" and (item.nullable or not fld.required):
-        item.choices.insert(0, ("", "—"))
     return item
 
 
 def _row_label(row: Any) -> str:
-    for name in ("title", "name", "code", "number", "email"):
-        value = getattr(row, name, None)
-        if value not in (None, ""):
-            return str(value)
-    return str(row.id)
+    return pickers.row_label(row)
+
+
+def reference_target(resource: Resource, key: str) -> tuple[Any, Any] | None:
+    """(query, model) of the records ``resource``'s input field ``key`` refers to; None if it is no reference."""
+    for schema in (resource.input_schema(), resource.patch_schema()):
+        for name, fld in schema.fields.items():
+            if (fld.data_key or name) == key and not fld.dump_only:
+                target = resource.references.get(fld.attribute or name)
+                if target is not None:
+                    return select(target), target
+    composition = resource.composition()
+    if composition is not None:
+        composed = composition.fields.get(key)
+        if composed is not None and composed.reference is not None:
+            return composed.reference.query(), composed.reference.model
+    return None
 
 
 def read_form(fields: list[FormField], mode: str, form: Mapping[str, str]) -> dict[str, Any]:
@@ -267,6 +326,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         "import": f"{ep}_import_page",
         "attach": f"{ep}_attach_page",
         "attachment_delete": f"{ep}_attachment_delete_page",
+        "choices": f"{ep}_choices_page",
     }
     bp.record_once(lambda state: _remember_pages(resource, state.app, state.name, names))
 
@@ -398,6 +458,7 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         mode: str, fields: list[FormField], errors: dict[str, list[str]], status: int, **context: Any
     ) -> Response:
         placed = {f.name for f in fields}
+        pickers.relabel(fields)
         for item_ in fields:
             item_.errors = list(errors.get(item_.name, []))
         general = {k: v for k, v in errors.items() if k not in placed}
@@ -479,6 +540,22 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
 
     if "update" in resource.enabled:
         add(f"{item}/edit", "edit", "write", edit_page, ["GET", "POST"])
+
+    def choices_page(field: str) -> Response:
+        """The records a reference field of the forms may point at, matching ``q``, as JSON (the picker's source)."""
+        pairs = (("create", "create"), ("write", "update"))
+        forms = list(dict.fromkeys(resource.permission(a) for a, op in pairs if op in resource.enabled))
+        denied = pickers.allowed(forms)
+        if denied is not None:
+            return pickers.json_error(403, denied, {"permission": forms})
+        found = reference_target(resource, field)
+        if found is None:
+            return pickers.json_error(404, f"{field!r} is no reference field of {resource.permission_prefix}")
+        return pickers.choices_response(*found)
+
+    if {"create", "update"} & resource.enabled:
+        choices_page.__name__ = names["choices"]
+        bp.add_url_rule(f"{base}/choices/<field>", names["choices"], authenticated(choices_page), methods=["GET"])
 
     # -- delete and cancel ---------------------------------------------------------------
 

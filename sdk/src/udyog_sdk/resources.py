@@ -128,7 +128,9 @@ class FormField:
 
     name: str
     label: str
-    kind: str  # text, textarea, number, decimal, checkbox, date, datetime-local, email, select
+    #: text, textarea, number, decimal, checkbox, date, datetime-local, email, select, or reference (a search
+    #: picker: ``value`` the id, ``value_label`` its record's label, ``choices_url`` where to search).
+    kind: str
     required: bool = False
     value: Any = ""
     errors: list[str] = field(default_factory=list)
@@ -136,6 +138,12 @@ class FormField:
     choices: list[tuple[str, str]] = field(default_factory=list)
     maxlength: int | None = None
     nullable: bool = False
+    #: A ``reference`` field's choices endpoint (``GET ?q=`` answers ``[{"id", "label"}]``).
+    choices_url: str = ""
+    #: A ``reference`` field's current record, by label.
+    value_label: str = ""
+    #: A reference's (query, model, label function): the current record is named again on re-display.
+    reference_query: Any = field(default=None, repr=False, compare=False)
 
 
 def model_references(model: type) -> dict[str, type]:
