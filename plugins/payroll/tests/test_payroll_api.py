@@ -317,3 +317,36 @@ def test_salary_assignments_are_listed_and_added_on_their_page(udyog_web_client,
     assert "The assignment was not saved: monthly_gross:" in udyog_web_client.get("/payroll/assignments").text
     with udyog_tenant.scope(write=False) as scope:
         assert len(scope.session.scalars(select(Assignment).where(Assignment.employee_id == worker_id)).all()) == 1
+
+
+def test_the_assignment_form_searches_employees_when_there_are_many(
+    udyog_web_client, udyog_tenant, udyog_app, udyog_user_factory, udyog_other_tenant
+):
+    """Past MAX_CHOICES employees the form's select becomes the SDK's search picker, fed by its choices route."""
+    from udyog.testing import WebClient
+    from udyog_sdk.pickers import MAX_CHOICES
+
+    with udyog_tenant.scope() as scope:
+        s = scope.session
+        for i in range(MAX_CHOICES):
+            employee(s, f"E-{i:03}", name=f"Worker {i:03}")
+        s.commit()
+    few = udyog_web_client.get("/payroll/assignments").text
+    assert '<select class="form-select form-select-sm" id="assignment-employee" name="employee_id"' in few
+    assert "E-000 · Worker 000" in few and "data-reference-picker" not in few
+    with udyog_tenant.scope() as scope:
+        last_id = str(employee(scope.session, "Z-LAST", name="Zubin Last").id)
+        scope.session.commit()
+    with udyog_other_tenant.scope() as scope:
+        employee(scope.session, "X-1", name="Zubin Elsewhere")
+        scope.session.commit()
+    many = udyog_web_client.get("/payroll/assignments").text
+    assert 'id="assignment-employee" name="employee_id" type="text"' in many and "data-reference-picker" in many
+    assert 'data-url="/payroll/assignments/employees"' in many and "reference-picker.js" in many
+    found = udyog_web_client.get("/payroll/assignments/employees", query_string={"q": "zubin"})
+    assert found.status_code == 200 and found.get_json() == [{"id": last_id, "label": "Z-LAST · Zubin Last"}]
+    assert len(udyog_web_client.get("/payroll/assignments/employees", query_string={"q": "e-1"}).get_json()) == 20
+    # Only those who may add assignments search employees here.
+    reader = WebClient(udyog_app, udyog_user_factory(permissions=["payroll.assignment.read"]))
+    denied = reader.get("/payroll/assignments/employees", query_string={"q": "zubin"})
+    assert denied.status_code == 403 and denied.get_json()["errors"] == {"permission": ["payroll.assignment.write"]}

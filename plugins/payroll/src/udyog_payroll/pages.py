@@ -17,6 +17,7 @@ from udyog_sdk import UdyogError, db_session
 from udyog_sdk.api import flatten_messages
 from udyog_sdk.exports import file_response
 from udyog_sdk.i18n import gettext as _
+from udyog_sdk.pickers import add_choices_route, reference_field
 from udyog_sdk.security import requires
 
 from . import documents, services, statutory
@@ -210,13 +211,25 @@ def assignments_page() -> str:
             select(Assignment).order_by(Assignment.effective_from.desc(), Assignment.id).limit(ASSIGNMENT_ROWS)
         )
     )
-    employees = list(session.execute(select(Employee.id, Employee.code, Employee.name).order_by(Employee.code)))
+    listed = {a.employee_id for a in rows}
+    named = session.execute(select(Employee.id, Employee.code, Employee.name).where(Employee.id.in_(listed)))
     structures = list(session.execute(select(Structure.id, Structure.code, Structure.name).order_by(Structure.code)))
+    employee = reference_field(
+        "employee_id",
+        _("Employee"),
+        select(Employee),
+        Employee,
+        "",
+        choices_url=url_for(f"{request.blueprint}.assignment_employees"),
+        required=True,
+        blank=True,
+        describe=_employee_label,
+    )
     return render_template(
         "payroll/assignments.html",
         assignments=rows,
-        employees=employees,
-        names={e.id: f"{e.code} · {e.name}" for e in employees},
+        employee=employee,
+        names={e.id: _employee_label(e) for e in named},
         structures=structures,
         codes={s.id: s.code for s in structures},
         regimes=statutory.REGIMES,
@@ -250,6 +263,11 @@ def assignments_create() -> Response:
         return target  # type: ignore[return-value]
     flash(_("Salary assignment from %(date)s saved.", date=row.effective_from.strftime("%d-%m-%Y")), "success")
     return target  # type: ignore[return-value]
+
+
+def _employee_label(employee: Any) -> str:
+    """An employee as the assignment form and list name them: ``code · name``."""
+    return f"{employee.code} · {employee.name}"
 
 
 def _problems(errors: Any) -> str:
@@ -315,6 +333,16 @@ def create_pages() -> Blueprint:
     bp.add_url_rule("/structures", "structures", structures_page, methods=["GET"])
     bp.add_url_rule("/assignments", "assignments", assignments_page, methods=["GET"])
     bp.add_url_rule("/assignments", "assignments_create", assignments_create, methods=["POST"])
+    # The assignment form's employee picker (a select for a few employees, a search for many).
+    add_choices_route(
+        bp,
+        "/assignments/employees",
+        "assignment_employees",
+        lambda: select(Employee),
+        Employee,
+        ("payroll.assignment.write",),
+        label=_employee_label,
+    )
     bp.add_url_rule("/rules", "rules", rules_page, methods=["GET"])
     bp.add_url_rule("/my", "my", my_page, methods=["GET"])
     bp.add_url_rule("/my/<uuid:record_id>/pdf", "my_pdf", my_pdf, methods=["GET"])
