@@ -222,3 +222,33 @@ def test_only_a_check_ins_note_changes_afterwards(udyog_client):
     assert set(refused.errors) == {"latitude"}
     noted = udyog_client.patch(f"{CHECKINS}/{made['id']}", json={"version": 1, "note": "gate closed"}, expect=200).data
     assert (noted["note"], noted["latitude"], noted["version"]) == ("gate closed", "1.000000", 2)
+
+
+def test_the_check_in_page_searches_customers_when_there_are_many(udyog_client, udyog_web_client, udyog_tenant):
+    """Past MAX_CHOICES active customers the check-in form's select becomes the SDK's search picker."""
+    from udyog_sdk.pickers import MAX_CHOICES
+
+    with udyog_tenant.scope() as scope:
+        scope.session.add_all(Customer(code=f"C-{i:03}", name=f"Retailer {i:03}") for i in range(MAX_CHOICES))
+        scope.session.add(Customer(code="OLD", name="Closed Retailer", active=False))
+        scope.session.commit()
+    few = udyog_web_client.get("/crm/checkin").text
+    assert 'id="customer_id" name="customer_id" required>' in few and "Retailer 000 (C-000)" in few
+    assert "Closed Retailer" not in few and "data-reference-picker" not in few
+    last = a_customer(udyog_client, "ZZ-LAST")
+    many = udyog_web_client.get("/crm/checkin").text
+    assert "data-reference-picker" in many and 'data-url="/crm/checkin/customers"' in many
+    assert "reference-picker.js" in many and "geolocate.js" in many
+    found = udyog_web_client.get("/crm/checkin/customers", query_string={"q": "kaveri"}).get_json()
+    assert found == [{"id": last, "label": "Kaveri Agencies (ZZ-LAST)"}]
+    assert udyog_web_client.get("/crm/checkin/customers", query_string={"q": "closed"}).get_json() == []
+    # A refused check-in keeps the chosen customer (named for users without JavaScript).
+    refused = udyog_web_client.submit("/crm/checkin", {"customer_id": last, "latitude": "95", "longitude": ""})
+    assert (
+        refused.status_code == 422
+        and f'value="{last}"' in refused.text
+        and "Now: Kaveri Agencies (ZZ-LAST)." in refused.text
+    )
+    done = udyog_web_client.submit("/crm/checkin", {"customer_id": last, "latitude": "12.9", "longitude": "77.5"})
+    assert done.status_code == 303
+    assert [c["customer_id"] for c in udyog_client.get(CHECKINS, expect=200).data] == [last]

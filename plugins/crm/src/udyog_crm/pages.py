@@ -26,6 +26,7 @@ from sqlalchemy import select
 from udyog_sdk import UdyogError, current_user, db_session
 from udyog_sdk.api import flatten_messages
 from udyog_sdk.i18n import gettext as _
+from udyog_sdk.pickers import add_choices_route, reference_field
 from udyog_sdk.security import requires
 
 from . import services
@@ -121,17 +122,48 @@ def create_pages() -> Blueprint:
             else:
                 flash(_("Checked in."), "success")
                 return redirect(url_for(".checkins_detail_page", record_id=checkin.id), 303)  # type: ignore[return-value]
-        customers = db_session().scalars(select(Customer).where(Customer.active.is_(True)).order_by(Customer.name))
+        customer = reference_field(
+            "customer_id",
+            _("Customer"),
+            _active_customers(),
+            Customer,
+            values.get("customer_id", ""),
+            choices_url=url_for(".checkin_customers"),
+            required=True,
+            blank=True,
+            describe=_customer_label,
+        )
+        customer.errors = list(errors.get("customer_id", []))
         html = render_template(
             "crm/checkin.html",
-            customers=list(customers),
+            customer=customer,
             values=values,
             errors=errors,
             breadcrumbs=[(_("CRM"), None), (_("Check-ins"), url_for(".checkins_list_page")), (_("Check in"), None)],
         )
         return make_response(html, status)
 
+    # The check-in form's customer picker (a select for a few customers, a search for many).
+    add_choices_route(
+        bp,
+        "/checkin/customers",
+        "checkin_customers",
+        _active_customers,
+        Customer,
+        ("crm.checkin.create",),
+        label=_customer_label,
+    )
     return bp
+
+
+def _active_customers() -> Any:
+    """The customers one may check in at: the active ones (record rules apply as the session adds them)."""
+    return select(Customer).where(Customer.active.is_(True))
+
+
+def _customer_label(customer: Any) -> str:
+    """A customer as the check-in form names them: ``name (code)``."""
+    return f"{customer.name} ({customer.code})"
 
 
 def _checkin_input(form: dict[str, str]) -> dict[str, Any]:
