@@ -9,7 +9,9 @@ cookie is present), other statuses render ``udyog/error.html``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, make_response, redirect, render_template, request, url_for
 from flask_jwt_extended import get_jwt
+from markupsafe import Markup
 
 from udyog.web.i18n import gettext as _
 from udyog_sdk import Principal, TenantContext
@@ -226,6 +229,103 @@ def build_menu(entries: Iterable[tuple[str, MenuEntry]], principal: Principal) -
     return prune(roots)
 
 
+# -- the rendered menu, cached ----------------------------------------------------------
+
+#: ``app.extensions`` key of the app's :class:`MenuCache`.
+MENU_CACHE = "udyog.menu_cache"
+#: How many rendered menus an app keeps (least recently used dropped first).
+MENU_CACHE_SIZE = 512
+
+MenuKey = tuple[Hashable, ...]
+
+
+def menu_signature(nodes: Iterable[MenuNode]) -> tuple[Any, ...]:
+    """What the navbar's HTML of ``nodes`` is made of, as a hashable tree.
+
+    Each node contributes its key, untranslated label, URL, icon, whether it
+    shows a badge, and its children's signature: everything the menu macros
+    read from a node, except the badge's count and the label's translation
+    (the cache key holds those separately: :func:`menu_cache_key`).
+    """
+    return tuple(
+        (node.key, node.entry.label, node.url, node.icon, node.has_badge, menu_signature(node.children))
+        for node in nodes
+    )
+
+
+def menu_urls(nodes: Iterable[MenuNode]) -> set[str]:
+    """Every page URL in the menu tree ``nodes``."""
+    out: set[str] = set()
+    for node in nodes:
+        if node.url:
+            out.add(node.url)
+        out |= menu_urls(node.children)
+    return out
+
+
+def menu_cache_key(nodes: list[MenuNode], *, language: str, path: str, badges: dict[str, int]) -> MenuKey:
+    """The key of the navbar's HTML for ``nodes`` shown on the page at ``path``.
+
+    It holds every input of the menu macros: the tree (:func:`menu_signature`,
+    so the tenant's enabled plugins and the user's permissions count through
+    the entries they let through, whatever a plugin's ``udyog_menu`` depends
+    on), the language the labels are translated to, the badges' counts, and
+    the entry the page is (``path`` when a menu entry links to it, else None:
+    every page outside the menu shares one rendering with no active entry).
+    """
+    active = path if path in menu_urls(nodes) else None
+    return (language, menu_signature(nodes), active, tuple(sorted(badges.items())))
+
+
+class MenuCache:
+    """Rendered navbar menus by :func:`menu_cache_key`, at most ``size`` of them (least recently used go first).
+
+    One per app (``app.extensions[MENU_CACHE]``): the templates that render
+    the menu are the app's. Nothing is ever invalidated: a change of any
+    input (a plugin enabled, a role's permissions, the language, a badge's
+    count, the page) is a different key.
+    """
+
+    def __init__(self, size: int = MENU_CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[MenuKey, Markup] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: MenuKey) -> Markup | None:
+        """The menu rendered for ``key``, if kept (it becomes the most recently used)."""
+        with self._lock:
+            html = self._entries.get(key)
+            if html is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._entries.move_to_end(key)
+            return html
+
+    def put(self, key: MenuKey, html: Markup) -> None:
+        """Keep ``html`` for ``key``, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            self._entries[key] = html
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every rendered menu."""
+        with self._lock:
+            self._entries.clear()
+
+
+def render_menu(nodes: list[MenuNode]) -> Markup:
+    """The navbar's ``<li>`` items of ``nodes`` for the current request (``udyog/_menu.html``), never cached."""
+    return Markup(render_template("udyog/_menu.html", nodes=nodes))
+
+
 # -- the shell context -----------------------------------------------------------
 
 
@@ -259,6 +359,29 @@ class Shell:
         if self._scope is None or self.user is None:
             return []
         return build_menu(collect_menu(self._scope.hooks), self.user)
+
+    @cached_property
+    def menu_html(self) -> Markup:
+        """The navbar's menu items: :func:`render_menu` of :attr:`menu`, from the app's :class:`MenuCache`.
+
+        Rendering the menu's macros is most of a page's rendering time; the
+        same user of the same tenant sees the same menu on every page but
+        the one that marks its own entry as active.
+        """
+        nodes = self.menu
+        if not nodes:
+            return Markup("")
+        cache: MenuCache | None = current_app.extensions.get(MENU_CACHE)
+        if cache is None:
+            return render_menu(nodes)
+        from udyog.web.i18n import current_language
+
+        key = menu_cache_key(nodes, language=current_language(), path=request.path, badges=self.badges)
+        html = cache.get(key)
+        if html is None:
+            html = render_menu(nodes)
+            cache.put(key, html)
+        return html
 
     @cached_property
     def has_badges(self) -> bool:
@@ -375,6 +498,7 @@ def install(app: Flask) -> None:
     Bootstrap5(app)
     _install_sdk_templates(app)
     app.extensions["udyog.error_page"] = error_page
+    app.extensions[MENU_CACHE] = MenuCache()
     app.after_request(add_page_headers)
     app.context_processor(lambda: {"shell": shell()})
     install_filters(app)
