@@ -321,6 +321,44 @@ def delivery_run(kernel):
     return run
 
 
+def test_the_sending_run_is_queued_in_the_notifying_transaction_as_system_work(stepped):
+    """``core.notification.queued`` has only a background listener: its run is queued at the commit itself.
+
+    The event is written delivered and never claimed (a delivery after the
+    commit would have claimed it: one attempt). The run is the system's, not
+    the notifying user's (as a run queued after the commit is).
+    """
+    from udyog_sdk import Principal
+
+    kernel = stepped
+    reader = user_id(kernel, "reader@acme.test")
+    with kernel.tenant_scope("acme") as base:
+        acting = Principal(reader, base.tenant.id, "reader@acme.test", "Ravi", permissions=frozenset({"*"}))
+        with kernel.bound(base.tenant, base.session, user=acting) as scope:
+            notify(EVENT, {"title": "Price list", "by": "Asha", "excerpt": "New rates"}, users=[reader])
+            scope.session.commit()
+    run = delivery_run(kernel)
+    assert run.state == "queued" and run.kwargs["listener"] == LISTENER_NAME and run.user_id is None
+    [event] = [e for e in rows(kernel, OutboxEvent) if e.name == QUEUED_EVENT]
+    assert event.dispatched_at is not None and event.attempts == 0 and event.claimed_at is None
+    assert run.kwargs["event_id"] == str(event.id)
+
+
+def test_a_notification_rolled_back_with_its_savepoint_queues_nothing(stepped):
+    kernel = stepped
+    reader = user_id(kernel, "reader@acme.test")
+    with kernel.tenant_scope("acme") as scope:
+        with scope.session.begin_nested() as savepoint:
+            notify(EVENT, {"title": "Draft", "by": "Asha", "excerpt": "x"}, users=[reader])
+            savepoint.rollback()
+        notify(EVENT, {"title": "Kept", "by": "Asha", "excerpt": "y"}, users=[reader])
+        scope.session.commit()
+    [event] = [e for e in rows(kernel, OutboxEvent) if e.name == QUEUED_EVENT]
+    [run] = [r for r in rows(kernel, JobRun) if r.task == "core.deliver_event"]
+    assert run.kwargs["event_id"] == str(event.id)
+    assert [n.title for n in rows(kernel, Notification)] == ["Asha shared “Kept”"]
+
+
 def test_a_failing_server_leaves_the_delivery_pending_and_a_retry_sends_it(stepped, smtp):
     kernel = stepped
     smtp.stop()  # the server is down

@@ -58,7 +58,7 @@ class TenantScope:
         """Record a domain event in this scope's transaction."""
         from udyog.outbox import record
 
-        return record(self.session, name, payload)
+        return record(self.session, name, payload, self)
 
     def emit_detached(self, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
         """Record a domain event that survives this scope's rollback (see :func:`udyog.outbox.record_detached`)."""

@@ -15,10 +15,12 @@ import re
 import traceback
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from udyog.db import TenantSession
@@ -27,7 +29,7 @@ from udyog_sdk import Event, Listener, TenantContext, UdyogError
 from udyog_sdk.models import new_id, utcnow
 
 if TYPE_CHECKING:
-    from udyog.kernel import Kernel
+    from udyog.kernel import Kernel, TenantScope
 
 log = logging.getLogger("udyog.events")
 
@@ -36,8 +38,14 @@ CLAIM_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
 
 
-def record(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
-    """Add event ``name`` to ``session``'s transaction; returns its id."""
+def record(session: Session, name: str, payload: Mapping[str, Any], scope: TenantScope | None = None) -> uuid.UUID:
+    """Add event ``name`` to ``session``'s transaction; returns its id.
+
+    With the emitting ``scope`` known, an event whose every listener is a
+    background one of the core or of a plugin the tenant enables has its
+    runs queued in this transaction, at its commit (:func:`_queue_at_commit`),
+    and is written delivered: nothing is left to do after the commit.
+    """
     if not EVENT_NAME_RE.match(name):
         raise UdyogError(f"invalid event name {name!r}: use dotted lower-case words (plugin.thing.happened)")
     try:
@@ -52,6 +60,13 @@ def record(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID
         row.dispatched_at = utcnow()
         session.add(row)
         return row.id
+    if dispatcher is not None and scope is not None and dispatcher.enabled:
+        background = dispatcher.background_only(scope.tenant, name)
+        if background:
+            row.dispatched_at = utcnow()
+            session.add(row)
+            session.info.setdefault("udyog_outbox_queue", []).append((scope, row, background))
+            return row.id
     session.add(row)
     session.info.setdefault("udyog_outbox", []).append((row.id, name))
     return row.id
@@ -120,6 +135,33 @@ def _after_commit(session: Session) -> None:
         dispatcher.deliver_many(session.info["tenant_id"], ids)
 
 
+@event.listens_for(TenantSession, "before_commit")
+def _queue_at_commit(session: Session) -> None:
+    """Queue the background runs of the transaction's background-only events, in the transaction.
+
+    The events are flushed first (an inbox row refers to its event); one
+    rolled back with a savepoint is no longer in the session and is skipped.
+    """
+    if session.in_nested_transaction():
+        return
+    items: list[tuple[TenantScope, OutboxEvent, list[Listener]]] | None = session.info.pop("udyog_outbox_queue", None)
+    if not items:
+        return
+    session.flush()
+    by_scope: dict[int, tuple[TenantScope, list[tuple[Event, Listener]]]] = {}
+    for scope, row, listeners in items:
+        if not sa_inspect(row).persistent:
+            continue
+        ev = Event(id=row.id, tenant_id=row.tenant_id, name=row.name, payload=row.payload, created_at=row.created_at)
+        by_scope.setdefault(id(scope), (scope, []))[1].extend((ev, listener) for listener in listeners)
+    for emitting, deliveries in by_scope.values():
+        # The runs are system work, as the deliveries after a commit are: no user of the request.
+        scope = replace(emitting, user=None) if emitting.user is not None else emitting
+        jobs = scope.kernel.jobs
+        jobs.enqueue_deliveries(scope, [(ev, lst.name) for ev, lst in deliveries if not lst.batch])
+        jobs.enqueue_batched(scope, [(ev, lst.name) for ev, lst in deliveries if lst.batch])
+
+
 @event.listens_for(TenantSession, "after_transaction_end")
 def _after_rollback(session: Session, transaction: Any) -> None:
     """The outermost transaction ended without a commit (a commit has taken them): forget the events.
@@ -131,6 +173,7 @@ def _after_rollback(session: Session, transaction: Any) -> None:
     """
     if transaction.parent is None:
         session.info.pop("udyog_outbox", None)
+        session.info.pop("udyog_outbox_queue", None)
         detached = session.info.pop("udyog_outbox_detached", None)
         if detached:
             _write_detached(session, detached)
@@ -147,10 +190,27 @@ class Dispatcher:
                 if not isinstance(listener, Listener):
                     raise TypeError(f"plugin {plugin}: udyog_event_listeners must return Listener objects")
                 self.listeners.append((plugin, listener))
-        #: Set False to leave events pending (tests simulating a crash).
+        #: Set False to leave events pending after their commit (tests simulating a crash); events
+        #: no loaded listener matches are still written delivered (there is nothing to deliver).
         self.enabled = True
         #: Event name → whether any loaded listener matches it (listeners are fixed for the process).
         self._listened: dict[str, bool] = {}
+
+    def background_only(self, tenant: TenantContext, name: str) -> list[Listener] | None:
+        """The listeners event ``name`` is due to in ``tenant``, if all of them are background ones; else None.
+
+        None too when a plugin the tenant does not enable (yet: the emitting
+        transaction may enable it) listens: delivery after the commit, which
+        reads the tenant again, decides then.
+        """
+        due: list[Listener] = []
+        for plugin, listener in self.listeners:
+            if not listener.matches(name):
+                continue
+            if not listener.background or not (plugin == "core" or tenant.is_enabled(plugin)):
+                return None
+            due.append(listener)
+        return due or None
 
     def anyone_listens(self, name: str) -> bool:
         """Whether any listener of the core or of a loaded plugin matches event ``name`` (any tenant)."""
