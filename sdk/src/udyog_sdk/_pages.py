@@ -265,19 +265,27 @@ def _row_label(row: Any) -> str:
     return pickers.row_label(row)
 
 
-def reference_target(resource: Resource, key: str) -> tuple[Any, Any] | None:
-    """(query, model) of the records ``resource``'s input field ``key`` refers to; None if it is no reference."""
+def reference_target(resource: Resource, key: str) -> tuple[Any, Any, list[Any]] | None:
+    """(query, model, searched columns) of what ``resource``'s input field ``key`` refers to; None if no reference.
+
+    The searched columns are the target resource's ``search`` columns (its
+    list's ``q``), when the target is a declared resource with pages.
+    """
     for schema in (resource.input_schema(), resource.patch_schema()):
         for name, fld in schema.fields.items():
             if (fld.data_key or name) == key and not fld.dump_only:
                 target = resource.references.get(fld.attribute or name)
                 if target is not None:
-                    return select(target), target
+                    known = current_app.extensions.get(PAGES_EXTENSION, {}).values()
+                    owner = next((res for res, _eps in known if res.model is target), None)
+                    columns = list(owner.listing.searchable.values()) if owner is not None else []
+                    return select(target), target, columns
     composition = resource.composition()
     if composition is not None:
         composed = composition.fields.get(key)
-        if composed is not None and composed.reference is not None:
-            return composed.reference.query(), composed.reference.model
+        ref = composed.reference if composed is not None else None
+        if ref is not None:
+            return ref.query(), ref.model, list(ref.listing.searchable.values())
     return None
 
 
@@ -551,7 +559,8 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
         found = reference_target(resource, field)
         if found is None:
             return pickers.json_error(404, f"{field!r} is no reference field of {resource.permission_prefix}")
-        return pickers.choices_response(*found)
+        query, model, columns = found
+        return pickers.choices_response(query, model, columns=columns)
 
     if {"create", "update"} & resource.enabled:
         choices_page.__name__ = names["choices"]

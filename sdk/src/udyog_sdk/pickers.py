@@ -119,16 +119,21 @@ def search_choices(
     *,
     limit: int = CHOICES_LIMIT,
     label: Callable[[Any], str] = row_label,
+    columns: Iterable[Any] = (),
 ) -> list[dict[str, str]]:
     """``[{"id", "label"}]`` of ``query``'s records whose label columns contain ``text`` (or whose id it is).
 
     Case-insensitive (``%`` and ``_`` are literal), ordered by label, at most
     ``limit``; through the session, so tenant scope and record rules apply.
-    No text: the first records by label.
+    No text: the first records by label. ``columns``: more text columns to
+    look in (a product's SKU, a customer's phone).
     """
     text = text.strip()
     if text:
-        conditions: list[ColumnElement[bool]] = [c.icontains(text, autoescape=True) for c in _label_columns(model)]
+        searched = _label_columns(model)
+        keys = {str(c) for c in searched}
+        searched += [c for c in columns if str(c) not in keys]
+        conditions: list[ColumnElement[bool]] = [c.icontains(text, autoescape=True) for c in searched]
         exact = _as_uuid(text)
         if exact is not None:
             conditions.append(model.id == exact)
@@ -201,7 +206,12 @@ def json_error(status: int, message: str, errors: dict[str, list[str]] | None = 
 
 
 def choices_response(
-    query: Select[Any], model: Any, *, label: Callable[[Any], str] = row_label, limit: int = CHOICES_LIMIT
+    query: Select[Any],
+    model: Any,
+    *,
+    label: Callable[[Any], str] = row_label,
+    limit: int = CHOICES_LIMIT,
+    columns: Iterable[Any] = (),
 ) -> Response:
     """The answer of a choices endpoint: the records matching the request's ``q`` as JSON; 400 for a bad ``q``."""
     text = request.args.get(SEARCH_PARAM, "")
@@ -212,7 +222,7 @@ def choices_response(
     problem = _text_problem(text)
     if problem:
         return json_error(400, f"the search text is not valid: {problem}", {"q": [problem]})
-    return jsonify(search_choices(query, model, text, limit=limit, label=label))
+    return jsonify(search_choices(query, model, text, limit=limit, label=label, columns=columns))
 
 
 def allowed(permissions: Iterable[str]) -> str | None:
@@ -230,16 +240,18 @@ def choices_view(
     permissions: Iterable[str],
     *,
     label: Callable[[Any], str] = row_label,
+    columns: Iterable[Any] = (),
 ) -> Callable[..., Response]:
     """A view answering :func:`choices_response` for users holding any of ``permissions`` (403 JSON otherwise)."""
     wanted = tuple(permissions)
+    searched = tuple(columns)
 
     @authenticated
     def view(**_: Any) -> Response:
         denied = allowed(wanted)
         if denied is not None:
             return json_error(403, denied, {"permission": list(wanted)})
-        return choices_response(make_query(), model, label=label)
+        return choices_response(make_query(), model, label=label, columns=searched)
 
     return view
 
@@ -253,17 +265,20 @@ def add_choices_route(
     permissions: Iterable[str],
     *,
     label: Callable[[Any], str] = row_label,
+    columns: Iterable[Any] = (),
 ) -> None:
     """Serve a choices endpoint at ``rule`` of ``bp`` for a plugin's own form.
 
     ``make_query()`` is the records offered (``select(Employee)``, perhaps
     narrowed); the user needs one of ``permissions`` (those of the form it
-    serves). Pair it with :func:`reference_field` and the macro
-    ``reference_input`` of ``udyog_sdk/_reference.html``.
+    serves); ``label`` names a record, ``columns`` are more text columns to
+    search (besides :data:`LABEL_COLUMNS`). Pair it with
+    :func:`reference_field` and the macro ``reference_input`` of
+    ``udyog_sdk/_reference.html``.
     """
     from udyog_sdk.resources import _install_templates
 
-    view = choices_view(make_query, model, permissions, label=label)
+    view = choices_view(make_query, model, permissions, label=label, columns=columns)
     view.__name__ = endpoint
     bp.add_url_rule(rule, endpoint, view, methods=["GET"])
     bp.record_once(_install_templates)
