@@ -152,6 +152,7 @@ def create_pages() -> Blueprint:
         Customer,
         ("crm.checkin.create",),
         label=_customer_label,
+        columns=(Customer.phone,),
     )
     return bp
 
