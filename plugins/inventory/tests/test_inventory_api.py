@@ -301,3 +301,34 @@ def test_a_product_or_warehouse_with_stock_moves_is_not_deleted(udyog_client, ud
     assert udyog_client.get(f"{API}/products/{w['product']}", expect=200).data["sku"] == "PKL-1"
     page = udyog_web_client.get("/inventory/balances").text
     assert "Mango pickle 500 g" in page and ">W1<" in page and ">PKL-1<" in page  # names, not ids
+
+
+def test_the_stock_forms_search_products_when_there_are_many(udyog_client, udyog_web_client, udyog_tenant):
+    """Past MAX_CHOICES active products the receipt form's product select becomes the SDK's search picker."""
+    import uuid
+
+    from udyog_inventory.models import Product
+    from udyog_sdk.pickers import MAX_CHOICES
+
+    w = setup_world(udyog_client)
+    with udyog_tenant.scope() as scope:
+        scope.session.add_all(
+            Product(sku=f"SKU-{i:03}", name=f"Spice {i:03}", unit_id=uuid.UUID(w["pcs"])) for i in range(MAX_CHOICES)
+        )
+        scope.session.commit()
+    form = udyog_web_client.get("/inventory/receive").text
+    assert 'data-url="/inventory/stock-forms/products"' in form and "reference-picker.js" in form
+    assert "PKL-1 — Mango pickle 500 g" not in form  # not listed: searched
+    found = udyog_web_client.get("/inventory/stock-forms/products", query_string={"q": "pkl-1"}).get_json()
+    assert found == [{"id": w["product"], "label": "PKL-1 — Mango pickle 500 g"}]
+    assert len(udyog_web_client.get("/inventory/stock-forms/products", query_string={"q": "spice"}).get_json()) == 20
+    # The form takes the id the picker writes (or that is typed without JavaScript); a refusal keeps it.
+    refused = udyog_web_client.submit(
+        "/inventory/adjust", {"product_id": w["product"], "warehouse_id": w["w1"], "quantity_delta": "-9"}
+    )
+    assert refused.status_code == 422 and f'value="{w["product"]}"' in refused.text
+    assert "Now: PKL-1 — Mango pickle 500 g." in refused.text
+    done = udyog_web_client.submit(
+        "/inventory/receive", {"product_id": w["product"], "warehouse_id": w["w1"], "quantity": "5"}
+    )
+    assert done.status_code == 303

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from udyog_sdk import UdyogError, db_session
 from udyog_sdk.api import flatten_messages
 from udyog_sdk.i18n import gettext as _
+from udyog_sdk.pickers import add_choices_route, reference_field
 from udyog_sdk.security import requires
 from udyog_sdk.ui import Table
 
@@ -25,16 +26,45 @@ from .schemas import AdjustmentInput, ReceiptInput
 LOW_STOCK_ROWS = 8
 
 
-def _choices() -> dict[str, list[tuple[str, str]]]:
-    session = db_session()
-    products = session.execute(
-        select(Product.id, Product.sku, Product.name).where(Product.active.is_(True)).order_by(Product.sku)
-    ).all()
-    warehouses = session.execute(
-        select(Warehouse.id, Warehouse.code, Warehouse.name).where(Warehouse.active.is_(True)).order_by(Warehouse.code)
-    ).all()
+#: Who may search products on the stock forms: those who may receive or adjust stock.
+STOCK_FORM_PERMISSIONS = ("inventory.receipt.create", "inventory.adjustment.create")
+
+
+def _active_products() -> Any:
+    """The products the stock forms offer: the active ones."""
+    return select(Product).where(Product.active.is_(True))
+
+
+def _product_label(product: Any) -> str:
+    """A product as the stock forms name it: ``sku — name``."""
+    return f"{product.sku} — {product.name}"
+
+
+def _choices(values: Mapping[str, str], errors: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The stock forms' product input (a select for a few, the SDK's search picker for many) and warehouses."""
+    product = reference_field(
+        "product_id",
+        _("Product"),
+        _active_products(),
+        Product,
+        values.get("product_id", ""),
+        choices_url=url_for("inventory_pages.stock_products"),
+        required=True,
+        blank=True,
+        describe=_product_label,
+    )
+    product.errors = list(errors.get("product_id", []))
+    warehouses = (
+        db_session()
+        .execute(
+            select(Warehouse.id, Warehouse.code, Warehouse.name)
+            .where(Warehouse.active.is_(True))
+            .order_by(Warehouse.code)
+        )
+        .all()
+    )
     return {
-        "products": [(str(i), f"{sku} — {name}") for i, sku, name in products],
+        "product": product,
         "warehouses": [(str(i), f"{code} — {name}") for i, code, name in warehouses],
     }
 
@@ -64,7 +94,7 @@ def _form_page(
             flash(done, "success")
             return redirect(url_for("inventory_pages.moves_list_page"), 303)
     status = 422 if errors else 200
-    return render_template(template, values=values, errors=errors, **_choices()), status
+    return render_template(template, values=values, errors=errors, **_choices(values, errors)), status
 
 
 def create_pages() -> Blueprint:
@@ -84,6 +114,18 @@ def create_pages() -> Blueprint:
     def adjust_page() -> Any:
         """Correct the stock on hand of a product in a warehouse."""
         return _form_page("inventory/adjust.html", AdjustmentInput, record_adjustment, _("Stock adjusted."))
+
+    # The receipt and adjustment forms' product picker.
+    add_choices_route(
+        bp,
+        "/stock-forms/products",
+        "stock_products",
+        _active_products,
+        Product,
+        STOCK_FORM_PERMISSIONS,
+        label=_product_label,
+        columns=(Product.sku,),
+    )
 
     @bp.route("/valuation")
     @requires("inventory.valuation.read")
