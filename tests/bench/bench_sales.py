@@ -108,8 +108,8 @@ T2 confirm:  order + lines read; customer read; sales_account FOR UPDATE; produc
              12 core_audit rows as the framework writes them (lines, order, reservations, account);
              INSERT core_outbox (sales.order.confirmed)
   events:    claim (UPDATE core_outbox), notification listener (core_notification, core_notification_delivery,
-             core_outbox notifications.queued), claim of that, INSERT core_job_run (e-mail delivery job),
-             2 dispatched marks (UPDATE core_outbox)
+             core_outbox notifications.queued written delivered, INSERT core_job_run: the e-mail delivery job),
+             dispatched mark (UPDATE core_outbox)
 T3 deliver:  per line inventory_product_stock, inventory_balance, inventory_cost_layer FOR UPDATE and UPDATEd,
              INSERT inventory_move (issue, FIFO cost); sales_order UPDATEd; core_audit; core_outbox
              (written delivered: no plugin listens to it)
@@ -410,14 +410,13 @@ class Bare:
                     now,
                 ),
             )
+            # Only a background listener: written delivered, its run queued in the same transaction.
             queued = self._outbox(
-                cur, "notifications.queued", {"event": "sales.order.confirmed", "deliveries": [str(delivery_id)]}
+                cur,
+                "notifications.queued",
+                {"event": "sales.order.confirmed", "deliveries": [str(delivery_id)]},
+                listened=False,
             )
-        self.conn.commit()
-        self._claim(queued)
-        with self.conn.cursor() as cur:
-            self._set_tenant(cur)
-            now = _now()
             cur.execute(
                 "INSERT INTO core_job_run (tenant_id, id, task, kwargs, key, state, created_at, sent_at, attempts, "
                 "message, checkpoint) VALUES (%s, %s, 'core.deliver_event', %s::json, %s, 'queued', %s, %s, 0, '', "
@@ -432,7 +431,6 @@ class Bare:
                 ),
             )
         self.conn.commit()
-        self._dispatched(queued)
         self._dispatched(event_id)
 
     def order(self) -> None:
