@@ -265,3 +265,29 @@ def test_an_order_is_made_through_the_new_order_form(udyog_tenant, udyog_web_cli
         ("1.500", "Lime pickle"),
     ]
     assert order["discount_pct"] == "1.00" and answer.headers["Location"].endswith(order["id"])
+
+
+def test_the_new_order_form_searches_products_when_there_are_many(udyog_tenant, udyog_web_client, udyog_client):
+    """Past MAX_CHOICES active products the line rows' product select becomes the SDK's search picker."""
+    from sqlalchemy import select
+
+    from udyog_inventory.models import Product
+    from udyog_sdk.pickers import MAX_CHOICES
+
+    w = world(udyog_tenant)
+    with udyog_tenant.scope() as scope:
+        unit = scope.session.scalar(select(Product.unit_id).where(Product.sku == "P1"))
+        scope.session.add_all(Product(sku=f"S{i:03}", name=f"Spice {i:03}", unit_id=unit) for i in range(MAX_CHOICES))
+        scope.session.commit()
+    form = udyog_web_client.get("/sales/orders/new").text
+    assert form.count("data-reference-picker") == 8 and 'data-url="/sales/orders/new/products"' in form
+    assert "P2 · Lime pickle" not in form and "reference-picker.js" in form
+    found = udyog_web_client.get("/sales/orders/new/products", query_string={"q": "p2"}).get_json()
+    assert found == [{"id": w["p2"], "label": "P2 · Lime pickle"}]
+    values = {"customer_id": w["c1"], "warehouse_id": w["w1"], "lines.0.product_id": w["p2"], "lines.0.quantity": "1"}
+    refused = udyog_web_client.submit("/sales/orders/new", {**values, "lines.0.quantity": "lots"})
+    assert refused.status_code == 422 and "Now: P2 · Lime pickle." in refused.text  # the chosen product is kept
+    made = udyog_web_client.submit("/sales/orders/new", values)
+    assert made.status_code == 303
+    (order,) = udyog_client.get(ORDERS, expect=200).data
+    assert [ln["description"] for ln in order["lines"]] == ["Lime pickle"]

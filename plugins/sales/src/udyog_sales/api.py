@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
+from flask import url_for
 from sqlalchemy import select
 
 from udyog_sdk import db_session
 from udyog_sdk.api import Blueprint, check_version, envelope, ok
+from udyog_sdk.pickers import reference_field
 from udyog_sdk.resources import FormField, Resource
 from udyog_sdk.security import requires
 
@@ -23,6 +26,22 @@ from .schemas import (
     PaymentSchema,
     VersionSchema,
 )
+
+#: The sales pages' blueprint, and its route of the products the new-order form's line rows search.
+PAGES_BLUEPRINT = "sales_pages"
+LINE_PRODUCTS_ENDPOINT = "order_line_products"
+
+
+def order_products() -> Any:
+    """The products an order line may take on the new-order form: the active ones."""
+    from udyog_inventory.models import Product
+
+    return select(Product).where(Product.active.is_(True))
+
+
+def product_label(product: Any) -> str:
+    """A product as the new-order form names it: ``sku · name``."""
+    return f"{product.sku} · {product.name}"
 
 
 class OrderResource(Resource):
@@ -57,18 +76,28 @@ class OrderResource(Resource):
             return fields
         from udyog_inventory.models import Product
 
-        query = select(Product).where(Product.active.is_(True)).order_by(Product.name).limit(200)
-        choices = [("", "—")] + [(str(p.id), f"{p.sku} · {p.name}") for p in db_session().scalars(query)]
+        # One query decides: a select of the active products when they are few, else the SDK's search picker.
+        first = reference_field(
+            "lines.0.product_id",
+            "Line 1: product",
+            order_products(),
+            Product,
+            "",
+            choices_url=url_for(f"{PAGES_BLUEPRINT}.{LINE_PRODUCTS_ENDPOINT}"),
+            required=True,
+            nullable=True,
+            blank=True,
+            describe=product_label,
+        )
         for i in range(self.form_rows):
             n = i + 1
             fields += [
-                FormField(
-                    f"lines.{i}.product_id",
-                    f"Line {n}: product",
-                    "select",
-                    i == 0,
-                    choices=list(choices),
-                    nullable=True,
+                dataclasses.replace(
+                    first,
+                    name=f"lines.{i}.product_id",
+                    label=f"Line {n}: product",
+                    required=i == 0,
+                    choices=list(first.choices),
                 ),
                 FormField(f"lines.{i}.quantity", f"Line {n}: quantity", "decimal", i == 0, nullable=True),
                 FormField(f"lines.{i}.discount_pct", f"Line {n}: discount (%)", "decimal", nullable=True),

@@ -14,10 +14,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from udyog_sdk import UdyogError, db_session
 from udyog_sdk.api import check_version
 from udyog_sdk.i18n import gettext as _
+from udyog_sdk.pickers import add_choices_route
 from udyog_sdk.security import requires
 
 from . import services
-from .api import CREDIT_NOTES, INVOICES, ORDERS, PAYMENTS
+from .api import CREDIT_NOTES, INVOICES, LINE_PRODUCTS_ENDPOINT, ORDERS, PAYMENTS, order_products, product_label
 from .models import AccountTerms, Invoice, Payment
 
 ACTIONS: dict[str, tuple[str, Callable[[Any, int | None], Any], str]] = {
@@ -161,6 +162,19 @@ def create_pages() -> Blueprint:
     for action in ACTIONS:
         bp.add_url_rule(f"/orders/<uuid:record_id>/{action}", f"order_{action}", _action_view(action), methods=["POST"])
     bp.add_url_rule("/payments/<uuid:record_id>/allocate", "payment_allocate", payment_allocate, methods=["POST"])
+    from udyog_inventory.models import Product
+
+    # The new-order form's line products, searched when there are too many for a select.
+    add_choices_route(
+        bp,
+        "/orders/new/products",
+        LINE_PRODUCTS_ENDPOINT,
+        order_products,
+        Product,
+        ("sales.order.create",),
+        label=product_label,
+        columns=(Product.sku,),
+    )
     bp.context_processor(
         lambda: {"sales_open_invoices": open_invoices, "sales_invoice_line_details": services.invoice_line_details}
     )
