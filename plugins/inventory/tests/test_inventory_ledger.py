@@ -175,6 +175,57 @@ def test_fifo_consumes_the_oldest_layers_first(udyog_tenant):
         ]
 
 
+def test_an_issue_of_several_fifo_products_reads_their_layers_together_and_past_the_first_chunk(udyog_tenant):
+    from sqlalchemy import event
+
+    from udyog_inventory.models import Product
+
+    with udyog_tenant.scope() as scope:
+        s = scope.session
+        w = world(s, valuation="fifo")
+        first, w1 = w["product"], w["w1"].id
+        second = Product(sku="PKL-2", name="Lime pickle", unit_id=w["unit"].id, price=Decimal("90"), cost=Decimal("1"))
+        s.add(second)
+        s.flush()
+        chunk = services._OpenLayers.CHUNK
+        # chunk + 2 layers each, one unit per layer, costing 1, 2, 3, ... (the second product 10x that)
+        for n in range(1, chunk + 3):
+            services.receive(first.id, w1, Decimal("1"), unit_cost=Decimal(n))
+            services.receive(second.id, w1, Decimal("1"), unit_cost=Decimal(10 * n))
+        layer_reads: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if "FROM inventory_cost_layer" in statement:
+                layer_reads.append(statement)
+
+        engine = s.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            moves = services.issue_many(
+                [
+                    services.MoveLine(first.id, w1, Decimal(chunk + 1)),  # past the first chunk
+                    services.MoveLine(second.id, w1, Decimal("3")),
+                ]
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        oldest = sum(range(1, chunk + 2))
+        assert [m.value for m in moves] == [Decimal(oldest), Decimal(10 * (1 + 2 + 3))]
+        # one statement for both products' first chunks, one more for the rest of the first product's
+        assert len(layer_reads) == 2, layer_reads
+        left = s.scalars(
+            select(CostLayer.unit_cost).where(CostLayer.product_id == first.id, CostLayer.remaining > 0)
+        ).all()
+        assert left == [Decimal(chunk + 2)]
+        assert (
+            len(s.scalars(select(CostLayer).where(CostLayer.product_id == second.id, CostLayer.remaining > 0)).all())
+            == chunk - 1
+        )
+        assert stock(s, first).value == Decimal(chunk + 2) and stock(s, second).value == Decimal(
+            10 * sum(range(4, chunk + 3))
+        )
+
+
 def test_weighted_average_is_a_running_average_per_product(udyog_tenant):
     with udyog_tenant.scope() as scope:
         s = scope.session

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session, emit, hooks, plugin_settings
@@ -480,6 +480,48 @@ class _OpenLayers:
             self.after = (self.rows[-1].received_at, self.rows[-1].id)
         return bool(self.rows)
 
+    def _seed(self, rows: list[CostLayer]) -> None:
+        """Start from ``rows``, the product's first chunk read by :meth:`first_chunks`."""
+        self.rows = rows
+        self.exhausted = len(rows) < self.CHUNK
+        if rows:
+            self.after = (rows[-1].received_at, rows[-1].id)
+
+    @classmethod
+    def first_chunks(cls, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _OpenLayers]:
+        """The pools of several FIFO products, each with its first chunk read and locked: one statement for all.
+
+        The callers hold the products' totals rows, so nobody else consumes
+        these layers meanwhile; the layers are locked in (product, age) order.
+        """
+        ranked = (
+            select(
+                CostLayer.id,
+                func.row_number()
+                .over(partition_by=CostLayer.product_id, order_by=(CostLayer.received_at, CostLayer.id))
+                .label("rank"),
+            )
+            .where(CostLayer.product_id.in_(product_ids), CostLayer.remaining > 0)
+            .subquery()
+        )
+        query = (
+            select(CostLayer)
+            .where(CostLayer.id.in_(select(ranked.c.id).where(ranked.c.rank <= cls.CHUNK)))
+            .order_by(CostLayer.product_id, CostLayer.received_at, CostLayer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        session = db_session()
+        found: dict[uuid.UUID, list[CostLayer]] = {product_id: [] for product_id in product_ids}
+        with session.no_autoflush:
+            for layer in session.scalars(query):
+                found[layer.product_id].append(layer)
+        pools = {}
+        for product_id, rows in found.items():
+            pool = pools[product_id] = cls(product_id)
+            pool._seed(rows)
+        return pools
+
     def take(self, quantity: decimal.Decimal) -> tuple[decimal.Decimal, decimal.Decimal, decimal.Decimal | None]:
         """Consume ``quantity``: (exact cost, quantity no layer covered, the last layer's unit cost or None)."""
         left = quantity
@@ -680,7 +722,9 @@ def issue_many(
     """
     checked = _checked_lines(lines, inactive_ok=from_reserved)  # reserved stock still leaves
     stocks, balances = _lock_lines(checked)
-    layers: dict[uuid.UUID, _OpenLayers] = {}
+    fifo = sorted({product.id for product, _, _, _ in checked if product.valuation == "fifo"}, key=str)
+    # Several FIFO products: their first layers in one statement (one product reads its own as it goes).
+    layers: dict[uuid.UUID, _OpenLayers] = _OpenLayers.first_chunks(fifo) if len(fifo) > 1 else {}
     moves = []
     for product, warehouse, lot, qty in checked:
         stock = stocks[product.id]
