@@ -89,6 +89,31 @@ def test_an_event_no_loaded_listener_matches_is_written_delivered(kernel):
     assert kernel.dispatcher.dispatch_pending() == 1
 
 
+def test_an_event_of_in_process_listeners_only_is_marked_by_the_last_ones_transaction(kernel):
+    from sqlalchemy import event
+
+    commits: list[int] = []
+    engine = kernel.db.write_engine.engine
+
+    def count(conn):
+        commits.append(1)
+
+    event.listen(engine, "commit", count)
+    try:
+        with kernel.tenant_scope("acme") as scope:
+            emit("notes.note.archived", {"title": "old"})  # only notes.remember (notes.*) listens: in-process
+            scope.session.commit()
+    finally:
+        event.remove(engine, "commit", count)
+    # the emitting transaction, the claim, and the listener's with the mark: no transaction for the outcome
+    assert len(commits) == 3, commits
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.archived"]
+    [row] = outbox(kernel)
+    assert row.dispatched_at is not None and row.attempts == 1 and row.claimed_at is None
+    assert row.pending_listeners is None and row.last_error is None
+    assert kernel.dispatcher.dispatch_pending() == 0
+
+
 def test_a_rolled_back_change_emits_nothing(kernel):
     add_note(kernel, "never", commit=False)
     assert notes_hooks.RECEIVED == []

@@ -108,8 +108,8 @@ T2 confirm:  order + lines read; customer read; sales_account FOR UPDATE; produc
              12 core_audit rows as the framework writes them (lines, order, reservations, account);
              INSERT core_outbox (sales.order.confirmed)
   events:    claim (UPDATE core_outbox), notification listener (core_notification, core_notification_delivery,
-             core_outbox notifications.queued written delivered, INSERT core_job_run: the e-mail delivery job),
-             dispatched mark (UPDATE core_outbox)
+             core_outbox notifications.queued written delivered, INSERT core_job_run: the e-mail delivery job,
+             and the dispatched mark (UPDATE core_outbox), in one transaction)
 T3 deliver:  per line inventory_product_stock, inventory_balance, inventory_cost_layer FOR UPDATE and UPDATEd,
              INSERT inventory_move (issue, FIFO cost); sales_order UPDATEd; core_audit; core_outbox
              (written delivered: no plugin listens to it)
@@ -360,18 +360,8 @@ class Bare:
             cur.fetchone()
         self.conn.commit()
 
-    def _dispatched(self, event_id: uuid.UUID) -> None:
-        with self.conn.cursor() as cur:
-            self._set_tenant(cur)
-            cur.execute(
-                "UPDATE core_outbox SET dispatched_at = %s, claimed_at = NULL, pending_listeners = NULL, "
-                "last_error = NULL WHERE tenant_id = %s AND id = %s",
-                (_now(), self.tenant, str(event_id)),
-            )
-        self.conn.commit()
-
     def _deliver_confirmed(self, event_id: uuid.UUID, number: str, total: Decimal, order_id: uuid.UUID) -> None:
-        """The confirmation event: its notification listener, the e-mail delivery job, dispatched marks."""
+        """The confirmation event: its claim, then its notification listener with the e-mail job and its mark."""
         self._claim(event_id)
         with self.conn.cursor() as cur:
             self._set_tenant(cur)
@@ -430,8 +420,13 @@ class Bare:
                     now,
                 ),
             )
+            # The listener's transaction marks its event delivered too (its only listener).
+            cur.execute(
+                "UPDATE core_outbox SET dispatched_at = %s, claimed_at = NULL, pending_listeners = NULL, "
+                "last_error = NULL WHERE tenant_id = %s AND id = %s",
+                (_now(), self.tenant, str(event_id)),
+            )
         self.conn.commit()
-        self._dispatched(event_id)
 
     def order(self) -> None:
         """One order: the four transactions and their events."""

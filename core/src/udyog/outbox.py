@@ -297,12 +297,13 @@ class Dispatcher:
         rows.sort(key=lambda r: order[r.id])
         outcomes: dict[uuid.UUID, tuple[list[str], list[str]]] = {}
         background: list[tuple[Event, Listener]] = []
+        settled: set[uuid.UUID] = set()  # marked delivered by their last listener's transaction
         for row in rows:
-            outcomes[row.id] = self._call_listeners(tenant, row, background)
+            outcomes[row.id] = self._call_listeners(tenant, row, background, settled)
         if background:
             self._queue_background(tenant, background, outcomes)
-        if outcomes:
-            done = [event_id for event_id, (failed, _) in outcomes.items() if not failed]
+        if len(settled) < len(outcomes):
+            done = [event_id for event_id, (failed, _) in outcomes.items() if not failed and event_id not in settled]
             with kernel.db.session(tenant_id) as session:
                 if done:
                     session.execute(
@@ -328,29 +329,46 @@ class Dispatcher:
         return {event_id: not failed for event_id, (failed, _) in outcomes.items()}
 
     def _call_listeners(
-        self, tenant: TenantContext, row: Any, background: list[tuple[Event, Listener]]
+        self, tenant: TenantContext, row: Any, background: list[tuple[Event, Listener]], settled: set[uuid.UUID]
     ) -> tuple[list[str], list[str]]:
         """Call the in-process listeners a claimed event is due to, each in its own scope; (failed names, errors).
 
         Background listeners it is due to are appended to ``background`` as
-        (event, listener): their runs are queued together afterwards.
+        (event, listener): their runs are queued together afterwards. When
+        the event has no background listener and every in-process one before
+        the last succeeded, the last one's transaction also marks the event
+        delivered (its id goes into ``settled``): no transaction of its own
+        for the outcome.
         """
         kernel = self.kernel
         ev = Event(id=row.id, tenant_id=tenant.id, name=row.name, payload=row.payload, created_at=row.created_at)
         pending = set(row.pending_listeners) if row.pending_listeners is not None else None
+        due = [
+            listener
+            for plugin, listener in self.listeners
+            if listener.matches(ev.name)
+            and (plugin == "core" or tenant.is_enabled(plugin))
+            and (pending is None or listener.name in pending)
+        ]
+        in_process = [listener for listener in due if not listener.background]
+        background.extend((ev, listener) for listener in due if listener.background)
+        settle = len(in_process) < len(due)  # background ones too: the outcome waits for their queuing
         failed: list[str] = []
         errors: list[str] = []
-        for plugin, listener in self.listeners:
-            if not listener.matches(ev.name) or not (plugin == "core" or tenant.is_enabled(plugin)):
-                continue
-            if pending is not None and listener.name not in pending:
-                continue
-            if listener.background:
-                background.append((ev, listener))
-                continue
+        for n, listener in enumerate(in_process):
             try:
                 with kernel.tenant_scope(tenant) as scope:
                     listener.handler(ev)
+                    if not settle and not failed and n == len(in_process) - 1:
+                        scope.session.execute(
+                            update(OutboxEvent)
+                            .where(OutboxEvent.id == ev.id)
+                            .values(dispatched_at=utcnow(), claimed_at=None, pending_listeners=None, last_error=None)
+                            .execution_options(synchronize_session=False)
+                        )
+                        scope.session.commit()
+                        settled.add(ev.id)
+                        continue
                     scope.session.commit()
             except Exception as exc:
                 log.exception("listener %s failed on event %s (%s)", listener.name, ev.name, ev.id)
