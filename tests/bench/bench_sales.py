@@ -230,7 +230,7 @@ class Services:
     def order(self) -> None:
         """One order: create, confirm, deliver, invoice (four transactions, events delivered after each)."""
         from udyog_sales import services as sales
-        from udyog_sales.models import Order
+        from udyog_sales.api import order_for_action
 
         kernel, world = self.kernel, self.world
         lines = _order_lines(self.rng, world.product_ids)
@@ -246,7 +246,7 @@ class Services:
             key = (world.tenant_id, order.id)
         for action in (sales.confirm_order, sales.deliver_order, sales.invoice_order):
             with kernel.tenant_scope(world.tenant_id) as scope:
-                order = scope.session.get(Order, key)
+                order = order_for_action(key[1])  # as the API's action routes read it: FOR UPDATE, once
                 action(order, order.version)
                 scope.session.commit()
 

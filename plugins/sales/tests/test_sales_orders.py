@@ -174,6 +174,39 @@ def test_delivery_then_invoice(udyog_client, udyog_tenant):
     udyog_client.post(f"{ORDERS}/{made['id']}/invoice", json={"version": again["version"]}, expect=409)
 
 
+def test_each_order_action_reads_the_order_once_and_for_update(udyog_client, udyog_tenant, udyog_kernel):
+    from sqlalchemy import event
+
+    w = world(udyog_tenant)
+    made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "1", None)), expect=201).data
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        flat = " ".join(statement.split())
+        if flat.lstrip().startswith(("SELECT", "select")) and " FROM sales_order " in f"{flat} ":
+            reads.append(flat)
+
+    engine = udyog_kernel.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        version = made["version"]
+        for action in ("confirm", "deliver"):
+            version = udyog_client.post(f"{ORDERS}/{made['id']}/{action}", json={"version": version}, expect=200).data[
+                "version"
+            ]
+        udyog_client.post(f"{ORDERS}/{made['id']}/invoice", json={"version": version}, expect=201)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # One read per action (the lookup), not a second one by the service; locking on PostgreSQL
+    # (SQLite serialises writing transactions and has no FOR UPDATE).
+    assert len(reads) == 3, reads
+    assert all("sales_order.id =" in r for r in reads)
+    if udyog_kernel.db.dialect == "postgresql":
+        assert all(r.endswith("FOR UPDATE") for r in reads), reads
+    # a stale version still gets its 409 from the order read once
+    udyog_client.post(f"{ORDERS}/{made['id']}/cancel", json={"version": 1}, expect=409)
+
+
 def test_cancelling_a_confirmed_order_releases_stock_and_outstanding(udyog_client, udyog_tenant):
     w = world(udyog_tenant)
     made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "4", None)), expect=201).data

@@ -501,9 +501,17 @@ class Resource:
         """The base query of lists and lookups (tenant scope and record rules are added by the session)."""
         return select(self.model)
 
-    def lookup(self, record_id: uuid.UUID) -> Any:
-        """The record ``record_id`` through :meth:`query`, or 404."""
-        row = db_session().scalar(self.query().where(self.model.id == record_id))
+    def lookup(self, record_id: uuid.UUID, *, for_update: bool = False) -> Any:
+        """The record ``record_id`` through :meth:`query`, or 404.
+
+        ``for_update=True`` reads it ``FOR UPDATE`` (its row locked until the
+        transaction ends, its attributes refreshed): for an action that must
+        see the latest committed state and keep others out meanwhile.
+        """
+        query = self.query().where(self.model.id == record_id)
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        row = db_session().scalar(query)
         if row is None:
             raise UdyogError(f"{self.label} not found".capitalize(), status=404)
         return row

@@ -195,6 +195,17 @@ PAYMENTS = PaymentResource()
 RESOURCES = (ORDERS, INVOICES, CREDIT_NOTES, PAYMENTS)
 
 
+def order_for_action(order_id: uuid.UUID) -> Any:
+    """The order an action acts on: through the resource (record rules; 404), read and locked ``FOR UPDATE``.
+
+    One read: the action's :func:`services.lock_order` finds it locked in
+    this transaction and does not read it again.
+    """
+    order = ORDERS.lookup(order_id, for_update=True)
+    services.mark_locked(order)
+    return order
+
+
 def create_blueprint() -> Blueprint:
     """The sales API: the resources' routes and the actions (fresh on every call)."""
     bp = Blueprint("sales", __name__, url_prefix="/api/v1/sales", description="Sales: orders, invoices, payments")
@@ -214,7 +225,7 @@ def create_blueprint() -> Blueprint:
         breach (unless the user holds `sales.order.credit_override`), short
         stock or a stale version; 422 for problems the validation hook finds.
         """
-        order = services.confirm_order(ORDERS.lookup(order_id), data["version"])
+        order = services.confirm_order(order_for_action(order_id), data["version"])
         db_session().commit()
         return ok(ORDERS.dump(order), message="confirmed")
 
@@ -227,7 +238,7 @@ def create_blueprint() -> Blueprint:
 
         Issues the reserved stock. 409 when a before-despatch hook refuses.
         """
-        order = services.deliver_order(ORDERS.lookup(order_id), data["version"])
+        order = services.deliver_order(order_for_action(order_id), data["version"])
         db_session().commit()
         return ok(ORDERS.dump(order), message="delivered")
 
@@ -242,7 +253,7 @@ def create_blueprint() -> Blueprint:
         `sales.invoice`. 409 when it is invoiced already or a before-invoice
         hook refuses.
         """
-        invoice = services.invoice_order(ORDERS.lookup(order_id), data["version"])
+        invoice = services.invoice_order(order_for_action(order_id), data["version"])
         db_session().commit()
         return ok(INVOICES.dump(invoice), message="invoiced")
 
@@ -256,7 +267,7 @@ def create_blueprint() -> Blueprint:
         A draft, or a confirmed and undelivered order without an invoice: its
         reservation is released and the outstanding reduced. 409 otherwise.
         """
-        order = services.cancel_order(ORDERS.lookup(order_id), data["version"])
+        order = services.cancel_order(order_for_action(order_id), data["version"])
         db_session().commit()
         return ok(ORDERS.dump(order), message="cancelled")
 

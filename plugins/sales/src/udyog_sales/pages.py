@@ -18,7 +18,16 @@ from udyog_sdk.pickers import add_choices_route
 from udyog_sdk.security import requires
 
 from . import services
-from .api import CREDIT_NOTES, INVOICES, LINE_PRODUCTS_ENDPOINT, ORDERS, PAYMENTS, order_products, product_label
+from .api import (
+    CREDIT_NOTES,
+    INVOICES,
+    LINE_PRODUCTS_ENDPOINT,
+    ORDERS,
+    PAYMENTS,
+    order_for_action,
+    order_products,
+    product_label,
+)
 from .models import AccountTerms, Invoice, Payment
 
 ACTIONS: dict[str, tuple[str, Callable[[Any, int | None], Any], str]] = {
@@ -40,7 +49,7 @@ def _action_view(action: str) -> Callable[..., Response]:
     permission, act, done = ACTIONS[action]
 
     def view(record_id: uuid.UUID) -> Response:
-        order = ORDERS.lookup(record_id)
+        order = order_for_action(record_id)
         number = order.number
         try:
             act(order, _version(request.form.get("version")))

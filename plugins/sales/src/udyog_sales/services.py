@@ -174,15 +174,31 @@ def create_order(data: Mapping[str, Any]) -> Order:
     return order
 
 
+#: Session info key: order id → the transaction that read the order ``FOR UPDATE`` (see :func:`mark_locked`).
+_LOCKED = "udyog_sales_locked_orders"
+
+
+def mark_locked(order: Order) -> None:
+    """Record that ``order`` was just read ``FOR UPDATE`` in the current transaction (``lock_order`` keeps it)."""
+    session = db_session()
+    session.info.setdefault(_LOCKED, {})[order.id] = session.get_transaction()
+
+
 def lock_order(order: Order, version: int | None) -> None:
     """Lock the order's row ``FOR UPDATE`` (re-read), then check the client's version (409 when stale).
 
     Every order action starts here, so two actions on one order run one after
     the other and the second sees the first's outcome (on SQLite writing
-    transactions are serial anyway).
+    transactions are serial anyway). An order the caller read ``FOR UPDATE``
+    in this transaction (:func:`udyog_sales.api.order_for_action`) is not
+    read again.
     """
-    query = select(Order).where(Order.id == order.id).with_for_update().execution_options(populate_existing=True)
-    db_session().scalar(query)
+    session = db_session()
+    locked = session.info.get(_LOCKED)
+    if locked is None or locked.get(order.id) is not session.get_transaction():
+        query = select(Order).where(Order.id == order.id).with_for_update().execution_options(populate_existing=True)
+        session.scalar(query)
+        mark_locked(order)
     check_version(order, version)
 
 
