@@ -33,6 +33,44 @@ from udyog_sdk import UdyogError
 from udyog_sdk.models import Base, is_tenant_model, new_id
 
 MARKER_MIN = 8  # markers shorter than this are not searched for in responses
+#: A row id as ``str(uuid)`` writes it, matched at every position of a text (a lookahead: overlapping matches too).
+UUID_IN_TEXT = re.compile(r"(?=([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))")
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+NEEDLE_HEAD = 4  # strings at least this long are found by their first characters, then compared whole
+
+
+class Needles:
+    """Which of many strings a text contains: exactly ``{s for s in strings if s in text}``, in a few passes.
+
+    Searching a page for each of A's ~100 ids and ~150 markers in turn cost
+    about 1 ms per response, and the probe reads tens of thousands of them.
+    Here the ids (``str(uuid)``) are the UUID-shaped substrings of the text
+    at every position, intersected with the set; every other string is looked
+    for only where its first :data:`NEEDLE_HEAD` characters occur (all
+    markers begin ``LEAK``), and compared whole there. The few shorter ones
+    are searched for as they are.
+    """
+
+    def __init__(self, strings: set[str]) -> None:
+        self.ids = {s for s in strings if UUID_TEXT.fullmatch(s)}
+        rest = strings - self.ids
+        self.short = {s for s in rest if len(s) < NEEDLE_HEAD}
+        self.by_head: dict[str, dict[int, set[str]]] = {}  # head -> length -> strings
+        for s in rest - self.short:
+            self.by_head.setdefault(s[:NEEDLE_HEAD], {}).setdefault(len(s), set()).add(s)
+
+    def find(self, text: str) -> set[str]:
+        """The strings that occur in ``text``."""
+        found = self.ids.intersection(UUID_IN_TEXT.findall(text)) if self.ids else set()
+        for head, by_length in self.by_head.items():
+            at = text.find(head)
+            while at != -1:
+                for length, strings in by_length.items():
+                    if text[at : at + length] in strings:
+                        found.add(text[at : at + length])
+                at = text.find(head, at + 1)
+        found.update(s for s in self.short if s in text)
+        return found
 
 
 def tenant_classes(existing: set[str]) -> list[type]:
@@ -95,6 +133,7 @@ class World:
         self.ids: dict[str, set[str]] = {"a": set(), "b": set()}
         self.markers: dict[str, set[str]] = {"a": set(), "b": set()}
         self._heads: set[str] = set()  # the first MARKER_MIN characters of every marker handed out
+        self._needles: dict[str, Needles] = {}
         existing = set(inspect(kernel.db.owner_engine).get_table_names())
         self.classes = tenant_classes(existing)
         loaded = kernel.registry.order
@@ -163,7 +202,35 @@ class World:
         return {value for rows in self.snapshot(key).values() for row in rows for value in row} - self.ids["a"]
 
     def leaked(self, text: str, victim: str = "a") -> list[str]:
-        return [s for s in self.ids[victim] | self.markers[victim] if s in text]
+        """The ids and markers of tenant ``victim``'s rows that occur in ``text``."""
+        needles = self._needles.get(victim)
+        if needles is None:  # the rows are all written in __init__: their ids and markers do not change after
+            needles = self._needles[victim] = Needles(self.ids[victim] | self.markers[victim])
+        return sorted(needles.find(text))
+
+
+def test_needles_find_exactly_the_strings_a_text_contains():
+    ids = {str(uuid.uuid4()) for _ in range(50)}
+    markers = {f"LEAKA{uuid.uuid4().hex[:10]}" for _ in range(50)}
+    markers |= {m[:9] for m in list(markers)[:5]}  # a short column keeps only a marker's head
+    odd = {"ab", "LEAKAUSER", "7", "x" * 40}
+    strings = ids | markers | odd
+    needles = Needles(strings)
+    some_id, other_id = sorted(ids)[:2]
+    some_marker = sorted(markers)[0]
+    texts = [
+        "",
+        "nothing here but LEAKB0123456789 and LEAK",
+        f"<td>{some_id}</td><td>{some_id.upper()}</td>",  # ids are searched for as str(uuid) writes them
+        f"{some_id}{other_id}",  # adjacent
+        f"0123{some_id[4:]}abc{some_id}",  # a near miss, then the id
+        f"{some_marker}{some_marker}LEAKA",
+        f'{{"code": "{some_marker[:9]}", "name": "LEAKAUSER"}} ab 7 {"x" * 41}',
+        " ".join(sorted(strings)),
+    ]
+    for text in texts:
+        assert needles.find(text) == {s for s in strings if s in text}, text
+    assert needles.find(" ".join(sorted(strings))) == strings
 
 
 @pytest.fixture(params=["sqlite", "postgresql-rls-only"])
