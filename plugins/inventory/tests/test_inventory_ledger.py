@@ -226,6 +226,47 @@ def test_an_issue_of_several_fifo_products_reads_their_layers_together_and_past_
         )
 
 
+def test_an_availability_snapshot_answers_from_one_read_until_a_movement(udyog_tenant):
+    from sqlalchemy import event
+
+    from udyog_inventory.models import Product
+
+    with udyog_tenant.scope() as scope:
+        s = scope.session
+        w = world(s, valuation="average")
+        first, w1, w2 = w["product"], w["w1"].id, w["w2"].id
+        second = Product(sku="PKL-2", name="Lime pickle", unit_id=w["unit"].id, price=Decimal("90"), cost=Decimal("1"))
+        s.add(second)
+        s.flush()
+        services.receive(first.id, w1, Decimal("10"), unit_cost=Decimal("5"))
+        services.receive(first.id, w2, Decimal("7"), unit_cost=Decimal("5"))
+        services.reserve(first.id, w1, Decimal("4"))
+        reads: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if "FROM inventory_balance" in statement:
+                reads.append(statement)
+
+        engine = s.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            with services.availability_snapshot([first.id, second.id], w1):
+                assert services.available(first.id, w1) == Decimal("6")
+                assert services.available(second.id, w1) == Decimal("0")  # no balance row at all
+                assert len(reads) == 1
+                assert services.available(first.id, w2) == Decimal("7")  # another warehouse: read
+                assert len(reads) == 2
+                services.issue(first.id, w1, Decimal("1"))  # a movement drops the snapshot
+                reads.clear()
+                assert services.available(first.id, w1) == Decimal("5")
+                assert len(reads) == 1
+            reads.clear()
+            assert services.available(first.id, w1) == Decimal("5")  # after the block: read
+            assert len(reads) == 1
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+
 def test_weighted_average_is_a_running_average_per_product(udyog_tenant):
     with udyog_tenant.scope() as scope:
         s = scope.session

@@ -207,6 +207,29 @@ def test_each_order_action_reads_the_order_once_and_for_update(udyog_client, udy
     udyog_client.post(f"{ORDERS}/{made['id']}/cancel", json={"version": 1}, expect=409)
 
 
+def test_a_confirmation_checks_the_availability_of_all_its_lines_in_one_read(udyog_client, udyog_tenant, udyog_kernel):
+    from sqlalchemy import event
+
+    w = world(udyog_tenant)
+    made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "3", None), ("p2", "2", None)), expect=201).data
+    plain: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        flat = " ".join(statement.split())
+        # the plain availability reads (not the reservation's locking read of whole rows)
+        if flat.startswith("SELECT inventory_balance.available ") or "sum(inventory_balance.available)" in flat:
+            plain.append(flat)
+
+    engine = udyog_kernel.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        udyog_client.post(f"{ORDERS}/{made['id']}/confirm", json={"version": made["version"]}, expect=200)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(plain) == 1, plain  # both lines' availability; the reservation then locks and checks again
+    assert "GROUP BY" in plain[0]
+
+
 def test_cancelling_a_confirmed_order_releases_stock_and_outstanding(udyog_client, udyog_tenant):
     w = world(udyog_tenant)
     made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "4", None)), expect=201).data

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import decimal
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -365,6 +366,7 @@ def _change(
     check_available: bool,
 ) -> None:
     """Apply deltas to a locked balance and the product's locked totals, refusing what stock cannot give."""
+    db_session().info.pop(_SNAPSHOT, None)  # an availability snapshot no longer holds
     new_on_hand = balance.on_hand + on_hand
     new_reserved = balance.reserved + reserved
     if reserved < 0 and new_reserved < 0:
@@ -1008,10 +1010,46 @@ def release(
     return move
 
 
+#: Session info key: (warehouse id, product id → available) read by :func:`availability_snapshot`.
+_SNAPSHOT = "udyog_inventory_available_snapshot"
+
+
+@contextmanager
+def availability_snapshot(product_ids: Iterable[uuid.UUID], warehouse_id: uuid.UUID) -> Iterator[None]:
+    """Within the block, :func:`available` of these products in ``warehouse_id`` (any lot) answers from one read.
+
+    For checking the lines of an order before reserving them (the plain
+    reads :func:`allocate` makes, one per line otherwise). Any movement in
+    the block drops the snapshot (``available`` reads again), and so does
+    the block's end. Like ``available``, it is a plain read, not a lock: the
+    reservation that follows locks and checks again.
+    """
+    ids = sorted({p for p in product_ids if isinstance(p, uuid.UUID)}, key=str)
+    session = db_session()
+    values: dict[uuid.UUID, decimal.Decimal] = dict.fromkeys(ids, ZERO)
+    if ids:
+        query = (
+            select(StockBalance.product_id, func.sum(StockBalance.available))
+            .where(StockBalance.product_id.in_(ids), StockBalance.warehouse_id == warehouse_id)
+            .group_by(StockBalance.product_id)
+        )
+        for product_id, have in session.execute(query):
+            values[product_id] = decimal.Decimal(have or 0)
+    session.info[_SNAPSHOT] = (warehouse_id, values)
+    try:
+        yield
+    finally:
+        session.info.pop(_SNAPSHOT, None)
+
+
 def available(
     product_id: uuid.UUID, warehouse_id: uuid.UUID | None = None, lot_id: uuid.UUID | None = None
 ) -> decimal.Decimal:
     """The available quantity of a product: in one warehouse and/or lot, or in all (a plain read, no lock)."""
+    if warehouse_id is not None and lot_id is None:
+        snapshot = db_session().info.get(_SNAPSHOT)
+        if snapshot is not None and snapshot[0] == warehouse_id and product_id in snapshot[1]:
+            return snapshot[1][product_id]  # type: ignore[no-any-return]
     query = select(StockBalance.available).where(StockBalance.product_id == product_id)
     if warehouse_id is not None:
         query = query.where(StockBalance.warehouse_id == warehouse_id)

@@ -300,8 +300,9 @@ def reserve_stock(order: Order) -> None:
     """Steps 3 and 4: allocate every line (hook) and reserve the allocations, sorted by product, warehouse, lot."""
     relay = hooks()
     planned: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, Decimal, OrderLine]] = []
-    for line in order.lines:
-        allocations = relay.sales_allocate_stock(order=order, line=line)
+    with stock.availability_snapshot((line.product_id for line in order.lines), order.warehouse_id):
+        answers = [(line, relay.sales_allocate_stock(order=order, line=line)) for line in order.lines]
+    for line, allocations in answers:
         if allocations is None:
             raise _problem("no allocation", f"lines.{line.line_no - 1}.quantity", "no plugin allocates stock", 409)
         total = sum((Decimal(a.quantity) for a in allocations), Decimal("0"))
