@@ -558,7 +558,8 @@ def add_pages(resource: Resource, bp: Blueprint) -> None:
             return pickers.json_error(403, denied, {"permission": forms})
         found = reference_target(resource, field)
         if found is None:
-            return pickers.json_error(404, f"{field!r} is no reference field of {resource.permission_prefix}")
+            # The name is not echoed back: the answer names only the resource.
+            return pickers.json_error(404, f"no reference field of {resource.permission_prefix} has this name")
         query, model, columns = found
         return pickers.choices_response(query, model, columns=columns)
 
