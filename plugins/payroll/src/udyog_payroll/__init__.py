@@ -7,7 +7,7 @@ plugin = Plugin(
     version="0.1.0",
     title="Payroll",
     package=__name__,
-    sdk=">=1.3,<2",
+    sdk=">=1.4,<2",
     requires=("hr>=0.1",),
     optional=("vigilance",),  # contributes its rule when vigilance is there
     description=(
