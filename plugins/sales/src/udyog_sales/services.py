@@ -18,8 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from udyog_crm.services import get_customer
 from udyog_inventory import services as stock
@@ -327,6 +329,9 @@ def reserve_stock(order: Order) -> None:
         reference_id=order.id,
         reference_number=order.number,
     )
+    if "reservations" not in sa_inspect(order).dict:
+        # A draft never holds reservations (only confirming makes them): nothing to read before adding.
+        set_committed_value(order, "reservations", [])
     for product_id, warehouse_id, lot_id, quantity, line in planned:
         order.reservations.append(
             Reservation(
@@ -482,8 +487,8 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
         invoice.state = "paid"
     invoice.number = next_number("sales.invoice", on=invoice.invoice_date)  # as late as possible
     db_session().add(invoice)
-    db_session().flush()
     refresh_state(order, [invoice])  # it had none active (checked above, the order locked)
+    db_session().flush()  # the invoice, its lines and the order's new state in one flush (one audit statement)
     hooks().sales_after_invoice(invoice=invoice)
     emit(
         "sales.invoice.issued",
