@@ -8,6 +8,7 @@ cookie is present), other statuses render ``udyog/error.html``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -75,8 +76,13 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
+@functools.lru_cache(maxsize=4096)
 def is_local_path(url: str) -> bool:
-    """Whether a menu URL is a path of this site (not another host, not ``javascript:``)."""
+    """Whether a menu URL is a path of this site (not another host, not ``javascript:``).
+
+    Asked for every menu entry on every page, of the same few URLs: the
+    answers are kept (it depends on the string alone).
+    """
     return safe_next(url, default="") == url
 
 
