@@ -140,7 +140,7 @@ def search_choices(
         if not conditions:
             return []
         query = query.where(or_(*conditions))
-    rows = db_session().scalars(query.order_by(*label_order(model)).limit(limit)).all()
+    rows = db_session().scalars(query.order_by(None).order_by(*label_order(model)).limit(limit)).all()
     return [{"id": str(r.id), "label": label(r)} for r in rows]
 
 
@@ -175,7 +175,7 @@ def reference_field(
     item = FormField(name=name, label=label, kind="select", required=required, value=text, help=help)
     item.nullable = nullable
     item.reference_query = (query, model, describe)
-    rows = db_session().scalars(query.order_by(*label_order(model)).limit(MAX_CHOICES + 1)).all()
+    rows = db_session().scalars(query.order_by(None).order_by(*label_order(model)).limit(MAX_CHOICES + 1)).all()
     if len(rows) > MAX_CHOICES:
         item.kind = "reference"
         item.choices_url = choices_url
