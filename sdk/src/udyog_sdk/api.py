@@ -224,7 +224,18 @@ def ok(data: Any = None, *, message: str = "OK", meta: Mapping[str, Any] | None 
 
 
 class _EnvelopeBase(ma.Schema):
-    """Response schemas that pass an :class:`Envelope` through unchanged."""
+    """Response schemas that pass an :class:`Envelope` through unchanged.
+
+    An instance is never changed after it is made (it holds no per-request
+    state: marshmallow 4 schemas have no ``context``), so a deep copy of it
+    is the instance itself. flask-smorest deep-copies each route's
+    documentation, response schema included, several times per route and
+    application; copying the envelope and its fields was a third of building
+    an application.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _EnvelopeBase:
+        return self
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
         """Serialise ``obj``, unless it is an envelope of :func:`ok` whose data is plain already.

@@ -1,0 +1,79 @@
+"""What a route's documentation holds, and what building it costs (udyog_sdk.api.Blueprint).
+
+flask-smorest deep-copies a route's documentation at every decorator and
+again when the route is added; the response schema in it is an envelope
+instance, which is never changed after it is made, so the copies share it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask
+
+from udyog_sdk.api import Blueprint, envelope, ok
+
+
+class ThingSchema(ma.Schema):
+    """A small output schema."""
+
+    name = ma.fields.String(required=True)
+    size = ma.fields.Integer()
+
+
+class ThingArgsSchema(ma.Schema):
+    """A small input schema."""
+
+    name = ma.fields.String(required=True)
+
+
+def _blueprint() -> Blueprint:
+    bp = Blueprint("things", __name__, url_prefix="/things")
+
+    @bp.route("/", methods=["POST"])
+    @bp.arguments(ThingArgsSchema)
+    @bp.response(201, envelope(ThingSchema))
+    def create(data: dict[str, Any]) -> Any:
+        return ok({"name": data["name"], "size": len(data["name"])}, message="created")
+
+    return bp
+
+
+def _response_schema(bp: Blueprint, endpoint: str, method: str) -> Any:
+    return bp._docs[endpoint][method]["response"]["responses"][201][0]["schema"]
+
+
+def test_a_deep_copy_of_an_envelope_schema_is_the_schema_itself():
+    schema = envelope(ThingSchema)()
+    assert copy.deepcopy(schema) is schema
+    assert copy.deepcopy({"schema": schema})["schema"] is schema
+    # Other schemas are still copied as marshmallow copies them.
+    plain = ThingSchema()
+    assert copy.deepcopy(plain) is not plain
+
+
+def test_route_docs_hold_the_response_schema_uncopied_and_the_route_still_validates_and_dumps():
+    bp = _blueprint()
+    schema = _response_schema(bp, "create", "post")
+    assert isinstance(schema, envelope(ThingSchema))
+    assert copy.deepcopy(bp._docs)["create"]["post"]["response"]["responses"][201][0]["schema"] is schema
+
+    app = Flask(__name__)
+    app.register_blueprint(bp)
+
+    @app.errorhandler(422)
+    def _invalid(exc: Any) -> Any:
+        return {"errors": exc.data["messages"]}, 422
+
+    client = app.test_client()
+    made = client.post("/things/", json={"name": "bolt"})
+    assert made.status_code == 201
+    assert made.get_json() == {"success": True, "message": "created", "data": {"name": "bolt", "size": 4}, "meta": {}}
+    refused = client.post("/things/", json={"size": 3})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["json"] == {
+        "name": ["Missing data for required field."],
+        "size": ["Unknown field."],
+    }
