@@ -77,3 +77,23 @@ def test_route_docs_hold_the_response_schema_uncopied_and_the_route_still_valida
         "name": ["Missing data for required field."],
         "size": ["Unknown field."],
     }
+
+
+def test_routes_and_applications_share_one_instance_of_an_envelope_class():
+    first, second = _blueprint(), _blueprint()
+    shared = _response_schema(first, "create", "post")
+    assert _response_schema(second, "create", "post") is shared
+    # A schema that is no envelope is instantiated per route, as flask-smorest does.
+    bp = Blueprint("plain", __name__)
+
+    @bp.route("/a")
+    @bp.response(201, ThingSchema)
+    def a() -> Any:
+        return {"name": "a"}
+
+    @bp.route("/b")
+    @bp.response(201, ThingSchema)
+    def b() -> Any:
+        return {"name": "b"}
+
+    assert _response_schema(bp, "a", "get") is not _response_schema(bp, "b", "get")

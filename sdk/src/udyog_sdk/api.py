@@ -163,6 +163,17 @@ class Blueprint(_SmorestBlueprint):
 
     ARGUMENTS_PARSER = Parser()
 
+    def response(self, status_code: int | str, schema: Any = None, **kwargs: Any) -> Callable[..., Any]:
+        """flask-smorest's ``response``; an :func:`envelope` class is served by one instance per process.
+
+        flask-smorest would make an instance per route and application; an
+        envelope instance holds no state of its own (see ``_EnvelopeBase``),
+        so every route and application shares one.
+        """
+        if isinstance(schema, type) and issubclass(schema, _EnvelopeBase):
+            schema = _envelope_instance(schema)
+        return super().response(status_code, schema, **kwargs)  # type: ignore[no-any-return]
+
 
 class UTCDateTimeField(ma.fields.AwareDateTime):
     """An ISO 8601 timestamp read as an aware UTC datetime (naive input is taken as UTC).
@@ -294,6 +305,12 @@ class PageMetaSchema(ma.Schema):
 
 
 _ENVELOPES: dict[tuple[type[ma.Schema], bool, bool], type[ma.Schema]] = {}
+
+
+@functools.cache
+def _envelope_instance(cls: type[_EnvelopeBase]) -> _EnvelopeBase:
+    """The one instance of the envelope class ``cls`` that routes respond with (see :meth:`Blueprint.response`)."""
+    return cls()
 
 
 def envelope(schema: type[ma.Schema], *, many: bool = False, paginated: bool = False) -> type[ma.Schema]:
