@@ -13,7 +13,9 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask
 
+import udyog.models  # noqa: F401  (the core tables the test plugin's models refer to)
 from udyog_sdk.api import Blueprint, envelope, ok
+from udyog_sdk.exports import export_args_schema
 
 
 class ThingSchema(ma.Schema):
@@ -35,6 +37,7 @@ def _blueprint() -> Blueprint:
     @bp.route("/", methods=["POST"])
     @bp.arguments(ThingArgsSchema)
     @bp.response(201, envelope(ThingSchema))
+    @bp.alt_response(200, schema=envelope(ThingSchema), description="already there")
     def create(data: dict[str, Any]) -> Any:
         return ok({"name": data["name"], "size": len(data["name"])}, message="created")
 
@@ -97,3 +100,24 @@ def test_routes_and_applications_share_one_instance_of_an_envelope_class():
         return {"name": "b"}
 
     assert _response_schema(bp, "a", "get") is not _response_schema(bp, "b", "get")
+
+    first_alt = first._docs["create"]["post"]["response"]["responses"][200][0]["schema"]
+    assert first_alt is shared
+    assert second._docs["create"]["post"]["response"]["responses"][200][0]["schema"] is shared
+
+
+def test_a_resources_export_arguments_are_one_class_until_its_list_schema_changes():
+    from udyog_test_notes.api import NOTES
+
+    schema = export_args_schema(NOTES)
+    assert export_args_schema(NOTES) is schema
+    assert set(schema().fields) == (set(NOTES.list_schema().fields) - {"limit", "cursor"}) | {"format"}
+    original = NOTES.list_schema
+    try:
+        NOTES.list_schema = type(original.__name__, (original,), {"extra": ma.fields.Boolean()})
+        changed = export_args_schema(NOTES)
+        assert changed is not schema
+        assert "extra" in changed().fields
+    finally:
+        NOTES.list_schema = original
+    assert "extra" not in export_args_schema(NOTES)().fields

@@ -170,9 +170,20 @@ class Blueprint(_SmorestBlueprint):
         envelope instance holds no state of its own (see ``_EnvelopeBase``),
         so every route and application shares one.
         """
-        if isinstance(schema, type) and issubclass(schema, _EnvelopeBase):
-            schema = _envelope_instance(schema)
-        return super().response(status_code, schema, **kwargs)  # type: ignore[no-any-return]
+        return super().response(status_code, _shared(schema), **kwargs)  # type: ignore[no-any-return]
+
+    def alt_response(self, status_code: int | str, response: Any = None, **kwargs: Any) -> Callable[..., Any]:
+        """flask-smorest's ``alt_response``; an :func:`envelope` class is documented by the shared instance."""
+        if "schema" in kwargs:
+            kwargs["schema"] = _shared(kwargs["schema"])
+        return super().alt_response(status_code, response, **kwargs)  # type: ignore[no-any-return]
+
+
+def _shared(schema: Any) -> Any:
+    """The process-wide instance of an :func:`envelope` class; any other schema as it is."""
+    if isinstance(schema, type) and issubclass(schema, _EnvelopeBase):
+        return _envelope_instance(schema)
+    return schema
 
 
 class UTCDateTimeField(ma.fields.AwareDateTime):

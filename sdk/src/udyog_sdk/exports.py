@@ -709,8 +709,20 @@ def file_response(content: bytes, content_type: str, filename: str) -> Response:
 
 
 def export_args_schema(resource: Resource) -> type[ma.Schema]:
-    """The export's query arguments: the list's filters and sort (no page size or cursor), and ``format``."""
+    """The export's query arguments: the list's filters and sort (no page size or cursor), and ``format``.
+
+    Made once per resource and list schema (kept on the resource): every
+    application registers the export route again, and a schema class costs a
+    class creation each time.
+    """
     base: type[ma.Schema] = getattr(resource, "list_schema", None) or resource.listing.schema
+    cached: tuple[type[ma.Schema], type[ma.Schema]] | None = resource.__dict__.get("_export_args_schema")
+    if cached is None or cached[0] is not base:
+        cached = resource.__dict__["_export_args_schema"] = (base, _make_export_args_schema(resource, base))
+    return cached[1]
+
+
+def _make_export_args_schema(resource: Resource, base: type[ma.Schema]) -> type[ma.Schema]:
     declared = base._declared_fields
     meta = type(
         "Meta", (getattr(base, "Meta", object),), {"exclude": tuple(k for k in ("limit", "cursor") if k in declared)}
