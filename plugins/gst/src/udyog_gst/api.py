@@ -284,7 +284,8 @@ def create_blueprint() -> Blueprint:
             raise UdyogError(
                 f"invoice {invoice.number} was issued without GST", status=409, errors={"invoice": ["no GST"]}
             )
-        lines = services.credit_note_lines(note.amount, invoice.total, gst.lines)
+        stored = services.invoice_gst_lines(gst, invoice.number)
+        lines = services.credit_note_lines(note.amount, invoice.total, stored)
         return ok(
             CreditNoteTaxSchema().dump(
                 {
@@ -309,7 +310,7 @@ def create_blueprint() -> Blueprint:
         from udyog_sales.api import ORDERS
 
         order: Order = ORDERS.lookup(order_id)
-        lines = services.gst_lines(order.lines, order.taxes or [])
+        lines = services.gst_lines(order.lines, services.order_taxes(order))
         supply = services.order_supply(order)
         return ok(
             OrderTaxesSchema().dump(

@@ -35,8 +35,9 @@ def tax_invoice(invoice: Invoice) -> dict[str, Any]:
         )
     customer = db_session().scalar(select(Customer).where(Customer.id == invoice.customer_id))
     supplier = db_session().scalar(select(Registration).where(Registration.gstin == gst.supplier_gstin).limit(1))
+    gst_lines = services.invoice_gst_lines(gst, invoice.number)
     details = invoice_line_details(invoice)
-    by_no = {int(row["line_no"]): row for row in gst.lines}
+    by_no = {int(row["line_no"]): row for row in gst_lines}
     lines = []
     for line in invoice.lines:
         row = by_no.get(line.line_no, {})
@@ -77,7 +78,7 @@ def tax_invoice(invoice: Invoice) -> dict[str, Any]:
         "eway_bill_needed": gst.eway_bill_needed,
         "einvoice_needed": gst.einvoice_needed,
         "lines": lines,
-        "breakup": services.breakup(gst.lines),
+        "breakup": services.breakup(gst_lines),
         "taxable_total": str(taxable),
         "tax_total": str(invoice.tax_total),
         "round_off": str(invoice.round_off),

@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from udyog_sdk.models import Base
 
 from . import data
 from .identifiers import IdentifierError, pan_of, state_of, validate_gstin
-from .models import HsnRate, Party, ProductTax, Registration
+from .models import HsnRate, InvoiceTax, Party, ProductTax, Registration
 
 PAISE = Decimal("0.01")
 RUPEE = Decimal("1")
@@ -283,6 +283,78 @@ def einvoice_needed(on: dt.date, turnover: Decimal | None = None) -> bool:
 # -- invoices ---------------------------------------------------------------------------------
 
 
+#: The amounts of each row of an issued invoice's GST lines (``gst_invoice.lines``), and of an order's taxes.
+INVOICE_LINE_AMOUNTS = ("rate", "taxable", "igst", "cgst", "sgst", "utgst")
+ORDER_TAX_AMOUNTS = ("rate", "amount")
+AMOUNT_LIMIT = Decimal(10) ** 15
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words (for the reason a stored value is refused)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    for kind, words in ((Mapping, "an object"), (str, "a string"), ((int, float), "a number"), (list, "a list")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
+
+
+def stored_rows(
+    value: Any, texts: Sequence[str], amounts: Sequence[str], *, record: str, field: str
+) -> list[Mapping[str, Any]]:
+    """A JSON column of one row per line, checked before a document is made of it.
+
+    Each row must be an object with an integer ``line_no``, the keys
+    ``texts`` and the decimal ``amounts``. What this plugin and sales write
+    always is; anything else (a row changed in the database, a damaged
+    restore) answers 409 naming ``field`` and what is wrong with it, instead
+    of failing halfway through an invoice.
+    """
+
+    def damaged(reason: str) -> UdyogError:
+        return _problem(f"{record} cannot be shown: its stored {field} are damaged", field, reason, 409)
+
+    if not isinstance(value, list):
+        raise damaged(f"expected a list of lines, found {_json_kind(value)}")
+    for number, row in enumerate(value, start=1):
+        if not isinstance(row, Mapping):
+            raise damaged(f"entry {number} is {_json_kind(row)}, not an object")
+        missing = [key for key in ("line_no", *texts, *amounts) if key not in row]
+        if missing:
+            raise damaged(f"entry {number} has no {', '.join(missing)}")
+        if any(not isinstance(row[key], str) for key in texts):
+            raise damaged(f"entry {number}: {', '.join(k for k in texts if not isinstance(row[k], str))} not text")
+        if isinstance(row["line_no"], bool) or not isinstance(row["line_no"], int):
+            raise damaged(f"entry {number}: line_no {row['line_no']!r} is not a whole number")
+        for key in amounts:
+            if not _is_amount(row[key]):
+                raise damaged(f"entry {number}: {key} {row[key]!r} is not an amount")
+    return value
+
+
+def _is_amount(value: Any) -> bool:
+    """Whether ``value`` (a number or its text) is a decimal below 10^15 (money and rates are far smaller)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        return False
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return amount.is_finite() and abs(amount) < AMOUNT_LIMIT
+
+
+def invoice_gst_lines(gst: InvoiceTax, number: str) -> list[Mapping[str, Any]]:
+    """An issued invoice's GST lines (``gst_invoice.lines``), checked (:func:`stored_rows`; 409 when damaged)."""
+    return stored_rows(gst.lines, ("hsn",), INVOICE_LINE_AMOUNTS, record=f"invoice {number}", field="lines")
+
+
+def order_taxes(order: Order) -> list[Mapping[str, Any]]:
+    """An order's taxes per line and head (``sales_order.taxes``), checked (:func:`stored_rows`; 409 when damaged)."""
+    return stored_rows(order.taxes or [], ("name",), ORDER_TAX_AMOUNTS, record=f"order {order.number}", field="taxes")
+
+
 def heads_by_line(taxes: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, Decimal]]:
     """An order's ``taxes`` breakdown as {line_no: {head: amount}} plus ``rate`` (the line's total rate)."""
     out: dict[int, dict[str, Decimal]] = {}
@@ -339,8 +411,6 @@ def check_invoice_number(number: str, einvoicing: bool) -> None:
 
 def snapshot_invoice(invoice: Invoice) -> None:
     """Record an issued invoice's GST facts (``gst_invoice``): GSTINs, place of supply, lines, the two flags."""
-    from .models import InvoiceTax
-
     order = db_session().scalar(select(Order).where(Order.id == invoice.order_id))
     assert order is not None
     supply = order_supply(order)
@@ -359,7 +429,7 @@ def snapshot_invoice(invoice: Invoice) -> None:
     row.export = supply.export
     row.eway_bill_needed = eway_bill_needed(supply.inter_state, invoice.total, invoice.invoice_date)
     row.einvoice_needed = einvoicing
-    row.lines = gst_lines(invoice.lines, order.taxes or [])
+    row.lines = gst_lines(invoice.lines, order_taxes(order))
     db_session().flush()
 
 
