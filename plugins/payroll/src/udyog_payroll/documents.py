@@ -6,16 +6,80 @@ import calendar
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from udyog_sdk import current_tenant
+from udyog_sdk import UdyogError, current_tenant
 from udyog_sdk.exports import Column, PdfDocument, table_to_csv, table_to_xlsx
 from udyog_sdk.formatting import amount_in_words
 
-from .models import Payslip, Run
+from .models import HEAD_FIELDS, Payslip, Run
 
 ZERO = Decimal("0")
+#: What each of a payslip's ``lines`` holds: ``{code, name, kind, amount}``.
+LINE_KEYS = ("code", "name", "kind", "amount")
+AMOUNT_LIMIT = Decimal(10) ** 15
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words (for the reason a stored value is refused)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    for kind, words in ((Mapping, "an object"), (str, "a string"), ((int, float), "a number"), (list, "a list")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
+
+
+def _is_amount(value: Any) -> bool:
+    """Whether ``value`` (a number or its text) is a decimal below 10^15 (pay is far smaller)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        return False
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return amount.is_finite() and abs(amount) < AMOUNT_LIMIT
+
+
+def check_payslip(slip: Payslip, *, lines: bool = True) -> Payslip:
+    """``slip`` once its JSON columns hold what a computation writes; 409 naming the column and the fault otherwise.
+
+    ``lines`` (checked unless the document does not show the components) is
+    a list of ``{code, name, kind, amount}``, ``heads`` an object of amounts,
+    ``snapshot`` and ``tax`` objects. A run always writes them so; a row
+    changed in the database or a damaged restore answers 409 rather than
+    failing halfway through a payslip or a register.
+    """
+
+    def damaged(field: str, reason: str) -> UdyogError:
+        name = slip.number or f"of {slip.employee_code}"
+        message = f"payslip {name} cannot be shown: its stored {field} are damaged"
+        return UdyogError(message, status=409, errors={field: [reason]})
+
+    if lines and not isinstance(slip.lines, list):
+        raise damaged("lines", f"expected a list of components, found {_json_kind(slip.lines)}")
+    for number, line in enumerate(slip.lines if lines else [], start=1):
+        if not isinstance(line, Mapping):
+            raise damaged("lines", f"entry {number} is {_json_kind(line)}, not an object")
+        missing = [key for key in LINE_KEYS if key not in line]
+        if missing:
+            raise damaged("lines", f"entry {number} has no {', '.join(missing)}")
+        texts = [key for key in ("code", "name", "kind") if not isinstance(line[key], str)]
+        if texts:
+            raise damaged("lines", f"entry {number}: {', '.join(texts)} not text")
+        if not _is_amount(line["amount"]):
+            raise damaged("lines", f"entry {number}: amount {line['amount']!r} is not an amount")
+    for field in ("heads", "snapshot", "tax"):
+        value = getattr(slip, field)
+        if not isinstance(value, Mapping):
+            raise damaged(field, f"expected an object, found {_json_kind(value)}")
+    for head in HEAD_FIELDS:
+        if head in slip.heads and not _is_amount(slip.heads[head]):
+            raise damaged("heads", f"{head} {slip.heads[head]!r} is not an amount")
+    return slip
 
 
 def period_label(year: int, month: int) -> str:
@@ -29,7 +93,11 @@ def employer_name(settings: Mapping[str, Any]) -> str:
 
 
 def payslip_pdf(slip: Payslip, run: Run, settings: Mapping[str, Any]) -> bytes:
-    """One payslip: employer, employee and identifiers, days, earnings, deductions, net pay in words."""
+    """One payslip: employer, employee and identifiers, days, earnings, deductions, net pay in words.
+
+    409 when the payslip's stored components or heads are damaged (:func:`check_payslip`).
+    """
+    check_payslip(slip)
     doc = PdfDocument(
         f"Payslip for {period_label(slip.year, slip.month)}",
         subtitle=f"{employer_name(settings)} · {slip.number or 'not approved yet'}",
@@ -128,7 +196,12 @@ def _component_codes(slips: Sequence[Payslip]) -> list[tuple[str, str]]:
 
 
 def register_xlsx(run: Run, slips: Sequence[Payslip]) -> bytes:
-    """The payroll register: one row per payslip with every component and head, then a totals row."""
+    """The payroll register: one row per payslip with every component and head, then a totals row.
+
+    409 naming the first payslip whose stored components or heads are damaged (:func:`check_payslip`).
+    """
+    for slip in slips:
+        check_payslip(slip)
     components = _component_codes(slips)
     columns = [*REGISTER_COLUMNS, *(Column(f"c_{code}", name, "money") for code, name in components), *TOTALS_COLUMNS]
     rows: list[dict[str, Any]] = []
@@ -155,6 +228,8 @@ def pf_ecr(slips: Sequence[Payslip]) -> str:
     EPS contribution, EPF-EPS difference (employer), NCP days (loss of pay), refund of advances.
     Members without PF (no contribution) are left out.
     """
+    for slip in slips:
+        check_payslip(slip, lines=False)
     lines = []
     for slip in slips:
         if not slip.epf_employee and not slip.pf_wages:
@@ -199,6 +274,8 @@ PF_COLUMNS = [
 
 def pf_statement_csv(slips: Sequence[Payslip], admin_minimum: Decimal) -> bytes:
     """The PF statement as CSV with a totals line (admin charges at least the establishment's minimum)."""
+    for slip in slips:
+        check_payslip(slip, lines=False)
     rows = [{c.key: getattr(s, c.key) for c in PF_COLUMNS} for s in slips if s.epf_employee or s.pf_wages]
     totals = {c.key: sum((r[c.key] for r in rows), ZERO) for c in PF_COLUMNS if c.kind == "money"}
     if rows:
@@ -221,6 +298,8 @@ ESI_COLUMNS = [
 
 def esi_statement_csv(slips: Sequence[Payslip]) -> bytes:
     """The ESI contribution statement (the portal's monthly contribution columns) with a totals line."""
+    for slip in slips:
+        check_payslip(slip, lines=False)
     rows = []
     for slip in slips:
         if not slip.esi_covered:
@@ -239,6 +318,8 @@ def bank_transfer_csv(slips: Sequence[Payslip], run: Run, debit_account: str) ->
     Payslips without a bank account are left out (pay them otherwise); the amounts are in rupees
     with paise, the narration names the month and the payslip.
     """
+    for slip in slips:
+        check_payslip(slip, lines=False)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(
