@@ -157,18 +157,27 @@ class LazyBuildRule(Rule):
     Werkzeug compiles two Python functions per rule as it is added; with
     several hundred rules that is most of an application's start-up, though a
     process builds URLs for few of them. Matching is unchanged.
+
+    Until then both builders are one module-level function each, bound to the
+    rule (no closure per rule); the first call compiles the real builder and
+    puts it in the rule's place. Two threads racing there compile the same
+    builder twice, harmlessly.
     """
 
     def _compile_builder(self, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
-        compile_now = super()._compile_builder
-        compiled: list[Callable[..., tuple[str, str]]] = []
+        return _build_unknown_later if append_unknown else _build_later
 
-        def build(rule: Rule, *args: Any, **kwargs: Any) -> tuple[str, str]:
-            if not compiled:
-                compiled.append(compile_now(append_unknown))
-            return compiled[0](rule, *args, **kwargs)
 
-        return build
+def _build_later(rule: Rule, *args: Any, **kwargs: Any) -> tuple[str, str]:
+    """``rule._build`` until its first use: compiles it, then builds."""
+    rule._build = Rule._compile_builder(rule, False).__get__(rule, None)  # type: ignore[attr-defined]
+    return rule._build(*args, **kwargs)  # type: ignore[attr-defined,no-any-return]
+
+
+def _build_unknown_later(rule: Rule, *args: Any, **kwargs: Any) -> tuple[str, str]:
+    """``rule._build_unknown`` until its first use: compiles it, then builds."""
+    rule._build_unknown = Rule._compile_builder(rule, True).__get__(rule, None)  # type: ignore[attr-defined]
+    return rule._build_unknown(*args, **kwargs)  # type: ignore[attr-defined,no-any-return]
 
 
 def create_app(
