@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from udyog_sales.hookspecs import LineTax
 from udyog_sales.models import Invoice, Order
 from udyog_sdk import UdyogError, db_session, plugin_settings
 from udyog_sdk.models import Base
+from udyog_sdk.stored import rows_problem
 
 from . import data
 from .identifiers import IdentifierError, pan_of, state_of, validate_gstin
@@ -286,19 +287,6 @@ def einvoice_needed(on: dt.date, turnover: Decimal | None = None) -> bool:
 #: The amounts of each row of an issued invoice's GST lines (``gst_invoice.lines``), and of an order's taxes.
 INVOICE_LINE_AMOUNTS = ("rate", "taxable", "igst", "cgst", "sgst", "utgst")
 ORDER_TAX_AMOUNTS = ("rate", "amount")
-AMOUNT_LIMIT = Decimal(10) ** 15
-
-
-def _json_kind(value: Any) -> str:
-    """What a JSON value is, in words (for the reason a stored value is refused)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true or false"
-    for kind, words in ((Mapping, "an object"), (str, "a string"), ((int, float), "a number"), (list, "a list")):
-        if isinstance(value, kind):
-            return words
-    return type(value).__name__
 
 
 def stored_rows(
@@ -307,42 +295,15 @@ def stored_rows(
     """A JSON column of one row per line, checked before a document is made of it.
 
     Each row must be an object with an integer ``line_no``, the keys
-    ``texts`` and the decimal ``amounts``. What this plugin and sales write
-    always is; anything else (a row changed in the database, a damaged
-    restore) answers 409 naming ``field`` and what is wrong with it, instead
-    of failing halfway through an invoice.
+    ``texts`` and the decimal ``amounts`` (:func:`udyog_sdk.stored.rows_problem`).
+    What this plugin and sales write always is; anything else (a row changed
+    in the database, a damaged restore) answers 409 naming ``field`` and what
+    is wrong with it, instead of failing halfway through an invoice.
     """
-
-    def damaged(reason: str) -> UdyogError:
-        return _problem(f"{record} cannot be shown: its stored {field} are damaged", field, reason, 409)
-
-    if not isinstance(value, list):
-        raise damaged(f"expected a list of lines, found {_json_kind(value)}")
-    for number, row in enumerate(value, start=1):
-        if not isinstance(row, Mapping):
-            raise damaged(f"entry {number} is {_json_kind(row)}, not an object")
-        missing = [key for key in ("line_no", *texts, *amounts) if key not in row]
-        if missing:
-            raise damaged(f"entry {number} has no {', '.join(missing)}")
-        if any(not isinstance(row[key], str) for key in texts):
-            raise damaged(f"entry {number}: {', '.join(k for k in texts if not isinstance(row[k], str))} not text")
-        if isinstance(row["line_no"], bool) or not isinstance(row["line_no"], int):
-            raise damaged(f"entry {number}: line_no {row['line_no']!r} is not a whole number")
-        for key in amounts:
-            if not _is_amount(row[key]):
-                raise damaged(f"entry {number}: {key} {row[key]!r} is not an amount")
-    return value
-
-
-def _is_amount(value: Any) -> bool:
-    """Whether ``value`` (a number or its text) is a decimal below 10^15 (money and rates are far smaller)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        return False
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return False
-    return amount.is_finite() and abs(amount) < AMOUNT_LIMIT
+    reason = rows_problem(value, texts=texts, amounts=amounts, integers=("line_no",))
+    if reason is not None:
+        raise _problem(f"{record} cannot be shown: its stored {field} are damaged", field, reason, 409)
+    return value  # type: ignore[no-any-return]
 
 
 def invoice_gst_lines(gst: InvoiceTax, number: str) -> list[Mapping[str, Any]]:

@@ -6,42 +6,19 @@ import calendar
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from udyog_sdk import UdyogError, current_tenant
 from udyog_sdk.exports import Column, PdfDocument, table_to_csv, table_to_xlsx
 from udyog_sdk.formatting import amount_in_words
+from udyog_sdk.stored import is_amount, json_kind, rows_problem
 
 from .models import HEAD_FIELDS, Payslip, Run
 
 ZERO = Decimal("0")
 #: What each of a payslip's ``lines`` holds: ``{code, name, kind, amount}``.
 LINE_KEYS = ("code", "name", "kind", "amount")
-AMOUNT_LIMIT = Decimal(10) ** 15
-
-
-def _json_kind(value: Any) -> str:
-    """What a JSON value is, in words (for the reason a stored value is refused)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true or false"
-    for kind, words in ((Mapping, "an object"), (str, "a string"), ((int, float), "a number"), (list, "a list")):
-        if isinstance(value, kind):
-            return words
-    return type(value).__name__
-
-
-def _is_amount(value: Any) -> bool:
-    """Whether ``value`` (a number or its text) is a decimal below 10^15 (pay is far smaller)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        return False
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return False
-    return amount.is_finite() and abs(amount) < AMOUNT_LIMIT
 
 
 def check_payslip(slip: Payslip, *, lines: bool = True) -> Payslip:
@@ -59,25 +36,16 @@ def check_payslip(slip: Payslip, *, lines: bool = True) -> Payslip:
         message = f"payslip {name} cannot be shown: its stored {field} are damaged"
         return UdyogError(message, status=409, errors={field: [reason]})
 
-    if lines and not isinstance(slip.lines, list):
-        raise damaged("lines", f"expected a list of components, found {_json_kind(slip.lines)}")
-    for number, line in enumerate(slip.lines if lines else [], start=1):
-        if not isinstance(line, Mapping):
-            raise damaged("lines", f"entry {number} is {_json_kind(line)}, not an object")
-        missing = [key for key in LINE_KEYS if key not in line]
-        if missing:
-            raise damaged("lines", f"entry {number} has no {', '.join(missing)}")
-        texts = [key for key in ("code", "name", "kind") if not isinstance(line[key], str)]
-        if texts:
-            raise damaged("lines", f"entry {number}: {', '.join(texts)} not text")
-        if not _is_amount(line["amount"]):
-            raise damaged("lines", f"entry {number}: amount {line['amount']!r} is not an amount")
+    if lines:
+        reason = rows_problem(slip.lines, texts=LINE_KEYS[:3], amounts=LINE_KEYS[3:], noun="components")
+        if reason is not None:
+            raise damaged("lines", reason)
     for field in ("heads", "snapshot", "tax"):
         value = getattr(slip, field)
         if not isinstance(value, Mapping):
-            raise damaged(field, f"expected an object, found {_json_kind(value)}")
+            raise damaged(field, f"expected an object, found {json_kind(value)}")
     for head in HEAD_FIELDS:
-        if head in slip.heads and not _is_amount(slip.heads[head]):
+        if head in slip.heads and not is_amount(slip.heads[head]):
             raise damaged("heads", f"{head} {slip.heads[head]!r} is not an amount")
     return slip
 
