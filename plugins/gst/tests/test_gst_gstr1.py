@@ -141,6 +141,27 @@ def test_gstr1_sections_with_worked_values(udyog_tenant):
     assert (notes["doc_num"], notes["docs"][0]["totnum"], notes["docs"][0]["cancel"]) == (5, 2, 0)
 
 
+def test_an_invoice_whose_stored_lines_are_damaged_refuses_the_return_naming_it(udyog_tenant):
+    from sqlalchemy import update
+    from udyog_gst.models import InvoiceTax
+
+    from udyog_sales.models import Invoice
+    from udyog_sdk import UdyogError
+
+    ids = october(udyog_tenant)
+    with udyog_tenant.scope() as scope:
+        number = scope.session.scalar(select(Invoice.number).where(Invoice.id == uuid.UUID(ids["ka"])))
+        scope.session.execute(
+            update(InvoiceTax).where(InvoiceTax.record_id == uuid.UUID(ids["ka"])).values(lines={"marker": "x"})
+        )
+        scope.session.commit()
+    with pytest.raises(UdyogError) as refused:
+        build(udyog_tenant, "102025")
+    assert refused.value.status == 409
+    assert refused.value.message == f"invoice {number} cannot be shown: its stored lines are damaged"
+    assert refused.value.errors == {"lines": ["expected a list of lines, found an object"]}
+
+
 def test_b2cl_threshold_is_decided_by_the_invoice_date(udyog_tenant):
     w = world(udyog_tenant)
     # 500 jars at ₹250 inter-state to an unregistered buyer, at 12% (before the reform): 1,40,000

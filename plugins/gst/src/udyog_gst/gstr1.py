@@ -36,7 +36,7 @@ from udyog_sdk.models import utcnow
 from . import data
 from .identifiers import normalise
 from .models import InvoiceTax, Registration, Return
-from .services import ZERO, money
+from .services import ZERO, invoice_gst_lines, money
 
 NUMERIC_KEYS = frozenset({"txval", "iamt", "camt", "samt", "csamt", "rt", "val", "qty"})
 #: Units of quantity (UQC) the portal knows, for common unit codes.
@@ -278,6 +278,7 @@ def build(period: str, gstin: str | None = None) -> dict[str, Any]:
         gst = ctx.gst.get(inv.id)
         if inv.state == "cancelled" or gst is None:
             continue
+        invoice_gst_lines(gst, inv.number)  # damaged stored lines: 409 naming the invoice, not a failed sum
         total += inv.total
         kind = _kind(inv, gst)
         entry = {"inum": inv.number, "idt": _date(inv.invoice_date), "val": inv.total}
@@ -306,6 +307,7 @@ def build(period: str, gstin: str | None = None) -> dict[str, Any]:
         gst = ctx.gst.get(note.invoice_id)
         if note.state == "cancelled" or original is None or gst is None or original.total == 0:
             continue
+        invoice_gst_lines(gst, original.number)
         ratio = Decimal(note.amount) / Decimal(original.total)
         kind = _kind(original, gst)
         entry = {"ntty": "C", "nt_num": note.number, "nt_dt": _date(note.note_date), "val": note.amount}
