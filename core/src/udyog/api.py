@@ -34,12 +34,6 @@ class ReadinessSchema(ma.Schema):
     version = ma.fields.String()
 
 
-def _check_database(kernel: Any) -> str | None:
-    """None when the database answers within 2 seconds, else why not."""
-    problem: str | None = kernel.db.probe(timeout=2.0)
-    return problem
-
-
 def _check_broker(settings: Any) -> str | None:
     """None when the jobs broker answers (Redis PING, or the embedded queue's directory), else why not."""
     import os
@@ -185,7 +179,7 @@ def create_blueprint() -> Blueprint:
         failures = {
             name: [problem]
             for name, problem in (
-                ("database", _check_database(kernel)),
+                ("database", kernel.db.probe(timeout=2.0)),
                 ("broker", _check_broker(kernel.settings)),
             )
             if problem is not None

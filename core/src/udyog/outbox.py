@@ -53,23 +53,31 @@ def record(session: Session, name: str, payload: Mapping[str, Any], scope: Tenan
     except (TypeError, ValueError) as exc:
         raise TypeError(f"event {name}: payload is not plain JSON data ({exc}); pass ids, not objects") from exc
     row = OutboxEvent(id=new_id(), name=name, payload=data)
+    session.add(row)
     dispatcher: Dispatcher | None = session.info.get("udyog_dispatcher")
     if dispatcher is not None and not dispatcher.anyone_listens(name):
         # No loaded plugin (nor the core) listens to it, whatever the tenant enables:
         # written delivered, with no transaction after the commit to mark it.
         row.dispatched_at = utcnow()
-        session.add(row)
         return row.id
     if dispatcher is not None and scope is not None and dispatcher.enabled:
         background = dispatcher.background_only(scope.tenant, name)
         if background:
             row.dispatched_at = utcnow()
-            session.add(row)
             session.info.setdefault("udyog_outbox_queue", []).append((scope, row, background))
             return row.id
-    session.add(row)
     session.info.setdefault("udyog_outbox", []).append((row.id, name))
     return row.id
+
+
+def _mark_delivered(*conditions: Any, at: Any = None) -> Any:
+    """The UPDATE marking the outbox events matching ``conditions`` delivered (no claim, nothing pending)."""
+    return (
+        update(OutboxEvent)
+        .where(*conditions)
+        .values(dispatched_at=at or utcnow(), claimed_at=None, pending_listeners=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record_detached(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
@@ -193,8 +201,23 @@ class Dispatcher:
         #: Set False to leave events pending after their commit (tests simulating a crash); events
         #: no loaded listener matches are still written delivered (there is nothing to deliver).
         self.enabled = True
-        #: Event name → whether any loaded listener matches it (listeners are fixed for the process).
-        self._listened: dict[str, bool] = {}
+        #: Event name → the loaded listeners matching it, by plugin (listeners are fixed for the process).
+        self._matching: dict[str, list[tuple[str, Listener]]] = {}
+
+    def matching(self, name: str) -> list[tuple[str, Listener]]:
+        """(plugin, listener) of every loaded listener matching event ``name``, whatever the tenant enables."""
+        found = self._matching.get(name)
+        if found is None:
+            found = self._matching[name] = [(p, lst) for p, lst in self.listeners if lst.matches(name)]
+        return found
+
+    def anyone_listens(self, name: str) -> bool:
+        """Whether any listener of the core or of a loaded plugin matches event ``name`` (any tenant)."""
+        return bool(self.matching(name))
+
+    def due(self, tenant: TenantContext, name: str) -> list[Listener]:
+        """The listeners of the core and of ``tenant``'s enabled plugins that event ``name`` is due to."""
+        return [lst for plugin, lst in self.matching(name) if plugin == "core" or tenant.is_enabled(plugin)]
 
     def background_only(self, tenant: TenantContext, name: str) -> list[Listener] | None:
         """The listeners event ``name`` is due to in ``tenant``, if all of them are background ones; else None.
@@ -203,21 +226,10 @@ class Dispatcher:
         transaction may enable it) listens: delivery after the commit, which
         reads the tenant again, decides then.
         """
-        due: list[Listener] = []
-        for plugin, listener in self.listeners:
-            if not listener.matches(name):
-                continue
-            if not listener.background or not (plugin == "core" or tenant.is_enabled(plugin)):
-                return None
-            due.append(listener)
-        return due or None
-
-    def anyone_listens(self, name: str) -> bool:
-        """Whether any listener of the core or of a loaded plugin matches event ``name`` (any tenant)."""
-        known = self._listened.get(name)
-        if known is None:
-            known = self._listened[name] = any(listener.matches(name) for _, listener in self.listeners)
-        return known
+        due = self.due(tenant, name)
+        if not due or len(due) < len(self.matching(name)) or not all(lst.background for lst in due):
+            return None
+        return due
 
     def background_handler(self, name: str) -> Any:
         """The handler of background listener ``name`` (None if no loaded plugin has it)."""
@@ -248,13 +260,6 @@ class Dispatcher:
         """Claim and deliver one event; False if another process holds it, it is done, or a listener failed."""
         return self._deliver(tenant_id, [(event_id, None)]).get(event_id, False)
 
-    def _wanted(self, tenant: TenantContext, name: str) -> bool:
-        """Whether a listener of the core or of the tenant's enabled plugins matches event ``name``."""
-        return any(
-            listener.matches(name) and (plugin == "core" or tenant.is_enabled(plugin))
-            for plugin, listener in self.listeners
-        )
-
     def _deliver(self, tenant_id: uuid.UUID, items: list[tuple[uuid.UUID, str | None]]) -> dict[uuid.UUID, bool]:
         """Deliver events of one tenant; event id → whether it is now dispatched (claimed ones only)."""
         kernel = self.kernel
@@ -265,13 +270,10 @@ class Dispatcher:
             if tenant is None:
                 session.rollback()
                 return {}
-            quiet = [event_id for event_id, name in items if name is not None and not self._wanted(tenant, name)]
+            quiet = [event_id for event_id, name in items if name is not None and not self.due(tenant, name)]
             if quiet:  # nobody listens: delivered as they stand, never claimed
                 session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(quiet), OutboxEvent.dispatched_at.is_(None), free)
-                    .values(dispatched_at=now, claimed_at=None, pending_listeners=None, last_error=None)
-                    .execution_options(synchronize_session=False)
+                    _mark_delivered(OutboxEvent.id.in_(quiet), OutboxEvent.dispatched_at.is_(None), free, at=now)
                 )
             skip = set(quiet)
             claim = [event_id for event_id, _ in items if event_id not in skip]
@@ -306,12 +308,7 @@ class Dispatcher:
             done = [event_id for event_id, (failed, _) in outcomes.items() if not failed and event_id not in settled]
             with kernel.db.session(tenant_id) as session:
                 if done:
-                    session.execute(
-                        update(OutboxEvent)
-                        .where(OutboxEvent.id.in_(done))
-                        .values(dispatched_at=utcnow(), claimed_at=None, pending_listeners=None, last_error=None)
-                        .execution_options(synchronize_session=False)
-                    )
+                    session.execute(_mark_delivered(OutboxEvent.id.in_(done)))
                 for event_id, (failed, errors) in outcomes.items():
                     if failed:
                         session.execute(
@@ -343,29 +340,19 @@ class Dispatcher:
         kernel = self.kernel
         ev = Event(id=row.id, tenant_id=tenant.id, name=row.name, payload=row.payload, created_at=row.created_at)
         pending = set(row.pending_listeners) if row.pending_listeners is not None else None
-        due = [
-            listener
-            for plugin, listener in self.listeners
-            if listener.matches(ev.name)
-            and (plugin == "core" or tenant.is_enabled(plugin))
-            and (pending is None or listener.name in pending)
-        ]
+        due = [lst for lst in self.due(tenant, ev.name) if pending is None or lst.name in pending]
         in_process = [listener for listener in due if not listener.background]
         background.extend((ev, listener) for listener in due if listener.background)
-        settle = len(in_process) < len(due)  # background ones too: the outcome waits for their queuing
+        # With background ones too, the outcome waits for their queuing: no mark with the last listener.
+        mark_with_last = len(in_process) == len(due)
         failed: list[str] = []
         errors: list[str] = []
         for n, listener in enumerate(in_process):
             try:
                 with kernel.tenant_scope(tenant) as scope:
                     listener.handler(ev)
-                    if not settle and not failed and n == len(in_process) - 1:
-                        scope.session.execute(
-                            update(OutboxEvent)
-                            .where(OutboxEvent.id == ev.id)
-                            .values(dispatched_at=utcnow(), claimed_at=None, pending_listeners=None, last_error=None)
-                            .execution_options(synchronize_session=False)
-                        )
+                    if mark_with_last and not failed and n == len(in_process) - 1:
+                        scope.session.execute(_mark_delivered(OutboxEvent.id == ev.id))
                         scope.session.commit()
                         settled.add(ev.id)
                         continue

@@ -476,14 +476,11 @@ class _OpenLayers:
         )
         session = db_session()
         with session.no_autoflush:  # the totals' pending change is flushed once, with the value
-            self.rows = list(session.scalars(query))
-        self.exhausted = len(self.rows) < self.CHUNK
-        if self.rows:
-            self.after = (self.rows[-1].received_at, self.rows[-1].id)
+            self._seed(list(session.scalars(query)))
         return bool(self.rows)
 
     def _seed(self, rows: list[CostLayer]) -> None:
-        """Start from ``rows``, the product's first chunk read by :meth:`first_chunks`."""
+        """Take ``rows``, the product's next chunk (read here or by :meth:`first_chunks`)."""
         self.rows = rows
         self.exhausted = len(rows) < self.CHUNK
         if rows:
