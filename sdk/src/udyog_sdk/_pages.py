@@ -261,10 +261,6 @@ def _form_field(
     return item
 
 
-def _row_label(row: Any) -> str:
-    return pickers.row_label(row)
-
-
 def reference_target(resource: Resource, key: str) -> tuple[Any, Any, list[Any]] | None:
     """(query, model, searched columns) of what ``resource``'s input field ``key`` refers to; None if no reference.
 
@@ -774,7 +770,7 @@ def references_by_id(target: type, ids: Iterable[Any]) -> dict[str, Ref]:
     out: dict[str, Ref] = {}
     for row in db_session().scalars(select(target).where(target.id.in_(wanted))):  # type: ignore[attr-defined]
         if owner is None:
-            out[str(row.id)] = Ref(_row_label(row))
+            out[str(row.id)] = Ref(pickers.row_label(row))
             continue
         res, endpoints = owner
         url = url_for(endpoints["detail"], record_id=row.id) if linkable else None
