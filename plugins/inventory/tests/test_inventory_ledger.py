@@ -407,3 +407,65 @@ def test_another_tenant_sees_none_of_the_stock(udyog_tenant, udyog_other_tenant)
         assert refused(services.issue, p, w1, Decimal("1")).errors == {"product_id": ["no such product"]}
         assert services.available(p) == Decimal("0")
         assert scope.session.scalars(select(StockMove)).all() == []
+
+
+def test_a_movement_writes_its_rows_once_and_leaves_the_session_consistent(udyog_tenant):
+    """The locked rows are plain values written back by primary key: ORM instances read before see the result,
+    returned moves are the session's persistent rows, and a refused batch writes nothing."""
+    from sqlalchemy import event
+
+    from udyog_inventory.models import Product, StockBalance
+
+    with udyog_tenant.scope() as scope:
+        s = scope.session
+        w = world(s)
+        first, w1 = w["product"], w["w1"].id
+        second = Product(sku="PKL-2", name="Lime pickle", unit_id=w["unit"].id, price=Decimal("90"), cost=Decimal("1"))
+        s.add(second)
+        s.flush()
+        services.receive(first.id, w1, Decimal("10"), unit_cost=Decimal("5"))
+        services.receive(second.id, w1, Decimal("3"), unit_cost=Decimal("2"))
+        held_stock = stock(s, first)  # ORM instances read before the movements
+        held_balance = s.scalar(select(StockBalance).where(StockBalance.product_id == first.id))
+        held_layer = s.scalar(select(CostLayer).where(CostLayer.product_id == first.id))
+        assert (held_stock.on_hand, held_balance.on_hand, held_layer.remaining) == (10, 10, 10)
+        writes: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+                writes.append(statement.split("(")[0].split(" SET")[0].strip())
+
+        engine = s.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            moves = services.issue_many(
+                [services.MoveLine(first.id, w1, Decimal("4")), services.MoveLine(second.id, w1, Decimal("1"))]
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        # one statement per table, whatever the number of lines
+        assert sorted(writes) == [
+            "INSERT INTO inventory_move",
+            "UPDATE inventory_balance",
+            "UPDATE inventory_cost_layer",
+            "UPDATE inventory_product_stock",
+        ]
+        assert (held_stock.on_hand, held_stock.value) == (Decimal("6"), Decimal("30.00"))
+        assert (held_balance.on_hand, held_balance.available) == (Decimal("6"), Decimal("6"))
+        assert held_layer.remaining == Decimal("6")
+        for move in moves:  # persistent: the very object the session hands out for its key
+            assert move in s and s.get(StockMove, (move.tenant_id, move.id)) is move
+        assert [(m.kind, m.quantity, m.value) for m in moves] == [
+            ("issue", Decimal("4.000"), Decimal("20.00")),
+            ("issue", Decimal("1.000"), Decimal("2.00")),
+        ]
+        # a batch refused on its second line writes nothing of its first
+        short = refused(
+            services.issue_many,
+            [services.MoveLine(first.id, w1, Decimal("1")), services.MoveLine(second.id, w1, Decimal("5"))],
+        )
+        assert short.status == 409 and short.errors["quantity"] == ["only 2.000 of PKL-2 in W1 is available"]
+        assert ledger_agrees(s, first.id) == {(w1, None): (Decimal("6"), Decimal("0"))}
+        assert s.scalar(select(ProductStock.on_hand).where(ProductStock.product_id == first.id)) == Decimal("6")
+        assert len(list(s.scalars(select(StockMove).where(StockMove.kind == "issue")))) == 2
+        s.commit()

@@ -13,8 +13,8 @@ Locking (why no movement can oversell, on PostgreSQL under any concurrency):
    product's valuation (FIFO layers, running average) and its reorder
    crossing;
 2. then the balance rows it changes, in a stable order (product, warehouse,
-   lot key), re-read under the lock (``populate_existing``) so the check
-   sees the committed quantities;
+   lot key), read under the lock so the check sees the committed
+   quantities;
 3. missing rows are created race-free: ``INSERT … ON CONFLICT DO NOTHING``
    on the unique key, then the ``SELECT … FOR UPDATE``.
 
@@ -26,6 +26,12 @@ product's totals row in one statement (product order), then every balance
 in one statement (product, warehouse, lot order). A FIFO issue reads and
 locks the open cost layers oldest first, a few at a time, only until the
 quantity is covered.
+
+The rows a movement locks (totals, balances, cost layers) are read as plain
+values, not ORM objects, and written back when the movement ends: its moves
+in one insert, each changed table in one update by primary key (see
+``_Ledger``). An ORM instance of such a row read earlier in the transaction
+is expired when its row is written.
 
 Products and warehouses read by a movement are kept for the rest of the
 transaction (the session's identity map alone would drop them), so a
@@ -42,8 +48,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from udyog_sdk import UdyogError, current_tenant, current_user, db_session, emit, hooks, plugin_settings
 from udyog_sdk.models import new_id, utcnow
@@ -257,7 +265,47 @@ def _user_id() -> uuid.UUID | None:
     return user.user_id if user is not None else None
 
 
-# -- race-free rows, locked -------------------------------------------------------------------
+# -- race-free rows, locked, written back once ------------------------------------------------
+
+_UNREAD = object()
+
+
+class _Row:
+    """A row of the ledger's state (a product's totals, a balance, a FIFO cost layer) as plain values.
+
+    Read under its lock by a column select, changed in Python by the movement
+    and written back by :meth:`_Ledger.write`, by primary key, one statement
+    per table: the rows every movement touches never become ORM objects, so no
+    identity map, attribute events or unit of work are paid for them.
+    """
+
+    def __init__(self, model: type, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
+        self._model = model
+        self._read = dict(values)
+
+    def changes(self) -> dict[str, Any]:
+        """The columns whose value differs from what was read (or last written)."""
+        read = self._read
+        return {k: v for k, v in self.__dict__.items() if k[0] != "_" and read.get(k, _UNREAD) != v}
+
+
+#: What a movement reads of each state table.
+_READ: dict[type, tuple[str, ...]] = {
+    ProductStock: ("id", "product_id", "on_hand", "reserved", "available", "value", "updated_at"),
+    StockBalance: (
+        "id",
+        "product_id",
+        "warehouse_id",
+        "lot_id",
+        "lot_key",
+        "on_hand",
+        "reserved",
+        "available",
+        "updated_at",
+    ),
+    CostLayer: ("id", "product_id", "received_at", "remaining", "unit_cost"),
+}
 
 
 def _insert_missing(model: type, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
@@ -271,81 +319,209 @@ def _insert_missing(model: type, rows: Sequence[Mapping[str, Any]], keys: Sequen
     session.execute(stmt, [{"tenant_id": tenant_id, "id": new_id(), **row} for row in rows])
 
 
-def _lock_rows(
-    model: type,
-    columns: Sequence[str],
-    keys: Iterable[tuple[Any, ...]],
-    defaults: Callable[[tuple[Any, ...]], Mapping[str, Any]],
-) -> dict[tuple[Any, ...], Any]:
-    """The rows of ``model`` whose ``columns`` hold ``keys``, locked ``FOR UPDATE`` and freshly read, by key.
-
-    One statement for all of them, ordered by ``columns`` (the rows are locked in
-    that order); missing rows are created (one insert) and then locked.
-    """
-    session = db_session()
-    cols = [getattr(model, c) for c in columns]
-    wanted = sorted(set(keys), key=lambda k: tuple("" if v is None else str(v) for v in k))
-
-    def query(subset: list[tuple[Any, ...]]) -> Any:
-        if len(subset) == 1:
-            where = [c == v for c, v in zip(cols, subset[0], strict=True)]
-        elif len(cols) == 1:
-            where = [cols[0].in_([k[0] for k in subset])]
-        else:
-            where = [tuple_(*cols).in_(subset)]
-        return select(model).where(*where).order_by(*cols).with_for_update().execution_options(populate_existing=True)
-
-    def key(row: Any) -> tuple[Any, ...]:
-        return tuple(getattr(row, c) for c in columns)
-
-    found = {key(row): row for row in session.scalars(query(wanted))}
-    missing = [k for k in wanted if k not in found]
-    if missing:  # a product's first movement (here or in that warehouse and lot)
-        _insert_missing(model, [{**defaults(k), **dict(zip(columns, k, strict=True))} for k in missing], columns)
-        found.update({key(row): row for row in session.scalars(query(missing))})
-    return found
-
-
-def _lock_stocks(product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ProductStock]:
-    """The products' totals rows, locked in product order."""
-    now = utcnow()
-    rows = _lock_rows(
-        ProductStock,
-        ("product_id",),
-        [(p,) for p in product_ids],
-        lambda k: {"on_hand": ZERO, "reserved": ZERO, "available": ZERO, "value": ZERO, "updated_at": now},
-    )
-    return {k[0]: row for k, row in rows.items()}
-
-
 def _balance_key(product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UUID | None) -> tuple[Any, ...]:
     return (product_id, warehouse_id, str(lot_id) if lot_id else "")
 
 
-def _lock_balances(keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], StockBalance]:
-    """Balance rows by (product, warehouse, lot key), locked in that order (after the products' totals)."""
-    now = utcnow()
-    return _lock_rows(
-        StockBalance,
-        ("product_id", "warehouse_id", "lot_key"),
-        keys,
-        lambda k: {
-            "lot_id": uuid.UUID(k[2]) if k[2] else None,
-            "on_hand": ZERO,
-            "reserved": ZERO,
-            "available": ZERO,
-            "updated_at": now,
-        },
+class _Ledger:
+    """What one movement (or one batch of them) does: the rows it locks and changes, its moves, new cost layers.
+
+    :meth:`write` sends it all at the end: the moves in one insert, new FIFO
+    layers in one, and each changed table in one update by primary key. A
+    refused movement raises before :meth:`write`, so nothing of it is sent
+    (the caller rolls back what was).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[_Row] = []
+        self.moves: list[StockMove] = []
+        self.layers: list[dict[str, Any]] = []
+
+    def _lock(
+        self,
+        model: type,
+        columns: Sequence[str],
+        keys: Iterable[tuple[Any, ...]],
+        defaults: Callable[[tuple[Any, ...]], Mapping[str, Any]],
+    ) -> dict[tuple[Any, ...], _Row]:
+        """The rows of ``model`` whose ``columns`` hold ``keys``, locked ``FOR UPDATE`` and freshly read, by key.
+
+        One statement for all of them, ordered by ``columns`` (the rows are locked
+        in that order); missing rows are created (one insert) and then locked.
+        """
+        session = db_session()
+        cols = [getattr(model, c) for c in columns]
+        read = [getattr(model, c) for c in _READ[model]]
+        wanted = sorted(set(keys), key=lambda k: tuple("" if v is None else str(v) for v in k))
+
+        def query(subset: list[tuple[Any, ...]]) -> Any:
+            if len(subset) == 1:
+                where = [c == v for c, v in zip(cols, subset[0], strict=True)]
+            elif len(cols) == 1:
+                where = [cols[0].in_([k[0] for k in subset])]
+            else:
+                where = [tuple_(*cols).in_(subset)]
+            return select(*read).where(*where).order_by(*cols).with_for_update()
+
+        def fetch(subset: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], _Row]:
+            out = {}
+            for values in session.execute(query(subset)).mappings():
+                row = _Row(model, values)
+                self.rows.append(row)
+                out[tuple(values[c] for c in columns)] = row
+            return out
+
+        found = fetch(wanted)
+        missing = [k for k in wanted if k not in found]
+        if missing:  # a product's first movement (here or in that warehouse and lot)
+            _insert_missing(model, [{**defaults(k), **dict(zip(columns, k, strict=True))} for k in missing], columns)
+            found.update(fetch(missing))
+        return found
+
+    def stocks(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _Row]:
+        """The products' totals rows, locked in product order."""
+        now = utcnow()
+        rows = self._lock(
+            ProductStock,
+            ("product_id",),
+            [(p,) for p in product_ids],
+            lambda k: {"on_hand": ZERO, "reserved": ZERO, "available": ZERO, "value": ZERO, "updated_at": now},
+        )
+        return {k[0]: row for k, row in rows.items()}
+
+    def balances(self, keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], _Row]:
+        """Balance rows by (product, warehouse, lot key), locked in that order (after the products' totals)."""
+        now = utcnow()
+        return self._lock(
+            StockBalance,
+            ("product_id", "warehouse_id", "lot_key"),
+            keys,
+            lambda k: {
+                "lot_id": uuid.UUID(k[2]) if k[2] else None,
+                "on_hand": ZERO,
+                "reserved": ZERO,
+                "available": ZERO,
+                "updated_at": now,
+            },
+        )
+
+    def stock(self, product: Product) -> _Row:
+        """One product's totals row, locked."""
+        return self.stocks([product.id])[product.id]
+
+    def balance(self, product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UUID | None) -> _Row:
+        """One balance row, locked."""
+        key = _balance_key(product_id, warehouse_id, lot_id)
+        return self.balances([key])[key]
+
+    def layer_rows(self, query: Any) -> list[_Row]:
+        """Cost layers read (and locked) by ``query``, a select of :data:`_READ`'s layer columns."""
+        session = db_session()
+        with session.no_autoflush:  # nothing of this movement is pending in the session
+            rows = [_Row(CostLayer, values) for values in session.execute(query).mappings()]
+        self.rows.extend(rows)
+        return rows
+
+    def add_layer(self, values: dict[str, Any]) -> None:
+        """A new FIFO cost layer (inserted after the moves it references)."""
+        self.layers.append({"id": new_id(), **values})
+
+    def move(
+        self,
+        kind: str,
+        product: Product,
+        warehouse: Warehouse,
+        lot: Lot | None,
+        quantity: decimal.Decimal,
+        *,
+        on_hand: decimal.Decimal = ZERO,
+        reserved: decimal.Decimal = ZERO,
+        unit_cost: decimal.Decimal = ZERO,
+        value: decimal.Decimal = ZERO,
+        reference: str = "",
+        reference_id: uuid.UUID | None = None,
+        reference_number: str = "",
+        note: str = "",
+    ) -> StockMove:
+        """A new move of the ledger (inserted by :meth:`write`; its value may still be set until then)."""
+        for field, text, limit in (("reference", reference, 40), ("reference_number", reference_number, 40)):
+            if len(text or "") > limit:
+                raise _refuse("invalid reference", field, f"at most {limit} characters")
+        if len(note or "") > 500:
+            raise _refuse("invalid note", "note", "at most 500 characters")
+        move = StockMove(
+            tenant_id=current_tenant().id,
+            id=new_id(),
+            kind=kind,
+            product_id=product.id,
+            warehouse_id=warehouse.id,
+            lot_id=lot.id if lot else None,
+            quantity=quantity.quantize(QTY),
+            on_hand_delta=on_hand.quantize(QTY),
+            reserved_delta=reserved.quantize(QTY),
+            unit_cost=unit_cost.quantize(UNIT_COST),
+            value=value.quantize(CENTS),
+            reference=reference or "",
+            reference_id=reference_id,
+            reference_number=reference_number or "",
+            user_id=_user_id(),
+            moved_at=utcnow(),
+            note=note or "",
+        )
+        self.moves.append(move)
+        return move
+
+    def write(self) -> None:
+        """Send everything: moves, new layers, then every changed row, one statement per table."""
+        session = db_session()
+        tenant_id = current_tenant().id
+        if self.moves:
+            names = _MOVE_COLUMNS
+            session.execute(insert(StockMove), [{n: getattr(m, n) for n in names} for m in self.moves])
+            for move in self.moves:  # now persistent, as a flushed object would be
+                make_transient_to_detached(move)
+                session.add(move)
+        if self.layers:
+            session.execute(insert(CostLayer), self.layers)
+        changed: dict[type, list[tuple[_Row, dict[str, Any]]]] = {}
+        for row in self.rows:
+            changes = row.changes()
+            if changes:
+                changed.setdefault(row._model, []).append((row, changes))
+        for model, rows in changed.items():
+            names = sorted({name for _, changes in rows for name in changes})
+            session.execute(
+                update(model),
+                [{"tenant_id": tenant_id, "id": row.id, **{n: getattr(row, n) for n in names}} for row, _ in rows],
+            )
+            for row, changes in rows:
+                row._read.update(changes)
+                # An ORM instance of the row read earlier in this transaction no longer holds.
+                held = session.identity_map.get(identity_key(model, (tenant_id, row.id)))
+                if held is not None:
+                    session.expire(held)
+        self.moves, self.layers = [], []
+
+
+#: The columns of a move, as :meth:`_Ledger.write` inserts them.
+_MOVE_COLUMNS = tuple(c.key for c in StockMove.__table__.columns)
+
+
+def _lock_lines(
+    ledger: _Ledger,
+    checked: Sequence[tuple[Product, Warehouse, Lot | None, decimal.Decimal]],
+) -> tuple[dict[uuid.UUID, _Row], dict[tuple[Any, ...], _Row]]:
+    """Lock what the lines move: the products' totals (product order), then the balances (product, warehouse, lot).
+
+    Two statements whatever the number of lines. Every movement holds a
+    product's totals row before any of its balances, so taking all the totals
+    first keeps the order deadlock-free against single movements.
+    """
+    stocks = ledger.stocks(product.id for product, _, _, _ in checked)
+    balances = ledger.balances(
+        _balance_key(product.id, warehouse.id, lot.id if lot else None) for product, warehouse, lot, _ in checked
     )
-
-
-def _lock_stock(product: Product) -> ProductStock:
-    return _lock_stocks([product.id])[product.id]
-
-
-def _lock_balance(product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UUID | None) -> StockBalance:
-    key = _balance_key(product_id, warehouse_id, lot_id)
-    return _lock_balances([key])[key]
+    return stocks, balances
 
 
 # -- the core of every movement ------------------------------------------------------------
@@ -357,8 +533,8 @@ def _where(product: Product, warehouse: Warehouse, lot: Lot | None) -> str:
 
 def _change(
     product: Product,
-    stock: ProductStock,
-    balance: StockBalance,
+    stock: _Row,
+    balance: _Row,
     *,
     on_hand: decimal.Decimal,
     reserved: decimal.Decimal,
@@ -409,7 +585,7 @@ def _change(
         )
 
 
-def _average_cost(product: Product, stock: ProductStock, on_hand: decimal.Decimal | None = None) -> decimal.Decimal:
+def _average_cost(product: Product, stock: _Row, on_hand: decimal.Decimal | None = None) -> decimal.Decimal:
     """The running average unit cost (per product, across warehouses); the standard cost without stock.
 
     ``on_hand`` is the quantity the value stands for (default: the stock's on hand).
@@ -420,7 +596,7 @@ def _average_cost(product: Product, stock: ProductStock, on_hand: decimal.Decima
     return decimal.Decimal(product.cost).quantize(UNIT_COST)
 
 
-def _value_in(product: Product, stock: ProductStock, move: StockMove, quantity: decimal.Decimal) -> None:
+def _value_in(ledger: _Ledger, product: Product, stock: _Row, move: StockMove, quantity: decimal.Decimal) -> None:
     """Value an inbound quantity at ``move.unit_cost``: the stock's value grows, FIFO gets a layer."""
     value = (quantity * move.unit_cost).quantize(CENTS)
     if stock.value + value >= MAX_VALUE:
@@ -431,16 +607,16 @@ def _value_in(product: Product, stock: ProductStock, move: StockMove, quantity: 
         if stock.on_hand < 0:  # stock taken below zero: this receipt first covers the shortfall
             remaining = max(ZERO, quantity + stock.on_hand)
         if remaining > 0:
-            db_session().flush()  # the move first: the layer references it
-            layer = CostLayer(
-                product_id=product.id,
-                move_id=move.id,
-                received_at=move.moved_at,
-                quantity=quantity,
-                remaining=remaining,
-                unit_cost=move.unit_cost,
+            ledger.add_layer(
+                {
+                    "product_id": product.id,
+                    "move_id": move.id,
+                    "received_at": move.moved_at,
+                    "quantity": quantity,
+                    "remaining": remaining,
+                    "unit_cost": move.unit_cost,
+                }
             )
-            db_session().add(layer)
     stock.value += value
 
 
@@ -449,37 +625,36 @@ class _OpenLayers:
 
     Only as many layers as the quantity needs are read (the product's totals
     row is locked first, so nobody else consumes them meanwhile); the issues
-    of one batch share the pool.
+    of one batch share the pool. The layers are the ledger's rows: what is
+    taken is written back with the movement.
     """
 
     CHUNK = 8
 
-    def __init__(self, product_id: uuid.UUID) -> None:
+    def __init__(self, ledger: _Ledger, product_id: uuid.UUID) -> None:
+        self.ledger = ledger
         self.product_id = product_id
-        self.rows: list[CostLayer] = []
+        self.rows: list[_Row] = []
         self.after: tuple[Any, uuid.UUID] | None = None
         self.exhausted = False
 
+    @staticmethod
+    def _columns() -> list[Any]:
+        return [getattr(CostLayer, c) for c in _READ[CostLayer]]
+
     def _fetch(self) -> bool:
-        query = select(CostLayer).where(CostLayer.product_id == self.product_id, CostLayer.remaining > 0)
+        query = select(*self._columns()).where(CostLayer.product_id == self.product_id, CostLayer.remaining > 0)
         if self.after is not None:
             at, layer_id = self.after
             query = query.where(
                 CostLayer.received_at >= at,
                 or_(CostLayer.received_at > at, CostLayer.id > layer_id),
             )
-        query = (
-            query.order_by(CostLayer.received_at, CostLayer.id)
-            .limit(self.CHUNK)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        session = db_session()
-        with session.no_autoflush:  # the totals' pending change is flushed once, with the value
-            self._seed(list(session.scalars(query)))
+        query = query.order_by(CostLayer.received_at, CostLayer.id).limit(self.CHUNK).with_for_update()
+        self._seed(self.ledger.layer_rows(query))
         return bool(self.rows)
 
-    def _seed(self, rows: list[CostLayer]) -> None:
+    def _seed(self, rows: list[_Row]) -> None:
         """Take ``rows``, the product's next chunk (read here or by :meth:`first_chunks`)."""
         self.rows = rows
         self.exhausted = len(rows) < self.CHUNK
@@ -487,7 +662,7 @@ class _OpenLayers:
             self.after = (rows[-1].received_at, rows[-1].id)
 
     @classmethod
-    def first_chunks(cls, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _OpenLayers]:
+    def first_chunks(cls, ledger: _Ledger, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _OpenLayers]:
         """The pools of several FIFO products, each with its first chunk read and locked: one statement for all.
 
         The callers hold the products' totals rows, so nobody else consumes
@@ -504,20 +679,17 @@ class _OpenLayers:
             .subquery()
         )
         query = (
-            select(CostLayer)
+            select(*cls._columns())
             .where(CostLayer.id.in_(select(ranked.c.id).where(ranked.c.rank <= cls.CHUNK)))
             .order_by(CostLayer.product_id, CostLayer.received_at, CostLayer.id)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
-        session = db_session()
-        found: dict[uuid.UUID, list[CostLayer]] = {product_id: [] for product_id in product_ids}
-        with session.no_autoflush:
-            for layer in session.scalars(query):
-                found[layer.product_id].append(layer)
+        found: dict[uuid.UUID, list[_Row]] = {product_id: [] for product_id in product_ids}
+        for layer in ledger.layer_rows(query):
+            found[layer.product_id].append(layer)
         pools = {}
         for product_id, rows in found.items():
-            pool = pools[product_id] = cls(product_id)
+            pool = pools[product_id] = cls(ledger, product_id)
             pool._seed(rows)
         return pools
 
@@ -542,10 +714,10 @@ class _OpenLayers:
 
 def _value_out(
     product: Product,
-    stock: ProductStock,
+    stock: _Row,
     quantity: decimal.Decimal,
     on_hand: decimal.Decimal,
-    layers: _OpenLayers | None = None,
+    layers: _OpenLayers,
 ) -> tuple[decimal.Decimal, decimal.Decimal]:
     """Cost an outbound quantity, consuming FIFO layers or at the running average; returns (unit cost, value).
 
@@ -555,7 +727,7 @@ def _value_out(
     """
     clears = on_hand > 0 and on_hand == quantity  # on_hand: the product's total before this movement
     if product.valuation == "fifo":
-        exact, left, last_cost = (layers or _OpenLayers(product.id)).take(quantity)
+        exact, left, last_cost = layers.take(quantity)
         if left > 0:
             exact += left * (last_cost if last_cost is not None else decimal.Decimal(product.cost))
         value = exact.quantize(CENTS)
@@ -565,49 +737,6 @@ def _value_out(
         value = stock.value
     stock.value -= value
     return (value / quantity).quantize(UNIT_COST), value
-
-
-def _move(
-    kind: str,
-    product: Product,
-    warehouse: Warehouse,
-    lot: Lot | None,
-    quantity: decimal.Decimal,
-    *,
-    on_hand: decimal.Decimal = ZERO,
-    reserved: decimal.Decimal = ZERO,
-    unit_cost: decimal.Decimal = ZERO,
-    value: decimal.Decimal = ZERO,
-    reference: str = "",
-    reference_id: uuid.UUID | None = None,
-    reference_number: str = "",
-    note: str = "",
-) -> StockMove:
-    for field, text, limit in (("reference", reference, 40), ("reference_number", reference_number, 40)):
-        if len(text or "") > limit:
-            raise _refuse("invalid reference", field, f"at most {limit} characters")
-    if len(note or "") > 500:
-        raise _refuse("invalid note", "note", "at most 500 characters")
-    move = StockMove(
-        id=new_id(),
-        kind=kind,
-        product_id=product.id,
-        warehouse_id=warehouse.id,
-        lot_id=lot.id if lot else None,
-        quantity=quantity.quantize(QTY),
-        on_hand_delta=on_hand.quantize(QTY),
-        reserved_delta=reserved.quantize(QTY),
-        unit_cost=unit_cost.quantize(UNIT_COST),
-        value=value.quantize(CENTS),
-        reference=reference or "",
-        reference_id=reference_id,
-        reference_number=reference_number or "",
-        user_id=_user_id(),
-        moved_at=utcnow(),
-        note=note or "",
-    )
-    db_session().add(move)
-    return move
 
 
 # -- published services ---------------------------------------------------------------------------
@@ -628,16 +757,17 @@ def receive(
     """Receive ``quantity`` into a warehouse (and lot) at ``unit_cost`` (default: the product's standard cost).
 
     Adds to on hand and available, to the stock's value and (FIFO) a cost layer.
-    Returns the ``receipt`` move (flushed).
+    Returns the ``receipt`` move (written).
     """
     product = _product(product_id)
     warehouse = _warehouse(warehouse_id)
     lot = _lot(product, lot_id)
     qty = _quantity(quantity)
     cost = _unit_cost(unit_cost)
-    stock = _lock_stock(product)
-    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
-    move = _move(
+    ledger = _Ledger()
+    stock = ledger.stock(product)
+    balance = ledger.balance(product.id, warehouse.id, lot.id if lot else None)
+    move = ledger.move(
         "receipt",
         product,
         warehouse,
@@ -650,7 +780,7 @@ def receive(
         reference_number=reference_number,
         note=note,
     )
-    _value_in(product, stock, move, qty)
+    _value_in(ledger, product, stock, move, qty)
     _change(
         product,
         stock,
@@ -660,7 +790,7 @@ def receive(
         where=_where(product, warehouse, lot),
         check_available=False,
     )
-    db_session().flush()
+    ledger.write()
     return move
 
 
@@ -688,22 +818,6 @@ def _checked_lines(
     return out
 
 
-def _lock_lines(
-    checked: Sequence[tuple[Product, Warehouse, Lot | None, decimal.Decimal]],
-) -> tuple[dict[uuid.UUID, ProductStock], dict[tuple[Any, ...], StockBalance]]:
-    """Lock what the lines move: the products' totals (product order), then the balances (product, warehouse, lot).
-
-    Two statements whatever the number of lines. Every movement holds a
-    product's totals row before any of its balances, so taking all the totals
-    first keeps the order deadlock-free against single movements.
-    """
-    stocks = _lock_stocks(product.id for product, _, _, _ in checked)
-    balances = _lock_balances(
-        _balance_key(product.id, warehouse.id, lot.id if lot else None) for product, warehouse, lot, _ in checked
-    )
-    return stocks, balances
-
-
 def issue_many(
     lines: Sequence[MoveLine],
     *,
@@ -716,14 +830,15 @@ def issue_many(
     """:func:`issue` for several lines at once (same checks, costs and refusals); returns their moves, in order.
 
     The rows are locked in two statements (see :func:`_lock_lines`) and
-    written in one flush. A refused line refuses the batch (the caller rolls
-    back).
+    written in one statement per table. A refused line refuses the batch
+    (nothing of it is written; the caller rolls back).
     """
     checked = _checked_lines(lines, inactive_ok=from_reserved)  # reserved stock still leaves
-    stocks, balances = _lock_lines(checked)
+    ledger = _Ledger()
+    stocks, balances = _lock_lines(ledger, checked)
     fifo = sorted({product.id for product, _, _, _ in checked if product.valuation == "fifo"}, key=str)
     # Several FIFO products: their first layers in one statement (one product reads its own as it goes).
-    layers: dict[uuid.UUID, _OpenLayers] = _OpenLayers.first_chunks(fifo) if len(fifo) > 1 else {}
+    layers: dict[uuid.UUID, _OpenLayers] = _OpenLayers.first_chunks(ledger, fifo) if len(fifo) > 1 else {}
     moves = []
     for product, warehouse, lot, qty in checked:
         stock = stocks[product.id]
@@ -734,10 +849,10 @@ def issue_many(
         _change(
             product, stock, balance, on_hand=-qty, reserved=reserved, where=where, check_available=not from_reserved
         )
-        pool = layers.setdefault(product.id, _OpenLayers(product.id))
+        pool = layers.setdefault(product.id, _OpenLayers(ledger, product.id))
         unit_cost, value = _value_out(product, stock, qty, before, pool)
         moves.append(
-            _move(
+            ledger.move(
                 "issue",
                 product,
                 warehouse,
@@ -753,7 +868,7 @@ def issue_many(
                 note=note,
             )
         )
-    db_session().flush()
+    ledger.write()
     return moves
 
 
@@ -811,10 +926,13 @@ def transfer(
         raise _refuse("same warehouse", "to_warehouse_id", "must differ from from_warehouse_id")
     lot = _lot(product, lot_id)
     qty = _quantity(quantity)
-    stock = _lock_stock(product)
+    ledger = _Ledger()
+    stock = ledger.stock(product)
     lot_ref = lot.id if lot else None
-    first, second = sorted([source, target], key=lambda w: str(w.id))
-    locked = {w.id: _lock_balance(product.id, w.id, lot_ref) for w in (first, second)}
+    locked = {
+        key[1]: row
+        for key, row in ledger.balances(_balance_key(product.id, w.id, lot_ref) for w in (source, target)).items()
+    }
     _change(
         product,
         stock,
@@ -835,9 +953,9 @@ def transfer(
         "reference_number": reference_number,
         "note": note,
     }
-    out = _move("transfer_out", product, source, lot, qty, on_hand=-qty, **common)
-    into = _move("transfer_in", product, target, lot, qty, on_hand=qty, **common)
-    db_session().flush()
+    out = ledger.move("transfer_out", product, source, lot, qty, on_hand=-qty, **common)
+    into = ledger.move("transfer_in", product, target, lot, qty, on_hand=qty, **common)
+    ledger.write()
     return out, into
 
 
@@ -865,8 +983,9 @@ def adjust(
     lot = _lot(product, lot_id)
     delta = _quantity(quantity_delta, "quantity_delta", signed=True)
     cost = _unit_cost(unit_cost)
-    stock = _lock_stock(product)
-    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
+    ledger = _Ledger()
+    stock = ledger.stock(product)
+    balance = ledger.balance(product.id, warehouse.id, lot.id if lot else None)
     size = abs(delta)
     common: dict[str, Any] = {
         "reference": reference,
@@ -875,7 +994,7 @@ def adjust(
         "note": note,
     }
     if delta > 0:
-        move = _move(
+        move = ledger.move(
             "adjustment",
             product,
             warehouse,
@@ -885,7 +1004,7 @@ def adjust(
             unit_cost=cost if cost is not None else _average_cost(product, stock),
             **common,
         )
-        _value_in(product, stock, move, size)
+        _value_in(ledger, product, stock, move, size)
         _change(product, stock, balance, on_hand=delta, reserved=ZERO, where="", check_available=False)
     else:
         where = _where(product, warehouse, lot)
@@ -894,11 +1013,11 @@ def adjust(
             _change(product, stock, balance, on_hand=delta, reserved=ZERO, where=where, check_available=True)
         except UdyogError as refused:
             raise UdyogError(str(refused), status=409, errors={"quantity_delta": refused.errors["quantity"]}) from None
-        out_cost, value = _value_out(product, stock, size, before)
-        move = _move(
+        out_cost, value = _value_out(product, stock, size, before, _OpenLayers(ledger, product.id))
+        move = ledger.move(
             "adjustment", product, warehouse, lot, size, on_hand=delta, unit_cost=out_cost, value=value, **common
         )
-    db_session().flush()
+    ledger.write()
     return move
 
 
@@ -912,10 +1031,11 @@ def reserve_many(
     """:func:`reserve` for several lines at once (same checks and refusals); returns their moves, in order.
 
     The rows are locked in two statements (the products' totals, then the
-    balances, each in a stable order) and written in one flush.
+    balances, each in a stable order) and written in one statement per table.
     """
     checked = _checked_lines(lines, inactive_ok=False)
-    stocks, balances = _lock_lines(checked)
+    ledger = _Ledger()
+    stocks, balances = _lock_lines(ledger, checked)
     moves = []
     for product, warehouse, lot, qty in checked:
         _change(
@@ -928,7 +1048,7 @@ def reserve_many(
             check_available=False,
         )
         moves.append(
-            _move(
+            ledger.move(
                 "reservation",
                 product,
                 warehouse,
@@ -940,7 +1060,7 @@ def reserve_many(
                 reference_number=reference_number,
             )
         )
-    db_session().flush()
+    ledger.write()
     return moves
 
 
@@ -981,8 +1101,9 @@ def release(
     warehouse = _warehouse(warehouse_id, inactive_ok=True)  # reservations can always be given back
     lot = _lot(product, lot_id)
     qty = _quantity(quantity)
-    stock = _lock_stock(product)
-    balance = _lock_balance(product.id, warehouse.id, lot.id if lot else None)
+    ledger = _Ledger()
+    stock = ledger.stock(product)
+    balance = ledger.balance(product.id, warehouse.id, lot.id if lot else None)
     _change(
         product,
         stock,
@@ -992,7 +1113,7 @@ def release(
         where=_where(product, warehouse, lot),
         check_available=False,
     )
-    move = _move(
+    move = ledger.move(
         "release",
         product,
         warehouse,
@@ -1003,7 +1124,7 @@ def release(
         reference_id=reference_id,
         reference_number=reference_number,
     )
-    db_session().flush()
+    ledger.write()
     return move
 
 
