@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import marshmallow as ma
 from flask import Blueprint as FlaskBlueprint
 from flask.blueprints import BlueprintSetupState
-from sqlalchemy import Boolean, ForeignKeyConstraint, inspect, select
+from sqlalchemy import Boolean, ForeignKeyConstraint, bindparam, inspect, select
 from sqlalchemy.orm import ONETOMANY, with_parent
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.sql import Select
@@ -508,13 +508,27 @@ class Resource:
         transaction ends, its attributes refreshed): for an action that must
         see the latest committed state and keep others out meanwhile.
         """
-        query = self.query().where(self.model.id == record_id)
-        if for_update:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        row = db_session().scalar(query)
+        row = db_session().scalar(self._lookup_statement(for_update), {"udyog_record_id": record_id})
         if row is None:
             raise UdyogError(f"{self.label} not found".capitalize(), status=404)
         return row
+
+    def _lookup_statement(self, for_update: bool) -> Any:
+        """:meth:`lookup`'s statement (the id a parameter); built once per resource unless :meth:`query` is overridden.
+
+        A statement object run again skips building and keying its SQL. An
+        overridden :meth:`query` may depend on the moment, so it is asked every time.
+        """
+        default = type(self).query is Resource.query
+        built = self.__dict__.get("_udyog_lookups") if default else None
+        if built is not None and for_update in built:
+            return built[for_update]
+        query = self.query().where(self.model.id == bindparam("udyog_record_id"))
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        if default:
+            self.__dict__.setdefault("_udyog_lookups", {})[for_update] = query
+        return query
 
     def validate(self, data: dict[str, Any], obj: Any | None) -> None:
         """Check loaded input before it is written (``obj`` is None on create).

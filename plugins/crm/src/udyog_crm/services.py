@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from udyog_sdk import UdyogError, current_user, db_session, emit, hooks
@@ -48,12 +48,16 @@ NO_CONVERTER = "no enabled plugin converts quotes (enable sales)"
 # -- customers -------------------------------------------------------------------------------------
 
 
+#: Built once: a statement object run again skips building and keying its SQL.
+_CUSTOMER = select(Customer).where(Customer.id == bindparam("customer_id"))
+
+
 def get_customer(customer_id: uuid.UUID) -> Customer:
     """The current tenant's customer ``customer_id`` (as the user's record rules show it).
 
     Raises 422 ``{"customer_id": ["no such customer"]}`` when there is none.
     """
-    found = db_session().scalar(select(Customer).where(Customer.id == customer_id))
+    found = db_session().scalar(_CUSTOMER, {"customer_id": customer_id})
     if found is None:
         raise UdyogError("no such customer", status=422, errors={"customer_id": ["no such customer"]})
     return found

@@ -46,9 +46,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -209,10 +210,15 @@ def products(product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Product]:
         elif isinstance(product_id, uuid.UUID):
             missing.append(product_id)
     if missing:
-        for row in db_session().scalars(select(Product).where(Product.id.in_(missing))):
+        for row in db_session().scalars(_PRODUCTS_BY_ID, {"ids": missing}):
             _remember("product", row)
             out[row.id] = row
     return out
+
+
+#: Built once: a statement object run again skips building and keying its SQL (the tenant scoping is memoised
+#: per statement object too). The same holds for :func:`_lock_query` and :func:`_first_chunks_query`.
+_PRODUCTS_BY_ID = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
 def _product(product_id: Any) -> Product:
@@ -323,6 +329,21 @@ def _balance_key(product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UU
     return (product_id, warehouse_id, str(lot_id) if lot_id else "")
 
 
+@cache
+def _lock_query(model: type, columns: tuple[str, ...], many: int) -> Any:
+    """``SELECT`` of :data:`_READ`'s columns ``FOR UPDATE``, ordered by ``columns``, of one key or (``many`` > 1) of
+    a list of keys (parameter ``keys``); one key's values are parameters named as its columns. Built once per shape.
+    """
+    cols = [getattr(model, c) for c in columns]
+    if many == 1:
+        where = [c == bindparam(name) for c, name in zip(cols, columns, strict=True)]
+    elif len(cols) == 1:
+        where = [cols[0].in_(bindparam("keys", expanding=True))]
+    else:
+        where = [tuple_(*cols).in_(bindparam("keys", expanding=True))]
+    return select(*(getattr(model, c) for c in _READ[model])).where(*where).order_by(*cols).with_for_update()
+
+
 class _Ledger:
     """What one movement (or one batch of them) does: the rows it locks and changes, its moves, new cost layers.
 
@@ -350,22 +371,17 @@ class _Ledger:
         in that order); missing rows are created (one insert) and then locked.
         """
         session = db_session()
-        cols = [getattr(model, c) for c in columns]
-        read = [getattr(model, c) for c in _READ[model]]
         wanted = sorted(set(keys), key=lambda k: tuple("" if v is None else str(v) for v in k))
-
-        def query(subset: list[tuple[Any, ...]]) -> Any:
-            if len(subset) == 1:
-                where = [c == v for c, v in zip(cols, subset[0], strict=True)]
-            elif len(cols) == 1:
-                where = [cols[0].in_([k[0] for k in subset])]
-            else:
-                where = [tuple_(*cols).in_(subset)]
-            return select(*read).where(*where).order_by(*cols).with_for_update()
 
         def fetch(subset: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], _Row]:
             out = {}
-            for values in session.execute(query(subset)).mappings():
+            if len(subset) == 1:
+                query, params = _lock_query(model, tuple(columns), 1), dict(zip(columns, subset[0], strict=True))
+            elif len(columns) == 1:
+                query, params = _lock_query(model, tuple(columns), 2), {"keys": [k[0] for k in subset]}
+            else:
+                query, params = _lock_query(model, tuple(columns), 2), {"keys": subset}
+            for values in session.execute(query, params).mappings():
                 row = _Row(model, values)
                 self.rows.append(row)
                 out[tuple(values[c] for c in columns)] = row
@@ -414,11 +430,11 @@ class _Ledger:
         key = _balance_key(product_id, warehouse_id, lot_id)
         return self.balances([key])[key]
 
-    def layer_rows(self, query: Any) -> list[_Row]:
+    def layer_rows(self, query: Any, params: Mapping[str, Any] | None = None) -> list[_Row]:
         """Cost layers read (and locked) by ``query``, a select of :data:`_READ`'s layer columns."""
         session = db_session()
         with session.no_autoflush:  # nothing of this movement is pending in the session
-            rows = [_Row(CostLayer, values) for values in session.execute(query).mappings()]
+            rows = [_Row(CostLayer, values) for values in session.execute(query, params).mappings()]
         self.rows.extend(rows)
         return rows
 
@@ -620,6 +636,27 @@ def _value_in(ledger: _Ledger, product: Product, stock: _Row, move: StockMove, q
     stock.value += value
 
 
+@cache
+def _first_chunks_query() -> Any:
+    """The first :attr:`_OpenLayers.CHUNK` open layers of each of ``products`` (a parameter), ``FOR UPDATE``."""
+    ranked = (
+        select(
+            CostLayer.id,
+            func.row_number()
+            .over(partition_by=CostLayer.product_id, order_by=(CostLayer.received_at, CostLayer.id))
+            .label("rank"),
+        )
+        .where(CostLayer.product_id.in_(bindparam("products", expanding=True)), CostLayer.remaining > 0)
+        .subquery()
+    )
+    return (
+        select(*(getattr(CostLayer, c) for c in _READ[CostLayer]))
+        .where(CostLayer.id.in_(select(ranked.c.id).where(ranked.c.rank <= _OpenLayers.CHUNK)))
+        .order_by(CostLayer.product_id, CostLayer.received_at, CostLayer.id)
+        .with_for_update()
+    )
+
+
 class _OpenLayers:
     """A FIFO product's open cost layers, oldest first, read and locked ``FOR UPDATE`` in chunks as issues need them.
 
@@ -668,24 +705,8 @@ class _OpenLayers:
         The callers hold the products' totals rows, so nobody else consumes
         these layers meanwhile; the layers are locked in (product, age) order.
         """
-        ranked = (
-            select(
-                CostLayer.id,
-                func.row_number()
-                .over(partition_by=CostLayer.product_id, order_by=(CostLayer.received_at, CostLayer.id))
-                .label("rank"),
-            )
-            .where(CostLayer.product_id.in_(product_ids), CostLayer.remaining > 0)
-            .subquery()
-        )
-        query = (
-            select(*cls._columns())
-            .where(CostLayer.id.in_(select(ranked.c.id).where(ranked.c.rank <= cls.CHUNK)))
-            .order_by(CostLayer.product_id, CostLayer.received_at, CostLayer.id)
-            .with_for_update()
-        )
         found: dict[uuid.UUID, list[_Row]] = {product_id: [] for product_id in product_ids}
-        for layer in ledger.layer_rows(query):
+        for layer in ledger.layer_rows(_first_chunks_query(), {"products": list(product_ids)}):
             found[layer.product_id].append(layer)
         pools = {}
         for product_id, rows in found.items():

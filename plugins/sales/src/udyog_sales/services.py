@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -56,10 +56,12 @@ ORDER_REFERENCE = "sales.order"
 
 def account_row(customer_id: uuid.UUID, *, lock: bool = False) -> AccountTerms | None:
     """The customer's terms row, or None; ``lock`` takes it ``FOR UPDATE`` (and re-reads it)."""
-    query = select(AccountTerms).where(AccountTerms.record_id == customer_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return db_session().scalar(query)
+    return db_session().scalar(_LOCKED_ACCOUNT if lock else _ACCOUNT, {"customer_id": customer_id})
+
+
+#: Statements built once (a statement object run again skips building and keying its SQL).
+_ACCOUNT = select(AccountTerms).where(AccountTerms.record_id == bindparam("customer_id"))
+_LOCKED_ACCOUNT = _ACCOUNT.with_for_update().execution_options(populate_existing=True)
 
 
 def locked_account(customer_id: uuid.UUID) -> AccountTerms:
@@ -115,8 +117,7 @@ def _refused(message: str, field: str, problems: list[str], status: int) -> Udyo
 
 def _check_products(lines: Sequence[Mapping[str, Any]]) -> dict[uuid.UUID, Product]:
     """The products the lines name, by id; 422 naming the line for one that does not exist."""
-    ids = {line["product_id"] for line in lines}
-    found = {p.id: p for p in db_session().scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
+    found = stock.products(list({line["product_id"]: None for line in lines}))
     errors = {
         f"lines.{i}.product_id": ["no such product"] for i, line in enumerate(lines) if line["product_id"] not in found
     }
@@ -393,8 +394,10 @@ def confirm_order(order: Order, version: int | None) -> Order:
 
 def active_invoices(order: Order) -> list[Invoice]:
     """The order's invoices that are not cancelled."""
-    query = select(Invoice).where(Invoice.order_id == order.id, Invoice.state != "cancelled")
-    return list(db_session().scalars(query))
+    return list(db_session().scalars(_ACTIVE_INVOICES, {"order_id": order.id}))
+
+
+_ACTIVE_INVOICES = select(Invoice).where(Invoice.order_id == bindparam("order_id"), Invoice.state != "cancelled")
 
 
 def refresh_state(order: Order, invoices: list[Invoice] | None = None) -> None:
