@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -65,6 +65,18 @@ class TenantScope:
         from udyog.outbox import record_detached
 
         return record_detached(self.session, name, payload)
+
+    def insert_rows(self, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows of an unaudited tenant model in one statement (see :mod:`udyog.bulk`)."""
+        from udyog.bulk import insert_rows
+
+        insert_rows(self.session, model, rows)
+
+    def update_rows(self, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Update rows of an unaudited tenant model by id in one statement (see :mod:`udyog.bulk`)."""
+        from udyog.bulk import update_rows
+
+        update_rows(self.session, model, rows)
 
     def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
         """Take the next number of series ``key`` in this scope's transaction (see :mod:`udyog.series`)."""

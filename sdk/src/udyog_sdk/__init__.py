@@ -34,6 +34,8 @@ from udyog_sdk.runtime import (
     emit,
     emit_detached,
     hooks,
+    insert_rows,
+    update_rows,
 )
 from udyog_sdk.security import Permission, Principal, RecordRule, RoleTemplate
 from udyog_sdk.settings import SettingsSchema, plugin_settings
@@ -69,7 +71,9 @@ __all__ = [
     "hookimpl",
     "hooks",
     "hookspec",
+    "insert_rows",
     "notify",
     "plugin_settings",
     "run_status",
+    "update_rows",
 ]

@@ -49,12 +49,21 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 
-from udyog_sdk import UdyogError, current_tenant, current_user, db_session, emit, hooks, plugin_settings
+from udyog_sdk import (
+    UdyogError,
+    current_tenant,
+    current_user,
+    db_session,
+    emit,
+    hooks,
+    insert_rows,
+    plugin_settings,
+    update_rows,
+)
 from udyog_sdk.models import new_id, utcnow
 
 from .models import (
@@ -488,17 +497,20 @@ class _Ledger:
         return move
 
     def write(self) -> None:
-        """Send everything: moves, new layers, then every changed row, one statement per table."""
+        """Send everything: moves, new layers, then every changed row, one statement per table.
+
+        Through ``insert_rows`` and ``update_rows`` (plain statements: the ledger's
+        tables are not audited, and the ORM's bulk paths cost several times more).
+        """
         session = db_session()
-        tenant_id = current_tenant().id
         if self.moves:
             names = _MOVE_COLUMNS
-            session.execute(insert(StockMove), [{n: getattr(m, n) for n in names} for m in self.moves])
+            insert_rows(StockMove, [{n: getattr(m, n) for n in names} for m in self.moves])
             for move in self.moves:  # now persistent, as a flushed object would be
                 make_transient_to_detached(move)
                 session.add(move)
         if self.layers:
-            session.execute(insert(CostLayer), self.layers)
+            insert_rows(CostLayer, self.layers)
         changed: dict[type, list[tuple[_Row, dict[str, Any]]]] = {}
         for row in self.rows:
             changes = row.changes()
@@ -506,16 +518,9 @@ class _Ledger:
                 changed.setdefault(row._model, []).append((row, changes))
         for model, rows in changed.items():
             names = sorted({name for _, changes in rows for name in changes})
-            session.execute(
-                update(model),
-                [{"tenant_id": tenant_id, "id": row.id, **{n: getattr(row, n) for n in names}} for row, _ in rows],
-            )
+            update_rows(model, [{"id": row.id, **{n: getattr(row, n) for n in names}} for row, _ in rows])
             for row, changes in rows:
                 row._read.update(changes)
-                # An ORM instance of the row read earlier in this transaction no longer holds.
-                held = session.identity_map.get(identity_key(model, (tenant_id, row.id)))
-                if held is not None:
-                    session.expire(held)
         self.moves, self.layers = [], []
 
 

@@ -1,0 +1,121 @@
+"""Many rows of an unaudited tenant table in one Core statement: the kernel's side of ``udyog_sdk.insert_rows``.
+
+The tenant session refuses Core statements against tenant tables (they
+would slip past its tenant filter), and the ORM's bulk insert and its bulk
+update by primary key cost several times what the statement itself does.
+For the tables a plugin keeps as its own trail, append-heavy and not
+audited (inventory's moves, balances and cost layers), these two functions
+write plain Core statements on the session's connection, and do here what
+the session's guards would do: every inserted row is stamped with the
+session's tenant (a row naming another is refused), every update matches
+``tenant_id`` and ``id``, and neither touches another tenant's rows.
+Row-level security applies to them on PostgreSQL like to any statement.
+
+Audited models are refused: their changes must go through the ORM, whose
+flush events write the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, inspect, update
+
+from udyog.db import TenantBoundaryError
+from udyog_sdk.models import is_tenant_model
+
+_KEY = ("tenant_id", "id")
+
+
+def _table(session: Any, model: type) -> Table:
+    """``model``'s table, checked: an unaudited tenant model keyed by (tenant_id, id), the session bound to a tenant."""
+    from udyog.audit import is_audited
+
+    if not is_tenant_model(model):
+        raise TypeError(f"{getattr(model, '__name__', model)!r} is not a tenant model")
+    if is_audited(model):
+        raise TypeError(
+            f"{model.__name__} is audited: write it through the ORM (session.add, or session.execute(insert(...)))"
+            " so that the audit log records the change"
+        )
+    table = inspect(model).local_table
+    if not isinstance(table, Table) or tuple(c.name for c in table.primary_key.columns) != _KEY:
+        raise TypeError(f"{model.__name__}: only tables keyed by (tenant_id, id) are written this way")
+    if session.info.get("tenant_id") is None:
+        raise TenantBoundaryError(f"rows of {model.__name__} written in a session bound to no tenant")
+    return table
+
+
+def _columns(table: Table, rows: Sequence[Mapping[str, Any]], what: str) -> list[str]:
+    """The column names the rows give (the same in every row; all of them columns of ``table``)."""
+    names = list(rows[0])
+    wanted = set(names)
+    if any(set(row) != wanted for row in rows):
+        raise ValueError(f"{what} of {table.name}: every row must give the same columns")
+    unknown = sorted(wanted - set(table.c.keys()))
+    if unknown:
+        raise ValueError(f"{what} of {table.name}: no column {', '.join(unknown)}")
+    return names
+
+
+def insert_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (column name → value, the same columns in each) of ``model`` in one statement.
+
+    ``tenant_id`` is the session's (a row naming another tenant is refused);
+    ``id`` and other columns with defaults may be left out. Pending ORM
+    changes are flushed first, as the ORM's own statements do, so the rows
+    may refer to records added to the session just before.
+    """
+    if not rows:
+        return
+    table = _table(session, model)
+    tenant_id = session.info["tenant_id"]
+    if any(row.get("tenant_id", tenant_id) != tenant_id for row in rows):
+        raise TenantBoundaryError(f"insert of a {model.__name__} row for another tenant")
+    _columns(table, rows, "insert")
+    session.flush()
+    session.connection().execute(insert(table), [{**row, "tenant_id": tenant_id} for row in rows])
+
+
+@lru_cache(maxsize=256)
+def _update_statement(table: Table, names: tuple[str, ...]) -> Any:
+    return (
+        update(table)
+        .where(table.c.tenant_id == bindparam("udyog_t"), table.c.id == bindparam("udyog_id"))
+        .values({name: bindparam(f"udyog_v_{name}") for name in names})
+    )
+
+
+def update_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Update rows of ``model`` by ``id``: each row maps ``id`` and the columns to set (the same in each row).
+
+    One statement for all (on PostgreSQL one round trip), limited to the
+    session's tenant. ``tenant_id`` and ``id`` are never changed (a row
+    naming another tenant is refused). Pending ORM changes are flushed
+    first; an ORM object of an updated row in the session is expired, so
+    its next access reads the new values.
+    """
+    if not rows:
+        return
+    table = _table(session, model)
+    tenant_id = session.info["tenant_id"]
+    if any(row.get("tenant_id", tenant_id) != tenant_id for row in rows):
+        raise TenantBoundaryError(f"update of another tenant's {model.__name__} rows")
+    names = [n for n in _columns(table, rows, "update") if n not in _KEY]
+    if "id" not in rows[0]:
+        raise ValueError(f"update of {table.name}: every row needs its id")
+    if not names:
+        raise ValueError(f"update of {table.name}: no column to set")
+    session.flush()
+    session.connection().execute(
+        _update_statement(table, tuple(names)),
+        [{"udyog_t": tenant_id, "udyog_id": row["id"], **{f"udyog_v_{n}": row[n] for n in names}} for row in rows],
+    )
+    mapper = inspect(model)
+    held = session.identity_map
+    for row in rows:
+        obj = held.get(mapper.identity_key_from_primary_key([tenant_id, row["id"]]))
+        if obj is not None:
+            session.expire(obj)
