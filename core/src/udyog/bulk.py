@@ -48,8 +48,14 @@ def _table(session: Any, model: type) -> Table:
     return table
 
 
-def _columns(table: Table, rows: Sequence[Mapping[str, Any]], what: str) -> list[str]:
-    """The column names the rows give (the same in every row; all of them columns of ``table``)."""
+def _checked(session: Any, model: type, rows: Sequence[Mapping[str, Any]], what: str) -> tuple[Table, Any, list[str]]:
+    """(table, the session's tenant, the column names the rows give), after every check of :func:`_table`,
+    that no row names another tenant, and that every row gives the same columns, all of them the table's.
+    """
+    table = _table(session, model)
+    tenant_id = session.info["tenant_id"]
+    if any(row.get("tenant_id", tenant_id) != tenant_id for row in rows):
+        raise TenantBoundaryError(f"{what} of {model.__name__} rows of another tenant")
     names = list(rows[0])
     wanted = set(names)
     if any(set(row) != wanted for row in rows):
@@ -57,7 +63,7 @@ def _columns(table: Table, rows: Sequence[Mapping[str, Any]], what: str) -> list
     unknown = sorted(wanted - set(table.c.keys()))
     if unknown:
         raise ValueError(f"{what} of {table.name}: no column {', '.join(unknown)}")
-    return names
+    return table, tenant_id, names
 
 
 def insert_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -70,11 +76,7 @@ def insert_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) ->
     """
     if not rows:
         return
-    table = _table(session, model)
-    tenant_id = session.info["tenant_id"]
-    if any(row.get("tenant_id", tenant_id) != tenant_id for row in rows):
-        raise TenantBoundaryError(f"insert of a {model.__name__} row for another tenant")
-    _columns(table, rows, "insert")
+    table, tenant_id, _ = _checked(session, model, rows, "insert")
     session.flush()
     session.connection().execute(insert(table), [{**row, "tenant_id": tenant_id} for row in rows])
 
@@ -99,11 +101,8 @@ def update_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) ->
     """
     if not rows:
         return
-    table = _table(session, model)
-    tenant_id = session.info["tenant_id"]
-    if any(row.get("tenant_id", tenant_id) != tenant_id for row in rows):
-        raise TenantBoundaryError(f"update of another tenant's {model.__name__} rows")
-    names = [n for n in _columns(table, rows, "update") if n not in _KEY]
+    table, tenant_id, given = _checked(session, model, rows, "update")
+    names = [n for n in given if n not in _KEY]
     if "id" not in rows[0]:
         raise ValueError(f"update of {table.name}: every row needs its id")
     if not names:
