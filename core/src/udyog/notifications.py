@@ -38,6 +38,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from udyog.bulk import insert_rows
 from udyog.models import (
     Membership,
     Notification,
@@ -376,6 +377,8 @@ def notify(
     people = recipients(session, users=users, permission=permission, roles=roles) if active else []
     notification_ids: list[uuid.UUID] = []
     delivery_ids: list[uuid.UUID] = []
+    notifications: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
     used_language = active["in_app"].language if "in_app" in active else language
     for person in people:
         context = {
@@ -387,39 +390,44 @@ def notify(
         }
         rendered = {ch: _render_pair(r, context, event, ch) for ch, r in active.items()}
         title, body = rendered.get("in_app") or next(iter(rendered.values()))
-        notification = Notification(
-            id=new_id(),
-            user_id=person.user_id,
-            event=event,
-            title=_one_line(title, SUBJECT_MAX_LENGTH) or event,
-            body=body[:BODY_MAX_LENGTH],
-            link=link,
-            in_app="in_app" in active,
+        notification_id = new_id()
+        notifications.append(
+            {
+                "id": notification_id,
+                "user_id": person.user_id,
+                "event": event,
+                "title": _one_line(title, SUBJECT_MAX_LENGTH) or event,
+                "body": body[:BODY_MAX_LENGTH],
+                "link": link,
+                "in_app": "in_app" in active,
+            }
         )
-        session.add(notification)
-        notification_ids.append(notification.id)
+        notification_ids.append(notification_id)
         for channel in EXTERNAL_CHANNELS:
             if channel not in rendered:
                 continue
             subject, text = rendered[channel]
             address = person.email if channel == "email" else person.phone
-            delivery = NotificationDelivery(
-                id=new_id(),
-                notification_id=notification.id,
-                channel=channel,
-                address=(address or "")[:254],
-                language=active[channel].language,
-                subject=_one_line(subject, SUBJECT_MAX_LENGTH),
-                body=text[:BODY_MAX_LENGTH],
+            delivery_id = new_id()
+            missing = f"no {'e-mail address' if channel == 'email' else 'phone number'} on file"
+            deliveries.append(
+                {
+                    "id": delivery_id,
+                    "notification_id": notification_id,
+                    "channel": channel,
+                    "address": (address or "")[:254],
+                    "language": active[channel].language,
+                    "subject": _one_line(subject, SUBJECT_MAX_LENGTH),
+                    "body": text[:BODY_MAX_LENGTH],
+                    "status": "pending" if address else "failed",
+                    "last_error": None if address else missing,
+                }
             )
-            if not address:
-                delivery.status = "failed"
-                delivery.last_error = f"no {'e-mail address' if channel == 'email' else 'phone number'} on file"
-            else:
-                delivery_ids.append(delivery.id)
-            session.add(delivery)
-    if notification_ids:
-        session.flush()
+            if address:
+                delivery_ids.append(delivery_id)
+    # Bookkeeping rows nobody reads back here, not audited: one plain insert per table (udyog.bulk).
+    insert_rows(session, Notification, notifications)
+    insert_rows(session, NotificationDelivery, deliveries)
     if delivery_ids:
         scope.emit(QUEUED_EVENT, {"event": event, "deliveries": [str(d) for d in delivery_ids]})
     return NotifyResult(tuple(notification_ids), tuple(delivery_ids), used_language)
