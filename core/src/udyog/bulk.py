@@ -29,8 +29,9 @@ from udyog_sdk.models import is_tenant_model
 _KEY = ("tenant_id", "id")
 
 
-def _table(session: Any, model: type) -> Table:
-    """``model``'s table, checked: an unaudited tenant model keyed by (tenant_id, id), the session bound to a tenant."""
+@lru_cache(maxsize=256)
+def _table(model: type) -> Table:
+    """``model``'s table, checked once per model: an unaudited tenant model keyed by (tenant_id, id)."""
     from udyog.audit import is_audited
 
     if not is_tenant_model(model):
@@ -43,17 +44,18 @@ def _table(session: Any, model: type) -> Table:
     table = inspect(model).local_table
     if not isinstance(table, Table) or tuple(c.name for c in table.primary_key.columns) != _KEY:
         raise TypeError(f"{model.__name__}: only tables keyed by (tenant_id, id) are written this way")
-    if session.info.get("tenant_id") is None:
-        raise TenantBoundaryError(f"rows of {model.__name__} written in a session bound to no tenant")
     return table
 
 
 def _checked(session: Any, model: type, rows: Sequence[Mapping[str, Any]], what: str) -> tuple[Table, Any, list[str]]:
     """(table, the session's tenant, the column names the rows give), after every check of :func:`_table`,
-    that no row names another tenant, and that every row gives the same columns, all of them the table's.
+    that the session is bound to a tenant, that no row names another, and that every row gives the same
+    columns, all of them the table's.
     """
-    table = _table(session, model)
-    tenant_id = session.info["tenant_id"]
+    table = _table(model)
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        raise TenantBoundaryError(f"rows of {model.__name__} written in a session bound to no tenant")
     if any(row.get("tenant_id", tenant_id) != tenant_id for row in rows):
         raise TenantBoundaryError(f"{what} of {model.__name__} rows of another tenant")
     names = list(rows[0])

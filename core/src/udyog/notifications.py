@@ -375,8 +375,6 @@ def notify(
     templates = {ch: resolve(catalog, overrides, event, ch, language) for ch in CHANNELS}
     active = {ch: r for ch, r in templates.items() if r is not None}
     people = recipients(session, users=users, permission=permission, roles=roles) if active else []
-    notification_ids: list[uuid.UUID] = []
-    delivery_ids: list[uuid.UUID] = []
     notifications: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
     used_language = active["in_app"].language if "in_app" in active else language
@@ -402,17 +400,15 @@ def notify(
                 "in_app": "in_app" in active,
             }
         )
-        notification_ids.append(notification_id)
         for channel in EXTERNAL_CHANNELS:
             if channel not in rendered:
                 continue
             subject, text = rendered[channel]
             address = person.email if channel == "email" else person.phone
-            delivery_id = new_id()
             missing = f"no {'e-mail address' if channel == 'email' else 'phone number'} on file"
             deliveries.append(
                 {
-                    "id": delivery_id,
+                    "id": new_id(),
                     "notification_id": notification_id,
                     "channel": channel,
                     "address": (address or "")[:254],
@@ -423,11 +419,11 @@ def notify(
                     "last_error": None if address else missing,
                 }
             )
-            if address:
-                delivery_ids.append(delivery_id)
     # Bookkeeping rows nobody reads back here, not audited: one plain insert per table (udyog.bulk).
     insert_rows(session, Notification, notifications)
     insert_rows(session, NotificationDelivery, deliveries)
+    notification_ids = [n["id"] for n in notifications]
+    delivery_ids = [d["id"] for d in deliveries if d["status"] == "pending"]
     if delivery_ids:
         scope.emit(QUEUED_EVENT, {"event": event, "deliveries": [str(d) for d in delivery_ids]})
     return NotifyResult(tuple(notification_ids), tuple(delivery_ids), used_language)

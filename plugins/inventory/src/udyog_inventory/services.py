@@ -305,7 +305,7 @@ class _Row:
         return {k: v for k, v in self.__dict__.items() if k[0] != "_" and read.get(k, _UNREAD) != v}
 
 
-#: What a movement reads of each state table.
+#: What a movement reads of each state table (:func:`_read_columns`).
 _READ: dict[type, tuple[str, ...]] = {
     ProductStock: ("id", "product_id", "on_hand", "reserved", "available", "value", "updated_at"),
     StockBalance: (
@@ -321,6 +321,11 @@ _READ: dict[type, tuple[str, ...]] = {
     ),
     CostLayer: ("id", "product_id", "received_at", "remaining", "unit_cost"),
 }
+
+
+def _read_columns(model: type) -> list[Any]:
+    """The column attributes of ``model`` that a movement reads (:data:`_READ`)."""
+    return [getattr(model, c) for c in _READ[model]]
 
 
 def _insert_missing(model: type, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
@@ -339,18 +344,18 @@ def _balance_key(product_id: uuid.UUID, warehouse_id: uuid.UUID, lot_id: uuid.UU
 
 
 @cache
-def _lock_query(model: type, columns: tuple[str, ...], many: int) -> Any:
-    """``SELECT`` of :data:`_READ`'s columns ``FOR UPDATE``, ordered by ``columns``, of one key or (``many`` > 1) of
-    a list of keys (parameter ``keys``); one key's values are parameters named as its columns. Built once per shape.
+def _lock_query(model: type, columns: tuple[str, ...], single: bool) -> Any:
+    """``SELECT`` of :data:`_READ`'s columns ``FOR UPDATE``, ordered by ``columns``, of one key (its values are
+    parameters named as its columns) or of a list of keys (parameter ``keys``). Built once per shape.
     """
     cols = [getattr(model, c) for c in columns]
-    if many == 1:
+    if single:
         where = [c == bindparam(name) for c, name in zip(cols, columns, strict=True)]
     elif len(cols) == 1:
         where = [cols[0].in_(bindparam("keys", expanding=True))]
     else:
         where = [tuple_(*cols).in_(bindparam("keys", expanding=True))]
-    return select(*(getattr(model, c) for c in _READ[model])).where(*where).order_by(*cols).with_for_update()
+    return select(*_read_columns(model)).where(*where).order_by(*cols).with_for_update()
 
 
 class _Ledger:
@@ -384,13 +389,12 @@ class _Ledger:
 
         def fetch(subset: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], _Row]:
             out = {}
-            if len(subset) == 1:
-                query, params = _lock_query(model, tuple(columns), 1), dict(zip(columns, subset[0], strict=True))
-            elif len(columns) == 1:
-                query, params = _lock_query(model, tuple(columns), 2), {"keys": [k[0] for k in subset]}
+            single = len(subset) == 1
+            if single:
+                params: dict[str, Any] = dict(zip(columns, subset[0], strict=True))
             else:
-                query, params = _lock_query(model, tuple(columns), 2), {"keys": subset}
-            for values in session.execute(query, params).mappings():
+                params = {"keys": [k[0] for k in subset] if len(columns) == 1 else subset}
+            for values in session.execute(_lock_query(model, tuple(columns), single), params).mappings():
                 row = _Row(model, values)
                 self.rows.append(row)
                 out[tuple(values[c] for c in columns)] = row
@@ -655,7 +659,7 @@ def _first_chunks_query() -> Any:
         .subquery()
     )
     return (
-        select(*(getattr(CostLayer, c) for c in _READ[CostLayer]))
+        select(*_read_columns(CostLayer))
         .where(CostLayer.id.in_(select(ranked.c.id).where(ranked.c.rank <= _OpenLayers.CHUNK)))
         .order_by(CostLayer.product_id, CostLayer.received_at, CostLayer.id)
         .with_for_update()
@@ -680,12 +684,9 @@ class _OpenLayers:
         self.after: tuple[Any, uuid.UUID] | None = None
         self.exhausted = False
 
-    @staticmethod
-    def _columns() -> list[Any]:
-        return [getattr(CostLayer, c) for c in _READ[CostLayer]]
-
     def _fetch(self) -> bool:
-        query = select(*self._columns()).where(CostLayer.product_id == self.product_id, CostLayer.remaining > 0)
+        open_layers = (CostLayer.product_id == self.product_id, CostLayer.remaining > 0)
+        query = select(*_read_columns(CostLayer)).where(*open_layers)
         if self.after is not None:
             at, layer_id = self.after
             query = query.where(
