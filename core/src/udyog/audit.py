@@ -151,7 +151,10 @@ def _write(session: Session, entries: list[dict[str, Any]]) -> None:
     user_id = _actor()
     for entry in entries:
         entry.update(id=new_id(), at=now, user_id=user_id)
-    session.connection().execute(insert(AuditEntry.__table__), entries)
+    session.connection().execute(_INSERT, entries)
+
+
+_INSERT = insert(AuditEntry.__table__)  # built once: run again, it skips building and keying its SQL
 
 
 def _entry(tenant_id: Any, table: str, record_id: Any, action: str, changes: dict[str, Any]) -> dict[str, Any]:

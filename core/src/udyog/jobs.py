@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -348,9 +349,7 @@ class Jobs:
     @staticmethod
     def _insert_keyed(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         """Insert keyed runs in one statement, skipping keys the tenant already has; the ids inserted."""
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(JobRun).on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(JobRun.id)
+        statement = _insert_keyed_statement(session.get_bind().dialect.name)
         return set(session.execute(statement, rows).scalars().all())
 
     @staticmethod
@@ -937,6 +936,13 @@ _SUCCEED = PreparedStatement(
 def _json(value: Any) -> Any:
     """A JSON column's value as the driver gave it (decoded by psycopg2, text from SQLite's fallback)."""
     return json.loads(value) if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=4)
+def _insert_keyed_statement(dialect: str) -> Any:
+    """Insert runs, skipping keys the tenant already has, returning the ids inserted (built once per dialect)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(JobRun).on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(JobRun.id)
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

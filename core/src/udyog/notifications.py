@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from udyog.bulk import insert_rows
@@ -296,31 +296,44 @@ def recipients(
 ) -> list[Recipient]:
     """Active members of the session's tenant among ``users``, holding ``permission`` (wildcards apply)
     or holding one of the roles named ``roles`` (names the tenant has no role of are ignored)."""
-    wanted = {uuid.UUID(str(u)) for u in users or ()}
-    conditions = []
-    if wanted:
-        conditions.append(User.id.in_(wanted))
+    wanted = sorted({uuid.UUID(str(u)) for u in users or ()})
     role_names = sorted({str(r) for r in roles or ()})
-    if role_names:
-        named = select(Role.id).where(Role.name.in_(role_names))
-        conditions.append(User.id.in_(select(UserRole.user_id).where(UserRole.role_id.in_(named))))
+    role_ids = []
     if permission is not None:
         role_ids = [
             role_id
-            for role_id, patterns in session.execute(select(Role.id, Role.permissions))
+            for role_id, patterns in session.execute(_ROLE_PERMISSIONS)
             if permission_granted(set(patterns or ()), permission)
         ]
-        if role_ids:
-            conditions.append(User.id.in_(select(UserRole.user_id).where(UserRole.role_id.in_(role_ids))))
-    if not conditions:
+    if not (wanted or role_names or role_ids):
         return []
-    rows = session.execute(
+    query = _recipients_query(bool(wanted), bool(role_names), bool(role_ids))
+    rows = session.execute(query, {"users": wanted, "role_names": role_names, "role_ids": role_ids}).all()
+    return [Recipient(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+#: Built once (a statement object run again skips building and keying its SQL).
+_ROLE_PERMISSIONS = select(Role.id, Role.permissions)
+
+
+@lru_cache(maxsize=8)
+def _recipients_query(users: bool, roles: bool, role_ids: bool) -> Any:
+    """The active members among the given users, or holding a role named, or holding one of the role ids."""
+    conditions = []
+    if users:
+        conditions.append(User.id.in_(bindparam("users", expanding=True)))
+    if roles:
+        named = select(Role.id).where(Role.name.in_(bindparam("role_names", expanding=True)))
+        conditions.append(User.id.in_(select(UserRole.user_id).where(UserRole.role_id.in_(named))))
+    if role_ids:
+        held = select(UserRole.user_id).where(UserRole.role_id.in_(bindparam("role_ids", expanding=True)))
+        conditions.append(User.id.in_(held))
+    return (
         select(User.id, User.email, User.name, User.phone)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.is_active.is_(True), User.is_active.is_(True), or_(*conditions))
         .order_by(User.email)
-    ).all()
-    return [Recipient(r[0], r[1], r[2], r[3]) for r in rows]
+    )
 
 
 # -- notify ------------------------------------------------------------------------------
@@ -338,6 +351,10 @@ def _check_link(link: str) -> str:
     ):
         raise ValueError(f"notification link must be a path of this site (/...), not {link!r}")
     return link
+
+
+#: Built once: the tenant's overrides of an event's templates.
+_OVERRIDES = select(NotificationTemplateOverride).where(NotificationTemplateOverride.event == bindparam("event"))
 
 
 def notify(
@@ -370,8 +387,7 @@ def notify(
         raise ValueError(f"notification {event}: permission {permission!r} is not declared")
     language = tenant_language(tenant)
     session = scope.session
-    own = select(NotificationTemplateOverride).where(NotificationTemplateOverride.event == event)
-    overrides = {(o.channel, o.language): o for o in session.scalars(own)}
+    overrides = {(o.channel, o.language): o for o in session.scalars(_OVERRIDES, {"event": event})}
     templates = {ch: resolve(catalog, overrides, event, ch, language) for ch in CHANNELS}
     active = {ch: r for ch, r in templates.items() if r is not None}
     people = recipients(session, users=users, permission=permission, roles=roles) if active else []

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import bindparam, event, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -75,9 +75,28 @@ def _mark_delivered(*conditions: Any, at: Any = None) -> Any:
     return (
         update(OutboxEvent)
         .where(*conditions)
-        .values(dispatched_at=at or utcnow(), claimed_at=None, pending_listeners=None, last_error=None)
+        .values(dispatched_at=utcnow() if at is None else at, claimed_at=None, pending_listeners=None, last_error=None)
         .execution_options(synchronize_session=False)
     )
+
+
+#: Built once (a statement object run again skips building and keying its SQL): claim the given
+#: events that are neither delivered nor claimed by another process (or whose claim has expired).
+_CLAIM = (
+    update(OutboxEvent)
+    .where(
+        OutboxEvent.id.in_(bindparam("ids", expanding=True)),
+        OutboxEvent.dispatched_at.is_(None),
+        or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < bindparam("expired")),
+    )
+    .values(claimed_at=bindparam("now"), attempts=OutboxEvent.attempts + 1)
+    .returning(
+        OutboxEvent.id, OutboxEvent.name, OutboxEvent.payload, OutboxEvent.created_at, OutboxEvent.pending_listeners
+    )
+    .execution_options(synchronize_session=False)
+)
+#: Built once: mark one event delivered (the last in-process listener's transaction does).
+_MARK_ONE = _mark_delivered(OutboxEvent.id == bindparam("event_id"), at=bindparam("now"))
 
 
 def record_detached(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
@@ -279,21 +298,7 @@ class Dispatcher:
             claim = [event_id for event_id, _ in items if event_id not in skip]
             rows: list[Any] = []
             if claim:
-                rows = list(
-                    session.execute(
-                        update(OutboxEvent)
-                        .where(OutboxEvent.id.in_(claim), OutboxEvent.dispatched_at.is_(None), free)
-                        .values(claimed_at=now, attempts=OutboxEvent.attempts + 1)
-                        .returning(
-                            OutboxEvent.id,
-                            OutboxEvent.name,
-                            OutboxEvent.payload,
-                            OutboxEvent.created_at,
-                            OutboxEvent.pending_listeners,
-                        )
-                        .execution_options(synchronize_session=False)
-                    ).all()
-                )
+                rows = list(session.execute(_CLAIM, {"ids": claim, "now": now, "expired": now - CLAIM_LEASE}).all())
             session.commit()
         order = {event_id: n for n, (event_id, _) in enumerate(items)}
         rows.sort(key=lambda r: order[r.id])
@@ -352,7 +357,7 @@ class Dispatcher:
                 with kernel.tenant_scope(tenant) as scope:
                     listener.handler(ev)
                     if mark_with_last and not failed and n == len(in_process) - 1:
-                        scope.session.execute(_mark_delivered(OutboxEvent.id == ev.id))
+                        scope.session.execute(_MARK_ONE, {"event_id": ev.id, "now": utcnow()})
                         scope.session.commit()
                         settled.add(ev.id)
                         continue

@@ -244,7 +244,7 @@ def _product(product_id: Any) -> Product:
 def _warehouse(warehouse_id: Any, field: str = "warehouse_id", *, inactive_ok: bool = False) -> Warehouse:
     found = _cached("warehouse", warehouse_id)
     if found is None and isinstance(warehouse_id, uuid.UUID):
-        found = db_session().get(Warehouse, (current_tenant().id, warehouse_id))
+        found = db_session().scalar(_WAREHOUSE_BY_ID, {"id": warehouse_id})
         if found is not None:
             _remember("warehouse", found)
     if found is None:
@@ -252,6 +252,9 @@ def _warehouse(warehouse_id: Any, field: str = "warehouse_id", *, inactive_ok: b
     if not found.active and not inactive_ok:
         raise _refuse("inactive warehouse", field, f"warehouse {found.code} is inactive")
     return found
+
+
+_WAREHOUSE_BY_ID = select(Warehouse).where(Warehouse.id == bindparam("id"))
 
 
 def _lot(product: Product, lot_id: Any) -> Lot | None:
@@ -1173,18 +1176,23 @@ def availability_snapshot(product_ids: Iterable[uuid.UUID], warehouse_id: uuid.U
     session = db_session()
     values: dict[uuid.UUID, decimal.Decimal] = dict.fromkeys(ids, ZERO)
     if ids:
-        query = (
-            select(StockBalance.product_id, func.sum(StockBalance.available))
-            .where(StockBalance.product_id.in_(ids), StockBalance.warehouse_id == warehouse_id)
-            .group_by(StockBalance.product_id)
-        )
-        for product_id, have in session.execute(query):
+        for product_id, have in session.execute(_AVAILABLE_BY_PRODUCT, {"ids": ids, "warehouse_id": warehouse_id}):
             values[product_id] = decimal.Decimal(have or 0)
     session.info[_SNAPSHOT] = (warehouse_id, values)
     try:
         yield
     finally:
         session.info.pop(_SNAPSHOT, None)
+
+
+_AVAILABLE_BY_PRODUCT = (
+    select(StockBalance.product_id, func.sum(StockBalance.available))
+    .where(
+        StockBalance.product_id.in_(bindparam("ids", expanding=True)),
+        StockBalance.warehouse_id == bindparam("warehouse_id"),
+    )
+    .group_by(StockBalance.product_id)
+)
 
 
 def available(
