@@ -298,7 +298,7 @@ def recipients(
     or holding one of the roles named ``roles`` (names the tenant has no role of are ignored)."""
     wanted = sorted({uuid.UUID(str(u)) for u in users or ()})
     role_names = sorted({str(r) for r in roles or ()})
-    role_ids = []
+    role_ids: list[Any] = []
     if permission is not None:
         role_ids = [
             role_id
