@@ -80,6 +80,11 @@ def _mark_delivered(*conditions: Any, at: Any = None) -> Any:
     )
 
 
+def _unclaimed(expired: Any) -> Any:
+    """Events no process holds: never claimed, or claimed before ``expired`` (the lease ran out)."""
+    return or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < expired)
+
+
 #: Built once (a statement object run again skips building and keying its SQL): claim the given
 #: events that are neither delivered nor claimed by another process (or whose claim has expired).
 _CLAIM = (
@@ -87,7 +92,7 @@ _CLAIM = (
     .where(
         OutboxEvent.id.in_(bindparam("ids", expanding=True)),
         OutboxEvent.dispatched_at.is_(None),
-        or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < bindparam("expired")),
+        _unclaimed(bindparam("expired")),
     )
     .values(claimed_at=bindparam("now"), attempts=OutboxEvent.attempts + 1)
     .returning(
@@ -283,7 +288,7 @@ class Dispatcher:
         """Deliver events of one tenant; event id → whether it is now dispatched (claimed ones only)."""
         kernel = self.kernel
         now = utcnow()
-        free = or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < now - CLAIM_LEASE)
+        free = _unclaimed(now - CLAIM_LEASE)
         with kernel.db.session(tenant_id) as session:
             tenant = kernel.tenant_context(session, tenant_id)
             if tenant is None:
@@ -404,7 +409,7 @@ class Dispatcher:
                 .where(
                     OutboxEvent.dispatched_at.is_(None),
                     OutboxEvent.attempts < MAX_ATTEMPTS,
-                    or_(OutboxEvent.claimed_at.is_(None), OutboxEvent.claimed_at < now - CLAIM_LEASE),
+                    _unclaimed(now - CLAIM_LEASE),
                 )
                 .order_by(OutboxEvent.created_at)
                 .limit(limit)
