@@ -25,6 +25,7 @@ def kernel(kernel_factory, backend):
     kernel = kernel_factory(["notes", "tags"], backend=backend)
     create_tenant(kernel, "acme", "Acme", plugins=["tags"])
     notes_hooks.RECEIVED.clear()
+    notes_hooks.FAIL_TITLES.clear()
     tags_hooks.SEEN.clear()
     tags_hooks.FAIL_TITLES.clear()
     return kernel
@@ -89,7 +90,7 @@ def test_an_event_no_loaded_listener_matches_is_written_delivered(kernel):
     assert kernel.dispatcher.dispatch_pending() == 1
 
 
-def test_an_event_of_in_process_listeners_only_is_marked_by_the_last_ones_transaction(kernel):
+def test_an_event_of_one_in_process_listener_is_taken_and_delivered_in_the_listeners_transaction(kernel):
     from sqlalchemy import event
 
     commits: list[int] = []
@@ -105,13 +106,87 @@ def test_an_event_of_in_process_listeners_only_is_marked_by_the_last_ones_transa
             scope.session.commit()
     finally:
         event.remove(engine, "commit", count)
-    # the emitting transaction, the claim, and the listener's with the mark: no transaction for the outcome
-    assert len(commits) == 3, commits
+    # the emitting transaction, and the listener's, which took the event: no claim, no outcome transaction
+    assert len(commits) == 2, commits
     assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.archived"]
     [row] = outbox(kernel)
     assert row.dispatched_at is not None and row.attempts == 1 and row.claimed_at is None
     assert row.pending_listeners is None and row.last_error is None
     assert kernel.dispatcher.dispatch_pending() == 0
+
+
+def test_an_event_of_in_process_listeners_only_is_marked_by_the_last_ones_transaction(kernel):
+    from sqlalchemy import event
+
+    commits: list[int] = []
+    engine = kernel.db.write_engine.engine
+    # notes.remember (notes.*) and tags' listener are both in-process for this event: claimed, then each
+    # listener in its own transaction, the last one marking the event
+    assert [lst.background for _, lst in kernel.dispatcher.matching("notes.note.updated")] == [False, False]
+
+    def count(conn):
+        commits.append(1)
+
+    event.listen(engine, "commit", count)
+    try:
+        with kernel.tenant_scope("acme") as scope:
+            emit("notes.note.updated", {"title": "edited"})
+            scope.session.commit()
+    finally:
+        event.remove(engine, "commit", count)
+    # the emitting transaction, the claim, and the last listener's with the mark (the first one writes
+    # nothing: its session never opens a database transaction)
+    assert len(commits) == 3, commits
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.updated"] and tags_hooks.SEEN == ["edited"]
+    [row] = outbox(kernel)
+    assert row.dispatched_at is not None and row.attempts == 1 and row.claimed_at is None
+    assert row.pending_listeners is None and row.last_error is None
+
+
+def test_the_sole_listeners_failure_leaves_the_event_pending_with_its_error_and_nothing_of_its_work(kernel):
+    from udyog_test_notes.models import Note
+
+    notes_hooks.FAIL_TITLES.add("flaky")
+    with kernel.tenant_scope("acme") as scope:
+        emit("notes.note.archived", {"title": "flaky"})
+        scope.session.commit()
+    [row] = outbox(kernel)
+    assert row.dispatched_at is None and row.claimed_at is None and row.attempts == 1
+    assert row.pending_listeners == ["notes.remember"]
+    assert "notes listener failed on purpose" in row.last_error
+    assert notes_hooks.RECEIVED == []
+    with kernel.db.session(all_tenants=True) as s:
+        assert s.scalars(select(Note)).all() == []
+    assert [p[1] for p in kernel.dispatcher.pending()] == [row.id]
+    notes_hooks.FAIL_TITLES.clear()
+    assert kernel.dispatcher.dispatch_pending() == 1
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.archived"]
+    [row] = outbox(kernel)
+    assert row.dispatched_at is not None and row.attempts == 2 and row.last_error is None
+    assert row.pending_listeners is None
+
+
+def test_an_event_taken_by_another_process_is_not_delivered_twice(kernel):
+    """While one process's listener transaction holds the event, another's delivery finds nothing to take."""
+    kernel.dispatcher.enabled = False
+    try:
+        with kernel.tenant_scope("acme") as scope:
+            emit("notes.note.archived", {"title": "busy"})
+            scope.session.commit()
+    finally:
+        kernel.dispatcher.enabled = True
+    [row] = outbox(kernel)
+    with kernel.db.session(all_tenants=True) as other:  # a claim another process holds (unexpired lease)
+        from datetime import UTC, datetime
+
+        other.execute(
+            OutboxEvent.__table__.update().where(OutboxEvent.id == row.id).values(claimed_at=datetime.now(UTC))
+        )
+        other.commit()
+    kernel.dispatcher.deliver_many(row.tenant_id, [(row.id, "notes.note.archived")])
+    assert notes_hooks.RECEIVED == []
+    [row] = outbox(kernel)
+    assert row.dispatched_at is None and row.attempts == 0
 
 
 def test_a_rolled_back_change_emits_nothing(kernel):
@@ -206,6 +281,46 @@ def test_a_process_killed_during_delivery_loses_nothing(kernel, monkeypatch):
     assert kernel.dispatcher.dispatch_pending() == 1
     assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.created"]
     assert tags_hooks.SEEN == ["doomed"]
+    assert outbox(kernel)[0].dispatched_at is not None
+
+
+def test_a_process_killed_while_the_sole_listener_runs_leaves_the_event_pending_at_once(kernel):
+    script = textwrap.dedent(
+        """
+        import sys
+        from udyog.kernel import Kernel
+        from udyog.config import Settings, PluginsFile
+        from udyog_sdk import emit
+        settings = Settings.from_env(
+            {
+                "database_url": sys.argv[1],
+                "plugins": PluginsFile(enabled=("notes", "tags")),
+                "app_db_role": sys.argv[2] or None,
+            },
+            environ={},
+        )
+        kernel = Kernel(settings)
+        with kernel.tenant_scope("acme") as scope:
+            emit("notes.note.archived", {"title": "doomed"})
+            scope.session.commit()   # the only listener kills the process during delivery
+        print("not reached")
+        """
+    )
+    env = {**os.environ, "NOTES_DIE_ON_EVENT": "doomed"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, kernel.settings.database_url, kernel.settings.app_db_role or ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    [row] = outbox(kernel)
+    # the listener's transaction never committed: no claim, no attempt, pending for the next delivery
+    assert row.dispatched_at is None and row.claimed_at is None and row.attempts == 0
+    assert [event_id for _, event_id in kernel.dispatcher.pending()] == [row.id]
+    assert kernel.dispatcher.dispatch_pending() == 1
+    assert [name for _, name in notes_hooks.RECEIVED] == ["notes.note.archived"]
     assert outbox(kernel)[0].dispatched_at is not None
 
 

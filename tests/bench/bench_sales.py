@@ -15,8 +15,8 @@ balances and per-product totals locked ``FOR UPDATE``, reservation moves,
 outstanding, event ``sales.order.confirmed``), deliver (issue from reserved,
 FIFO layer consumed, event), invoice (gap-free number from ``sales.invoice``,
 invoice and lines, event). The events are delivered after each commit as the
-kernel does (claims, the confirmation's notification listener, its e-mail
-delivery job, dispatched marks).
+kernel does (the confirmation's only listener, the notification, takes its
+event and queues its e-mail delivery job in one transaction).
 
 (a) **Service layer**: ``udyog_sales.services`` in a fresh tenant scope per
     transaction (as a request or task gets), the application role with
@@ -110,9 +110,9 @@ T2 confirm:  order + lines read; customer read; sales_account FOR UPDATE; produc
              taxable, tax); sales_order UPDATEd (totals, confirmed, version); sales_account UPDATEd (outstanding);
              12 core_audit rows as the framework writes them (lines, order, reservations, account);
              INSERT core_outbox (sales.order.confirmed)
-  events:    claim (UPDATE core_outbox), notification listener (core_notification, core_notification_delivery,
-             core_outbox notifications.queued written delivered, INSERT core_job_run: the e-mail delivery job,
-             and the dispatched mark (UPDATE core_outbox), in one transaction)
+  events:    the confirmation's only listener, in one transaction: the event taken (UPDATE core_outbox,
+             written delivered), the notification (core_notification, core_notification_delivery, core_outbox
+             notifications.queued written delivered, INSERT core_job_run: the e-mail delivery job)
 T3 deliver:  per line inventory_product_stock, inventory_balance, inventory_cost_layer FOR UPDATE and UPDATEd,
              INSERT inventory_move (issue, FIFO cost); sales_order UPDATEd; core_audit; core_outbox
              (written delivered: no plugin listens to it)
@@ -351,23 +351,20 @@ class Bare:
         )
         return event_id
 
-    def _claim(self, event_id: uuid.UUID) -> None:
+    def _deliver_confirmed(self, event_id: uuid.UUID, number: str, total: Decimal, order_id: uuid.UUID) -> None:
+        """The confirmation event, in its only listener's transaction: taken (written delivered), then the
+        notification with its e-mail job."""
         with self.conn.cursor() as cur:
             self._set_tenant(cur)
             now = _now()
             cur.execute(
-                "UPDATE core_outbox SET claimed_at = %s, attempts = attempts + 1 WHERE tenant_id = %s AND id = %s "
-                "AND dispatched_at IS NULL AND (claimed_at IS NULL OR claimed_at < %s) RETURNING name, payload",
+                "UPDATE core_outbox SET dispatched_at = %s, claimed_at = NULL, attempts = attempts + 1, "
+                "pending_listeners = NULL, last_error = NULL WHERE tenant_id = %s AND id = %s "
+                "AND dispatched_at IS NULL AND (claimed_at IS NULL OR claimed_at < %s) RETURNING name, payload, "
+                "created_at",
                 (now, self.tenant, str(event_id), now - dt.timedelta(minutes=5)),
             )
             cur.fetchone()
-        self.conn.commit()
-
-    def _deliver_confirmed(self, event_id: uuid.UUID, number: str, total: Decimal, order_id: uuid.UUID) -> None:
-        """The confirmation event: its claim, then its notification listener with the e-mail job and its mark."""
-        self._claim(event_id)
-        with self.conn.cursor() as cur:
-            self._set_tenant(cur)
             cur.execute(
                 "SELECT u.id, u.name, u.email FROM core_user u JOIN core_membership m ON m.user_id = u.id "
                 "WHERE m.tenant_id = %s AND u.id = %s AND m.is_active AND u.is_active",
@@ -422,12 +419,6 @@ class Bare:
                     now,
                     now,
                 ),
-            )
-            # The listener's transaction marks its event delivered too (its only listener).
-            cur.execute(
-                "UPDATE core_outbox SET dispatched_at = %s, claimed_at = NULL, pending_listeners = NULL, "
-                "last_error = NULL WHERE tenant_id = %s AND id = %s",
-                (_now(), self.tenant, str(event_id)),
             )
         self.conn.commit()
 

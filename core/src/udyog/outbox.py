@@ -102,6 +102,38 @@ _CLAIM = (
 )
 #: Built once: mark one event delivered (the last in-process listener's transaction does).
 _MARK_ONE = _mark_delivered(OutboxEvent.id == bindparam("event_id"), at=bindparam("now"))
+#: Built once: take one event for its only listener, in the listener's transaction: written delivered (the
+#: attempt counted) if neither delivered nor held by another process. The row stays locked until that
+#: transaction ends, and a rollback (the listener failed, the process died) leaves it pending as it was.
+_TAKE = (
+    update(OutboxEvent)
+    .where(
+        OutboxEvent.id == bindparam("event_id"),
+        OutboxEvent.dispatched_at.is_(None),
+        _unclaimed(bindparam("expired")),
+    )
+    .values(
+        dispatched_at=bindparam("now"),
+        claimed_at=None,
+        attempts=OutboxEvent.attempts + 1,
+        pending_listeners=None,
+        last_error=None,
+    )
+    .returning(OutboxEvent.name, OutboxEvent.payload, OutboxEvent.created_at)
+    .execution_options(synchronize_session=False)
+)
+#: Built once: the failure of a taken event's only listener, recorded after its transaction rolled back.
+_TAKE_FAILED = (
+    update(OutboxEvent)
+    .where(OutboxEvent.id == bindparam("event_id"), OutboxEvent.dispatched_at.is_(None))
+    .values(
+        attempts=OutboxEvent.attempts + 1,
+        claimed_at=None,
+        pending_listeners=bindparam("pending"),
+        last_error=bindparam("error"),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def record_detached(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
@@ -276,9 +308,73 @@ class Dispatcher:
             return
         items = [item if isinstance(item, tuple) else (item, None) for item in ids]
         try:
-            self._deliver(tenant_id, items)
+            sole = self._sole_listener(items[0][1]) if len(items) == 1 else None
+            if sole is not None:
+                self._deliver_to_sole(tenant_id, items[0][0], *sole)
+            else:
+                self._deliver(tenant_id, items)
         except Exception:
             log.exception("delivery of events %s failed; they stay pending", [i for i, _ in items])
+
+    def _sole_listener(self, name: str | None) -> tuple[str, Listener] | None:
+        """(plugin, listener) when the only loaded listener matching event ``name`` is an in-process one."""
+        if name is None:
+            return None
+        matching = self.matching(name)
+        if len(matching) != 1 or matching[0][1].background:
+            return None
+        return matching[0]
+
+    def _deliver_to_sole(self, tenant_id: uuid.UUID, event_id: uuid.UUID, plugin: str, listener: Listener) -> None:
+        """Deliver a committed event whose only loaded listener is in-process, in one transaction.
+
+        The transaction reads the tenant, takes the event (written delivered,
+        the attempt counted: :data:`_TAKE`) and calls the listener; the
+        listener's work and the event's outcome commit together. No claim is
+        needed: the taken row stays locked until the commit, and if the
+        listener fails or the process dies the transaction rolls back and the
+        event is pending again at once (no lease to wait for). A failure is
+        then recorded in a transaction of its own, as :meth:`_deliver` does.
+        An event of a tenant that does not enable the listener's plugin is
+        marked delivered without an attempt.
+        """
+        kernel = self.kernel
+        with kernel.db.session(tenant_id) as session:
+            tenant = kernel.tenant_context(session, tenant_id)
+            if tenant is None:
+                return
+            now = utcnow()
+            if plugin != "core" and not tenant.is_enabled(plugin):
+                free = _unclaimed(now - CLAIM_LEASE)
+                session.execute(
+                    _mark_delivered(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None), free, at=now)
+                )
+                session.commit()
+                return
+            try:
+                with kernel.bound(tenant, session):
+                    row = session.execute(
+                        _TAKE, {"event_id": event_id, "now": now, "expired": now - CLAIM_LEASE}
+                    ).one_or_none()
+                    if row is None:  # delivered already, or another process holds it
+                        return
+                    listener.handler(
+                        Event(
+                            id=event_id,
+                            tenant_id=tenant.id,
+                            name=row.name,
+                            payload=row.payload,
+                            created_at=row.created_at,
+                        )
+                    )
+                    session.commit()
+                    return
+            except Exception as exc:
+                log.exception("listener %s failed on event %s", listener.name, event_id)
+                error = f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        with kernel.db.session(tenant_id) as session:
+            session.execute(_TAKE_FAILED, {"event_id": event_id, "pending": [listener.name], "error": error})
+            session.commit()
 
     def deliver(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
         """Claim and deliver one event; False if another process holds it, it is done, or a listener failed."""

@@ -9,6 +9,8 @@ from udyog_sdk.series import SeriesDefinition
 from udyog_sdk.ui import MenuEntry
 
 RECEIVED: list[tuple[str, str]] = []
+#: Titles on whose events ``notes.remember`` fails (tests of a failed delivery).
+FAIL_TITLES: set[str] = set()
 
 
 @hookimpl
@@ -76,6 +78,8 @@ def _remember(event: Event) -> None:
 
     if os.environ.get("NOTES_DIE_ON_EVENT") == event.payload.get("title"):
         os._exit(3)  # the process dies after the commit, during delivery (crash test)
+    if event.payload.get("title") in FAIL_TITLES:
+        raise RuntimeError("notes listener failed on purpose")
     RECEIVED.append((str(event.tenant_id), event.name))
 
 

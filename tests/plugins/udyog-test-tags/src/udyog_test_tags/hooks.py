@@ -36,9 +36,17 @@ def _tag_new_note(event: Event) -> None:
     db_session().add(NoteTag(note_id=uuid.UUID(event.payload["note_id"]), label="new"))
 
 
+def _seen_update(event: Event) -> None:
+    SEEN.append(event.payload["title"])
+
+
 @hookimpl
 def udyog_event_listeners() -> list[Listener]:
-    return [Listener("notes.note.created", _tag_new_note, name="tags.tag_new_note")]
+    return [
+        Listener("notes.note.created", _tag_new_note, name="tags.tag_new_note"),
+        # With notes.remember (notes.*): an event of two in-process listeners only.
+        Listener("notes.note.updated", _seen_update, name="tags.seen_update"),
+    ]
 
 
 @hookimpl
