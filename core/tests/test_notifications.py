@@ -169,6 +169,32 @@ def test_permission_holders_get_an_in_app_notification_and_an_email_after_commit
     assert user_id(kernel, "member@acme.test") not in recipients
 
 
+def test_permission_holders_follow_a_change_of_roles_in_the_same_and_in_later_transactions(kernel, smtp):
+    """The roles granting a permission are cached per security revision; a transaction that changed roles
+    itself (its scope read the revision before) reads them afresh."""
+    from udyog.models import Role
+    from udyog.rbac import bump_security
+
+    member = user_id(kernel, "member@acme.test")
+    before = share(kernel)  # Member does not grant notes.note.read
+    assert member not in {n.user_id for n in rows(kernel, Notification) if n.id in before.notifications}
+    with kernel.tenant_scope("acme") as scope:
+        role = scope.session.scalar(select(Role).where(Role.name == "Member"))
+        role.permissions = sorted({*role.permissions, "notes.note.read"})
+        scope.session.flush()
+        bump_security(scope.session)
+        same = notify(EVENT, {"title": "Price list", "by": "Asha", "excerpt": "New rates"})
+        scope.session.commit()
+    later = share(kernel)
+    by_id = {n.id: n.user_id for n in rows(kernel, Notification)}
+    for result in (same, later):
+        assert {by_id[n] for n in result.notifications} == {
+            user_id(kernel, "owner@acme.test"),
+            user_id(kernel, "reader@acme.test"),
+            member,
+        }
+
+
 def test_a_rolled_back_transaction_records_and_sends_nothing(kernel, smtp):
     share(kernel, commit=False)
     assert rows(kernel, Notification) == [] and rows(kernel, NotificationDelivery) == []

@@ -283,11 +283,17 @@ class Security:
         return options
 
 
+#: Set in a session's info by :func:`bump_security`: the transaction has changed roles (caches keyed by the
+#: revision its scope read must not answer for it).
+SECURITY_CHANGED = "udyog_security_changed"
+
+
 def bump_security(session: TenantSession) -> None:
     """Invalidate every process's cached permissions for the session's tenant."""
     tenant_id = session.tenant_id
     if tenant_id is None:
         raise UdyogError("no tenant bound", status=500)
+    session.info[SECURITY_CHANGED] = True
     session.execute(
         update(Tenant)
         .where(Tenant.id == tenant_id)
