@@ -239,35 +239,44 @@ def test_events_left_pending_are_delivered_at_the_next_start(kernel):
     assert outbox(kernel)[0].dispatched_at is not None
 
 
-def test_a_process_killed_during_delivery_loses_nothing(kernel, monkeypatch):
+def die_during_delivery(kernel, imports: str, work: str) -> subprocess.CompletedProcess[str]:
+    """Run ``work`` (committing in tenant acme's scope) in a process the listener kills during delivery."""
     script = textwrap.dedent(
         """
         import sys
         from udyog.kernel import Kernel
         from udyog.config import Settings, PluginsFile
-        from udyog_test_notes.services import create_note, ensure_default_notebook
+        {imports}
         settings = Settings.from_env(
-            {
+            {{
                 "database_url": sys.argv[1],
                 "plugins": PluginsFile(enabled=("notes", "tags")),
                 "app_db_role": sys.argv[2] or None,
-            },
-            environ={},
+            }},
+            environ={{}},
         )
         kernel = Kernel(settings)
         with kernel.tenant_scope("acme") as scope:
-            create_note(notebook_id=ensure_default_notebook().id, title="doomed")
-            scope.session.commit()   # the listener kills the process during delivery
+            {work}
+            scope.session.commit()   # a listener kills the process during delivery
         print("not reached")
         """
-    )
+    ).format(imports=imports, work=work)
     env = {**os.environ, "NOTES_DIE_ON_EVENT": "doomed"}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script, kernel.settings.database_url, kernel.settings.app_db_role or ""],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
+    )
+
+
+def test_a_process_killed_during_delivery_loses_nothing(kernel, monkeypatch):
+    done = die_during_delivery(
+        kernel,
+        "from udyog_test_notes.services import create_note, ensure_default_notebook",
+        'create_note(notebook_id=ensure_default_notebook().id, title="doomed")',
     )
     assert done.returncode == 3, done.stderr
     [row] = outbox(kernel)
@@ -285,35 +294,7 @@ def test_a_process_killed_during_delivery_loses_nothing(kernel, monkeypatch):
 
 
 def test_a_process_killed_while_the_sole_listener_runs_leaves_the_event_pending_at_once(kernel):
-    script = textwrap.dedent(
-        """
-        import sys
-        from udyog.kernel import Kernel
-        from udyog.config import Settings, PluginsFile
-        from udyog_sdk import emit
-        settings = Settings.from_env(
-            {
-                "database_url": sys.argv[1],
-                "plugins": PluginsFile(enabled=("notes", "tags")),
-                "app_db_role": sys.argv[2] or None,
-            },
-            environ={},
-        )
-        kernel = Kernel(settings)
-        with kernel.tenant_scope("acme") as scope:
-            emit("notes.note.archived", {"title": "doomed"})
-            scope.session.commit()   # the only listener kills the process during delivery
-        print("not reached")
-        """
-    )
-    env = {**os.environ, "NOTES_DIE_ON_EVENT": "doomed"}
-    done = subprocess.run(
-        [sys.executable, "-c", script, kernel.settings.database_url, kernel.settings.app_db_role or ""],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = die_during_delivery(kernel, "from udyog_sdk import emit", 'emit("notes.note.archived", {"title": "doomed"})')
     assert done.returncode == 3, done.stderr
     [row] = outbox(kernel)
     # the listener's transaction never committed: no claim, no attempt, pending for the next delivery
