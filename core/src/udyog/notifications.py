@@ -49,7 +49,6 @@ from udyog.models import (
     UserRole,
 )
 from udyog.outbox import EVENT_NAME_RE
-from udyog.rbac import SECURITY_CHANGED
 from udyog.registry import CORE_NAME
 from udyog_sdk import Event, Listener, NotificationTemplate, TenantContext, TransientError, UdyogError
 from udyog_sdk.models import new_id, utcnow
@@ -62,7 +61,6 @@ from udyog_sdk.notifications import (
     NotifyResult,
 )
 from udyog_sdk.runtime import current_scope
-from udyog_sdk.security import permission_granted
 
 if TYPE_CHECKING:
     from udyog.config import Settings
@@ -289,57 +287,29 @@ class Recipient:
 
 
 def recipients(
-    session: Session,
+    scope: TenantScope,
     *,
     users: Iterable[uuid.UUID] | None = None,
     permission: str | None = None,
     roles: Iterable[str] | None = None,
-    tenant: TenantContext | None = None,
 ) -> list[Recipient]:
-    """Active members of the session's tenant among ``users``, holding ``permission`` (wildcards apply)
+    """Active members of the scope's tenant among ``users``, holding ``permission`` (wildcards apply)
     or holding one of the roles named ``roles`` (names the tenant has no role of are ignored).
 
-    ``tenant``: the session's tenant as its scope read it; then the roles granting ``permission`` are
-    read once per security revision of the tenant (every change of a role's permissions bumps it).
+    The roles granting ``permission`` come from the kernel's security cache (read once per security
+    revision of the tenant: :meth:`udyog.rbac.Security.roles_granting`).
     """
+    session = scope.session
     wanted = sorted({uuid.UUID(str(u)) for u in users or ()})
     role_names = sorted({str(r) for r in roles or ()})
     role_ids: list[Any] = []
     if permission is not None:
-        role_ids = _roles_granting(session, permission, tenant)
+        role_ids = scope.kernel.security.roles_granting(session, scope.tenant, permission)
     if not (wanted or role_names or role_ids):
         return []
     query = _recipients_query(bool(wanted), bool(role_names), bool(role_ids))
     rows = session.execute(query, {"users": wanted, "role_names": role_names, "role_ids": role_ids}).all()
     return [Recipient(r[0], r[1], r[2], r[3]) for r in rows]
-
-
-#: Built once (a statement object run again skips building and keying its SQL).
-_ROLE_PERMISSIONS = select(Role.id, Role.permissions)
-#: (tenant id, security revision, permission) → the ids of the tenant's roles granting it.
-_GRANTING: dict[tuple[uuid.UUID, int, str], list[Any]] = {}
-_GRANTING_SIZE = 1024
-
-
-def _roles_granting(session: Session, permission: str, tenant: TenantContext | None) -> list[Any]:
-    """Ids of the session's tenant's roles granting ``permission``: cached per security revision of ``tenant``,
-    except in a transaction that has changed roles itself (its revision is not yet the scope's)."""
-    key = None
-    if tenant is not None and not session.info.get(SECURITY_CHANGED):
-        key = (tenant.id, tenant.security_rev, permission)
-        found = _GRANTING.get(key)
-        if found is not None:
-            return found
-    ids = [
-        role_id
-        for role_id, patterns in session.execute(_ROLE_PERMISSIONS)
-        if permission_granted(set(patterns or ()), permission)
-    ]
-    if key is not None:
-        if len(_GRANTING) >= _GRANTING_SIZE:
-            _GRANTING.clear()
-        _GRANTING[key] = ids
-    return ids
 
 
 @lru_cache(maxsize=8)
@@ -416,7 +386,7 @@ def notify(
     overrides = {(o.channel, o.language): o for o in session.scalars(_OVERRIDES, {"event": event})}
     templates = {ch: resolve(catalog, overrides, event, ch, language) for ch in CHANNELS}
     active = {ch: r for ch, r in templates.items() if r is not None}
-    people = recipients(session, users=users, permission=permission, roles=roles, tenant=tenant) if active else []
+    people = recipients(scope, users=users, permission=permission, roles=roles) if active else []
     notifications: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
     used_language = active["in_app"].language if "in_app" in active else language

@@ -4,7 +4,9 @@ An event is never delivered for a rolled-back change (the row never exists)
 and never lost: if the process dies after the commit, the row stays pending
 and is delivered on the next start (:meth:`Dispatcher.dispatch_pending`).
 Delivery is at least once; a process claims an event with an expiring claim
-before delivering it, so two processes do not deliver the same event at once.
+before delivering it, or, for an event whose only listener is in-process,
+takes it (locked) in that listener's transaction, so two processes do not
+deliver the same event at once.
 """
 
 from __future__ import annotations
@@ -122,18 +124,38 @@ _TAKE = (
     .returning(OutboxEvent.name, OutboxEvent.payload, OutboxEvent.created_at)
     .execution_options(synchronize_session=False)
 )
-#: Built once: the failure of a taken event's only listener, recorded after its transaction rolled back.
-_TAKE_FAILED = (
+#: Built once: record the listeners an event is still due to and their errors, releasing any claim.
+#: ``attempt`` is 1 for a taken event (its rolled-back take did not count the attempt), else 0.
+_RECORD_FAILED = (
     update(OutboxEvent)
     .where(OutboxEvent.id == bindparam("event_id"), OutboxEvent.dispatched_at.is_(None))
     .values(
-        attempts=OutboxEvent.attempts + 1,
+        attempts=OutboxEvent.attempts + bindparam("attempt"),
         claimed_at=None,
         pending_listeners=bindparam("pending"),
         last_error=bindparam("error"),
     )
     .execution_options(synchronize_session=False)
 )
+
+
+def _mark_quiet(session: Session, ids: list[uuid.UUID], now: Any) -> None:
+    """Mark delivered, without an attempt, events nobody of the tenant listens to (unless another holds them)."""
+    session.execute(
+        _mark_delivered(
+            OutboxEvent.id.in_(ids), OutboxEvent.dispatched_at.is_(None), _unclaimed(now - CLAIM_LEASE), at=now
+        )
+    )
+
+
+def _event(tenant: TenantContext, event_id: uuid.UUID, row: Any) -> Event:
+    """The event a listener gets, from an outbox row's name, payload and creation time."""
+    return Event(id=event_id, tenant_id=tenant.id, name=row.name, payload=row.payload, created_at=row.created_at)
+
+
+def _failure(listener: Listener, exc: Exception) -> str:
+    """A listener's failure as ``last_error`` records it."""
+    return f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
 
 
 def record_detached(session: Session, name: str, payload: Mapping[str, Any]) -> uuid.UUID:
@@ -302,7 +324,9 @@ class Dispatcher:
         tenant's enabled plugins wants (no claim: there is nothing to deliver)
         and claims the others; then each in-process listener in its own, and
         one queuing the runs of every background listener of the batch; then
-        one records every claimed event's outcome.
+        one records every claimed event's outcome. A single event whose only
+        loaded listener is in-process takes one transaction instead
+        (:meth:`_deliver_to_sole`).
         """
         if not self.enabled or not ids:
             return
@@ -345,10 +369,7 @@ class Dispatcher:
                 return
             now = utcnow()
             if plugin != "core" and not tenant.is_enabled(plugin):
-                free = _unclaimed(now - CLAIM_LEASE)
-                session.execute(
-                    _mark_delivered(OutboxEvent.id == event_id, OutboxEvent.dispatched_at.is_(None), free, at=now)
-                )
+                _mark_quiet(session, [event_id], now)
                 session.commit()
                 return
             try:
@@ -358,22 +379,15 @@ class Dispatcher:
                     ).one_or_none()
                     if row is None:  # delivered already, or another process holds it
                         return
-                    listener.handler(
-                        Event(
-                            id=event_id,
-                            tenant_id=tenant.id,
-                            name=row.name,
-                            payload=row.payload,
-                            created_at=row.created_at,
-                        )
-                    )
+                    listener.handler(_event(tenant, event_id, row))
                     session.commit()
                     return
             except Exception as exc:
                 log.exception("listener %s failed on event %s", listener.name, event_id)
-                error = f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+                error = _failure(listener, exc)
         with kernel.db.session(tenant_id) as session:
-            session.execute(_TAKE_FAILED, {"event_id": event_id, "pending": [listener.name], "error": error})
+            failed = {"event_id": event_id, "attempt": 1, "pending": [listener.name], "error": error}
+            session.execute(_RECORD_FAILED, failed)
             session.commit()
 
     def deliver(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
@@ -384,7 +398,6 @@ class Dispatcher:
         """Deliver events of one tenant; event id → whether it is now dispatched (claimed ones only)."""
         kernel = self.kernel
         now = utcnow()
-        free = _unclaimed(now - CLAIM_LEASE)
         with kernel.db.session(tenant_id) as session:
             tenant = kernel.tenant_context(session, tenant_id)
             if tenant is None:
@@ -392,9 +405,7 @@ class Dispatcher:
                 return {}
             quiet = [event_id for event_id, name in items if name is not None and not self.due(tenant, name)]
             if quiet:  # nobody listens: delivered as they stand, never claimed
-                session.execute(
-                    _mark_delivered(OutboxEvent.id.in_(quiet), OutboxEvent.dispatched_at.is_(None), free, at=now)
-                )
+                _mark_quiet(session, quiet, now)
             skip = set(quiet)
             claim = [event_id for event_id, _ in items if event_id not in skip]
             rows: list[Any] = []
@@ -416,18 +427,9 @@ class Dispatcher:
                 if done:
                     session.execute(_mark_delivered(OutboxEvent.id.in_(done)))
                 for event_id, (failed, errors) in outcomes.items():
-                    if failed:
-                        session.execute(
-                            update(OutboxEvent)
-                            .where(OutboxEvent.id == event_id)
-                            .values(
-                                dispatched_at=None,
-                                claimed_at=None,
-                                pending_listeners=failed,
-                                last_error="\n".join(errors),
-                            )
-                            .execution_options(synchronize_session=False)
-                        )
+                    if failed:  # the claim counted the attempt
+                        record = {"event_id": event_id, "attempt": 0, "pending": failed, "error": "\n".join(errors)}
+                        session.execute(_RECORD_FAILED, record)
                 session.commit()
         return {event_id: not failed for event_id, (failed, _) in outcomes.items()}
 
@@ -444,7 +446,7 @@ class Dispatcher:
         for the outcome.
         """
         kernel = self.kernel
-        ev = Event(id=row.id, tenant_id=tenant.id, name=row.name, payload=row.payload, created_at=row.created_at)
+        ev = _event(tenant, row.id, row)
         pending = set(row.pending_listeners) if row.pending_listeners is not None else None
         due = [lst for lst in self.due(tenant, ev.name) if pending is None or lst.name in pending]
         in_process = [listener for listener in due if not listener.background]
@@ -466,7 +468,7 @@ class Dispatcher:
             except Exception as exc:
                 log.exception("listener %s failed on event %s (%s)", listener.name, ev.name, ev.id)
                 failed.append(listener.name)
-                errors.append(f"{listener.name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+                errors.append(_failure(listener, exc))
         return failed, errors
 
     def _queue_background(

@@ -65,6 +65,14 @@ class Security:
         self._cache: OrderedDict[tuple[uuid.UUID, uuid.UUID, int], _UserAccess] = OrderedDict()
         self._lock = threading.Lock()
         self._criteria: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self._granting: OrderedDict[tuple[uuid.UUID, int, str], list[Any]] = OrderedDict()
+
+    def _remember(self, cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        """Keep ``value`` in one of the caches, dropping the oldest entries beyond :attr:`CACHE_SIZE`."""
+        with self._lock:
+            cache[key] = value
+            while len(cache) > self.CACHE_SIZE:
+                cache.popitem(last=False)
 
     def _isolated(self, plugin: str, work: Any) -> None:
         if plugin not in self.kernel.registry.loaded_names() and plugin != CORE_NAME:
@@ -187,10 +195,7 @@ class Security:
         access = self._cache.get(key)
         if access is None:
             access = self._load_access(session, user_id)
-            with self._lock:
-                self._cache[key] = access
-                while len(self._cache) > self.CACHE_SIZE:
-                    self._cache.popitem(last=False)
+            self._remember(self._cache, key, access)
         return Principal(
             user_id=user_id,
             tenant_id=tenant.id,
@@ -239,11 +244,28 @@ class Security:
         if cached is not None:
             return cached
         options = self._build_criteria(principal, enabled)
-        with self._lock:
-            self._criteria[key] = options
-            while len(self._criteria) > self.CACHE_SIZE:
-                self._criteria.popitem(last=False)
+        self._remember(self._criteria, key, options)
         return options
+
+    def roles_granting(self, session: TenantSession, tenant: TenantContext, permission: str) -> list[Any]:
+        """Ids of ``tenant``'s roles granting ``permission`` (wildcards apply), read once per security revision.
+
+        A transaction that has changed roles itself (:func:`bump_security`) reads them afresh: the revision
+        its scope read is not yet the one its changes make.
+        """
+        key = (tenant.id, tenant.security_rev, permission)
+        cacheable = not session.info.get(SECURITY_CHANGED)
+        found = self._granting.get(key) if cacheable else None
+        if found is not None:
+            return found
+        ids = [
+            role_id
+            for role_id, patterns in session.execute(_ROLE_PERMISSIONS)
+            if permission_granted(set(patterns or ()), permission)
+        ]
+        if cacheable:
+            self._remember(self._granting, key, ids)
+        return ids
 
     def _concerns(self, patterns: frozenset[str], plugin: str) -> bool:
         return any(
@@ -286,6 +308,8 @@ class Security:
 #: Set in a session's info by :func:`bump_security`: the transaction has changed roles (caches keyed by the
 #: revision its scope read must not answer for it).
 SECURITY_CHANGED = "udyog_security_changed"
+#: Built once (a statement object run again skips building and keying its SQL).
+_ROLE_PERMISSIONS = select(Role.id, Role.permissions)
 
 
 def bump_security(session: TenantSession) -> None:
