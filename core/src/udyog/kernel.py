@@ -78,6 +78,12 @@ class TenantScope:
 
         update_rows(self.session, model, rows)
 
+    def write_records(self, records: Iterable[Any]) -> None:
+        """Insert new and update changed ORM records now, audited, without the unit of work (:mod:`udyog.records`)."""
+        from udyog.records import write_records
+
+        write_records(self.session, records)
+
     def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
         """Take the next number of series ``key`` in this scope's transaction (see :mod:`udyog.series`)."""
         from udyog.series import next_number

@@ -36,6 +36,7 @@ from udyog_sdk.runtime import (
     hooks,
     insert_rows,
     update_rows,
+    write_records,
 )
 from udyog_sdk.security import Permission, Principal, RecordRule, RoleTemplate
 from udyog_sdk.settings import SettingsSchema, plugin_settings
@@ -76,4 +77,5 @@ __all__ = [
     "plugin_settings",
     "run_status",
     "update_rows",
+    "write_records",
 ]

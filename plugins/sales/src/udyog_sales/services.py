@@ -26,10 +26,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from udyog_crm.services import get_customer
 from udyog_inventory import services as stock
 from udyog_inventory.models import Product, Warehouse
-from udyog_sdk import UdyogError, current_user, db_session, emit, hooks, plugin_settings
+from udyog_sdk import UdyogError, current_user, db_session, emit, hooks, plugin_settings, write_records
 from udyog_sdk.api import check_version
 from udyog_sdk.formatting import tenant_today
-from udyog_sdk.models import utcnow
+from udyog_sdk.models import new_id, utcnow
 from udyog_sdk.series import next_number
 
 from . import pricing
@@ -136,6 +136,7 @@ def _set_lines(order: Order, lines: Sequence[Mapping[str, Any]]) -> None:
         product = products[line["product_id"]]
         order.lines.append(
             OrderLine(
+                order_id=order.id,
                 line_no=number,
                 product_id=product.id,
                 description=line.get("description") or product.name,
@@ -162,6 +163,7 @@ def create_order(data: Mapping[str, Any]) -> Order:
         raise _problem("invalid order", "warehouse_id", "no such warehouse")
     user = current_user()
     order = Order(
+        id=new_id(),
         customer_id=data["customer_id"],
         warehouse_id=data["warehouse_id"],
         order_date=data.get("order_date") or tenant_today(),
@@ -172,8 +174,7 @@ def create_order(data: Mapping[str, Any]) -> Order:
     )
     _set_lines(order, lines)
     order.number = next_number("sales.order", on=order.order_date)
-    db_session().add(order)
-    db_session().flush()
+    write_records([order, *order.lines])
     return order
 
 
@@ -299,8 +300,13 @@ def _lot_key(lot_id: uuid.UUID | None) -> str:
     return "" if lot_id is None else str(lot_id)
 
 
-def reserve_stock(order: Order) -> None:
-    """Steps 3 and 4: allocate every line (hook) and reserve the allocations, sorted by product, warehouse, lot."""
+def reserve_stock(order: Order) -> list[Reservation]:
+    """Steps 3 and 4: allocate every line (hook) and reserve the allocations, sorted by product, warehouse, lot.
+
+    Returns the order's new reservation records, held by ``order.reservations``
+    but not written yet: the caller writes them (:func:`udyog_sdk.write_records`)
+    with the rest of its changes, in one statement per table.
+    """
     relay = hooks()
     planned: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, Decimal, OrderLine]] = []
     with stock.availability_snapshot((line.product_id for line in order.lines), order.warehouse_id):
@@ -320,7 +326,7 @@ def reserve_stock(order: Order) -> None:
     planned.sort(key=lambda p: (str(p[0]), str(p[1]), _lot_key(p[2])))
     planned = [p for p in planned if p[3] > 0]
     if not planned:
-        return
+        return []
     stock.reserve_many(
         [
             stock.MoveLine(product_id, warehouse_id, quantity, lot_id)
@@ -330,15 +336,21 @@ def reserve_stock(order: Order) -> None:
         reference_id=order.id,
         reference_number=order.number,
     )
-    if "reservations" not in sa_inspect(order).dict:
-        # A draft never holds reservations (only confirming makes them): nothing to read before adding.
-        set_committed_value(order, "reservations", [])
-    for product_id, warehouse_id, lot_id, quantity, line in planned:
-        order.reservations.append(
-            Reservation(
-                line_id=line.id, product_id=product_id, warehouse_id=warehouse_id, lot_id=lot_id, quantity=quantity
-            )
+    reservations = [
+        Reservation(
+            order_id=order.id,
+            line_id=line.id,
+            product_id=product_id,
+            warehouse_id=warehouse_id,
+            lot_id=lot_id,
+            quantity=quantity,
         )
+        for product_id, warehouse_id, lot_id, quantity, line in planned
+    ]
+    # A draft never holds reservations (only confirming makes them): nothing to read before adding.
+    held = order.reservations if "reservations" in sa_inspect(order).dict else []
+    set_committed_value(order, "reservations", [*held, *reservations])
+    return reservations
 
 
 def confirm_order(order: Order, version: int | None) -> Order:
@@ -368,13 +380,15 @@ def confirm_order(order: Order, version: int | None) -> Order:
     # A refusal in 3 or 4 rolls the whole transaction back.
     order.state = "confirmed"
     order.confirmed_at = utcnow()
-    db_session().flush()
-    reserve_stock(order)  # 3, 4
+    write_records([order, *order.lines])
+    reservations = reserve_stock(order)  # 3, 4
     invoice = None
     if plugin_settings("sales")["invoice_on_confirm"]:  # 6
+        write_records(reservations)  # before the invoice's hooks, which may read them
+        reservations = []
         invoice = issue_invoice(order)
     account_terms.outstanding = pricing.money((account_terms.outstanding or ZERO) + order.total)  # 7
-    db_session().flush()
+    write_records([*reservations, account_terms])
     hooks().sales_after_confirm(order=order)  # 8
     emit(
         "sales.order.confirmed",
@@ -440,7 +454,7 @@ def deliver_order(order: Order, version: int | None) -> Order:
     order.delivered_at = utcnow()
     with db_session().no_autoflush:  # delivered_at and the state in one update (one version, one audit entry)
         refresh_state(order)
-    db_session().flush()
+    write_records([order])
     emit("sales.order.delivered", {"order_id": str(order.id), "number": order.number})
     return order
 
@@ -459,7 +473,9 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
     problems = _messages(hooks().sales_before_invoice(order=order))
     if problems:
         raise _refused(f"order {order.number} cannot be invoiced: ", "invoice", problems, 409)
+    invoice_id = new_id()
     invoice = Invoice(
+        id=invoice_id,
         order_id=order.id,
         customer_id=order.customer_id,
         invoice_date=on or tenant_today(),
@@ -474,6 +490,7 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
         balance=order.total,
         lines=[
             InvoiceLine(
+                invoice_id=invoice_id,
                 line_no=line.line_no,
                 product_id=line.product_id,
                 description=line.description,
@@ -489,9 +506,8 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
     if invoice.total == 0:
         invoice.state = "paid"
     invoice.number = next_number("sales.invoice", on=invoice.invoice_date)  # as late as possible
-    db_session().add(invoice)
     refresh_state(order, [invoice])  # it had none active (checked above, the order locked)
-    db_session().flush()  # the invoice, its lines and the order's new state in one flush (one audit statement)
+    write_records([invoice, *invoice.lines, order])  # the invoice, its lines, the order's state: one audit statement
     hooks().sales_after_invoice(invoice=invoice)
     emit(
         "sales.invoice.issued",
