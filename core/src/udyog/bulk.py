@@ -12,7 +12,8 @@ session's tenant (a row naming another is refused), every update matches
 Row-level security applies to them on PostgreSQL like to any statement.
 
 Audited models are refused: their changes must go through the ORM, whose
-flush events write the audit log.
+flush events write the audit log, or through :mod:`udyog.records`, which
+writes ORM records by plain statements and audits them as a flush would.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _table(model: type) -> Table:
     if is_audited(model):
         raise TypeError(
             f"{model.__name__} is audited: write it through the ORM (session.add, or session.execute(insert(...)))"
-            " so that the audit log records the change"
+            " or udyog_sdk.write_records, so that the audit log records the change"
         )
     table = inspect(model).local_table
     if not isinstance(table, Table) or tuple(c.name for c in table.primary_key.columns) != _KEY:

@@ -272,7 +272,8 @@ def insert_rows(model: type, rows: Sequence[Mapping[str, Any]]) -> None:
     values, the same columns in every row; ``tenant_id`` is the current
     tenant's, ``id`` and other defaulted columns may be left out. Costs a
     fraction of the ORM's bulk insert. No objects enter the session. Audited
-    models raise ``TypeError``: write them through the ORM, which audits.
+    models raise ``TypeError``: write them through the ORM, which audits, or
+    with :func:`write_records`.
     """
     current_scope().insert_rows(model, rows)
 
