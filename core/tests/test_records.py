@@ -23,15 +23,22 @@ def tenants(kernel_factory, backend):
     return kernel, ids, create_member(kernel, ids["acme"], "owner@acme.test", roles=("Owner",))
 
 
+def _log_in(session, entity):
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.entity == entity).order_by(AuditEntry.at, AuditEntry.id))
+    return [(e.action, e.record_id, e.changes, e.user_id) for e in rows]
+
+
 def _log(kernel, tenant_id, entity):
     with kernel.db.session(tenant_id) as s:
-        rows = s.scalars(select(AuditEntry).where(AuditEntry.entity == entity).order_by(AuditEntry.at, AuditEntry.id))
-        return [(e.action, e.record_id, e.changes, e.user_id) for e in rows]
+        return _log_in(s, entity)
 
 
-def _log_in(session, entity):
-    rows = session.scalars(select(AuditEntry).where(AuditEntry.entity == entity).order_by(AuditEntry.at))
-    return [(e.action, e.record_id, e.changes, e.user_id) for e in rows]
+def _saved(kernel, tenant_id, titles):
+    """A notebook with notes of ``titles``, written and committed."""
+    with kernel.tenant_scope(tenant_id) as scope:
+        book, notes = _book_with_notes(titles)
+        udyog_sdk.write_records([book, *notes])
+        scope.session.commit()
 
 
 def _statements(kernel):
@@ -114,10 +121,7 @@ def test_the_audit_entries_match_what_a_flush_writes(tenants):
 
 def test_changed_records_update_only_changed_columns_and_bump_the_version(tenants):
     kernel, ids, _ = tenants
-    with kernel.tenant_scope(ids["acme"]) as scope:
-        book, notes = _book_with_notes(["one", "two"])
-        udyog_sdk.write_records([book, *notes])
-        scope.session.commit()
+    _saved(kernel, ids["acme"], ["one", "two"])
     with kernel.tenant_scope(ids["acme"]) as scope:
         notes = list(scope.session.scalars(select(Note).order_by(Note.title)))
         notes[0].words = 5
@@ -135,10 +139,7 @@ def test_changed_records_update_only_changed_columns_and_bump_the_version(tenant
 
 def test_a_concurrent_change_raises_stale_data_and_nothing_is_written(tenants):
     kernel, ids, _ = tenants
-    with kernel.tenant_scope(ids["acme"]) as scope:
-        book, notes = _book_with_notes(["one"])
-        udyog_sdk.write_records([book, *notes])
-        scope.session.commit()
+    _saved(kernel, ids["acme"], ["one"])
     with kernel.tenant_scope(ids["acme"]) as scope:
         note = scope.session.scalars(select(Note)).one()
         # Someone else saved it since it was read (version 2 now), behind this session's back.
@@ -165,10 +166,7 @@ def test_records_of_another_tenant_are_refused(tenants):
 
 def test_a_relationship_change_is_left_to_the_unit_of_work(tenants):
     kernel, ids, _ = tenants
-    with kernel.tenant_scope(ids["acme"]) as scope:
-        book, notes = _book_with_notes(["one"])
-        udyog_sdk.write_records([book, *notes])
-        scope.session.commit()
+    _saved(kernel, ids["acme"], ["one"])
     with kernel.tenant_scope(ids["acme"]) as scope:
         other = Notebook(title="Other")
         scope.session.add(other)
