@@ -88,6 +88,18 @@ def test_new_records_are_inserted_with_defaults_audited_and_held_as_loaded(tenan
     assert after.get("branch_id") is None and not {"version", "id", "tenant_id"} & set(after)
 
 
+def test_a_parent_set_by_relationship_gives_its_key_as_a_flush_would(tenants):
+    kernel, ids, _ = tenants
+    with kernel.tenant_scope(ids["acme"]) as scope:
+        book = Notebook(title="Ledger")  # no id yet: its default is applied first, then copied to the note
+        note = Note(notebook=book, title="one")
+        udyog_sdk.write_records([book, note])
+        assert book.id is not None and note.notebook_id == book.id
+        scope.session.commit()
+    with kernel.db.session(ids["acme"]) as s:
+        assert s.scalars(select(Note.notebook_id)).one() == book.id
+
+
 def test_the_audit_entries_match_what_a_flush_writes(tenants):
     kernel, ids, _ = tenants
     with kernel.tenant_scope(ids["acme"]) as scope:

@@ -29,7 +29,9 @@ column whose old value was never loaded, a default computed by SQL) is
 left to the unit of work, which writes it correctly. Pending changes of
 *other* objects are flushed first, so the statements here may refer to
 them; a pending object that refers to a *new* record given here must wait
-for it (pass both, parent first, or add the child after the call).
+for it (pass both, parent first, or add the child after the call). A new
+record's foreign key to a parent set by relationship (``line.order =
+order``) is copied from the parent, as a flush does; give parents first.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
-from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm import MANYTOONE, Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm import attributes as orm_attributes
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.exc import StaleDataError, UnmappedColumnError
 from sqlalchemy.sql import ClauseElement
 
 from udyog.audit import INSERT, UPDATE, _entry, _fields, _write, is_audited, json_safe
@@ -54,7 +56,7 @@ _KEY = ("tenant_id", "id")
 class _Plan:
     """What one mapper's table needs: its columns by attribute key, the version column, whether audited."""
 
-    __slots__ = ("audited", "columns", "defaults", "fields", "mapper", "table", "version")
+    __slots__ = ("audited", "columns", "defaults", "fields", "mapper", "parents", "table", "version")
 
     def __init__(self, mapper: Mapper[Any]) -> None:
         table = mapper.local_table
@@ -78,6 +80,21 @@ class _Plan:
                 self.defaults[prop.key] = column.default
             elif column.server_default is not None:
                 self.defaults[prop.key] = None
+        by_column = {column: key for key, column in self.columns.items()}
+        #: Many-to-one relationships: (key, [(foreign key attribute, the parent's attribute it copies)]).
+        self.parents: list[tuple[str, list[tuple[str, str]]]] = []
+        for rel in mapper.relationships:
+            if rel.direction is not MANYTOONE:
+                continue
+            try:
+                pairs = [
+                    (by_column[local.name], rel.mapper.get_property_by_column(remote).key)
+                    for local, remote in rel.local_remote_pairs
+                    if local.table is table and local.name in by_column
+                ]
+            except UnmappedColumnError:  # a parent keyed by a column it does not map: give the key explicitly
+                continue
+            self.parents.append((rel.key, pairs))
         version = mapper.version_id_col
         self.version = next((k for k, c in self.columns.items() if version is not None and c == version.name), None)
         self.audited = is_audited(cls)
@@ -118,6 +135,13 @@ def _default(default: Any) -> tuple[bool, Any]:
 def _new_row(state: Any, plan: _Plan, tenant_id: Any) -> dict[str, Any] | None:
     """The attribute values an insert of ``state`` writes (defaults applied), or None to leave it to the ORM."""
     values = state.dict
+    for rel_key, pairs in plan.parents:  # the foreign keys of a parent set by relationship, as a flush syncs them
+        parent = values.get(rel_key)
+        if parent is not None:
+            held = orm_attributes.instance_state(parent).dict
+            for local, remote in pairs:
+                if values.get(local) is None and held.get(remote) is not None:
+                    values[local] = held[remote]
     row: dict[str, Any] = {}
     for key in plan.columns:
         if key in values and values[key] is not None:
@@ -191,6 +215,9 @@ def write_records(session: Session, records: Iterable[Any]) -> None:
                 raise ValueError(f"{type(obj).__name__} is pending in another session")
             row = _new_row(state, plan, tenant_id)
             if row is not None:
+                # Still transient: the values become its loaded state (make_transient_to_detached, below),
+                # and children given after it find its key.
+                state.dict.update(row)
                 new.append((obj, plan, row))
             else:
                 session.add(obj)  # left to the unit of work
@@ -219,9 +246,7 @@ def write_records(session: Session, records: Iterable[Any]) -> None:
     _update(connection, tenant_id, changed, audit)
     if audit:
         _write(session, audit)
-    for obj, _, row in new:
-        # Transient still: the values become the loaded state below (make_transient_to_detached commits them).
-        orm_attributes.instance_state(obj).dict.update(row)
+    for obj, _, _ in new:
         make_transient_to_detached(obj)
     for obj, _, _ in new:
         session.add(obj)
