@@ -88,6 +88,22 @@ def test_new_records_are_inserted_with_defaults_audited_and_held_as_loaded(tenan
     assert after.get("branch_id") is None and not {"version", "id", "tenant_id"} & set(after)
 
 
+def test_records_pending_in_the_session_are_written_once(tenants):
+    kernel, ids, _ = tenants
+    with kernel.tenant_scope(ids["acme"]) as scope:
+        book = Notebook(title="Ledger")
+        book.notes.append(Note(title="one"))
+        book.notes.append(Note(title="two"))
+        scope.session.add(book)  # pending, and its notes with it (cascade)
+        seen, stop = _statements(kernel)
+        udyog_sdk.write_records([book, *book.notes])
+        scope.session.commit()
+        stop()
+    assert seen.count("INSERT notes_note") == 1 and seen.count("INSERT notes_notebook") == 1
+    with kernel.db.session(ids["acme"]) as s:
+        assert sorted(s.scalars(select(Note.title).where(Note.notebook_id == book.id))) == ["one", "two"]
+
+
 def test_a_parent_set_by_relationship_gives_its_key_as_a_flush_would(tenants):
     kernel, ids, _ = tenants
     with kernel.tenant_scope(ids["acme"]) as scope:

@@ -235,9 +235,9 @@ def write_records(session: Session, records: Iterable[Any]) -> None:
     for obj, _, _ in changed:
         state = orm_attributes.instance_state(obj)
         state._commit_all(state.dict, held)
-    pending_new = [obj for obj, _, _ in new if orm_attributes.instance_state(obj).session_id is not None]
-    for obj in pending_new:
-        session.expunge(obj)
+    for obj, _, _ in new:
+        if orm_attributes.instance_state(obj).session_id is not None:  # pending (or expunged with its parent)
+            session.expunge(obj)
     if session.new or session.dirty or session.deleted:
         session.flush()
     connection = session.connection()
