@@ -43,7 +43,7 @@ import enum
 import math
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import event, insert, inspect, select
@@ -167,6 +167,22 @@ def _entry(tenant_id: Any, table: str, record_id: Any, action: str, changes: dic
     }
 
 
+def insert_entry(
+    tenant_id: Any, table: str, record_id: Any, values: Mapping[str, Any], fields: Iterable[str]
+) -> dict[str, Any]:
+    """The entry of an inserted row: the audited ``fields`` that ``values`` gives."""
+    after = {k: json_safe(values[k]) for k in fields if k in values}
+    return _entry(tenant_id, table, record_id, INSERT, {"after": after})
+
+
+def update_entry(
+    tenant_id: Any, table: str, record_id: Any, pairs: Iterable[tuple[str, Any, Any]]
+) -> dict[str, Any] | None:
+    """The entry of an updated row from ``(field, before, after)`` pairs, unchanged fields left out; None if none."""
+    changes = {k: {"before": json_safe(a), "after": json_safe(b)} for k, a, b in pairs if a != b}
+    return _entry(tenant_id, table, record_id, UPDATE, changes) if changes else None
+
+
 def record(
     session: Session, tenant_id: uuid.UUID, entity: str, record_id: Any, action: str, changes: dict[str, Any]
 ) -> None:
@@ -251,8 +267,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
             before = {k: json_safe(values[k] if k in values else known.get(k)) for k in fields}
             entries.append(_entry(tenant_id, table, record_id, DELETE, {"before": before}))
         elif obj in new:
-            after = {k: json_safe(values[k]) for k in fields if k in values}
-            entries.append(_entry(values.get("tenant_id"), table, values.get("id"), INSERT, {"after": after}))
+            entries.append(insert_entry(values.get("tenant_id"), table, values.get("id"), values, fields))
         else:
             changes = _changes(state, fields, old.get(state, {}))
             if changes:
@@ -324,22 +339,11 @@ def _bulk_insert(state: ORMExecuteState, mapper: Mapper[Any]) -> Result[Any] | N
         params = state.parameters
         state.parameters = rows[0] if isinstance(params, Mapping) else rows  # type: ignore[misc]
     result = state.invoke_statement()
-    fields = set(_fields(mapper))
+    fields = _fields(mapper)
     table = mapper.local_table.name
     tenant_id = state.session.info.get("tenant_id")
-    _write(
-        state.session,
-        [
-            _entry(
-                row.get("tenant_id", tenant_id),
-                table,
-                row["id"],
-                INSERT,
-                {"after": {k: json_safe(v) for k, v in row.items() if k in fields}},
-            )
-            for row in rows
-        ],
-    )
+    entries = [insert_entry(row.get("tenant_id", tenant_id), table, row["id"], row, fields) for row in rows]
+    _write(state.session, entries)
     return result
 
 
@@ -386,12 +390,8 @@ def _bulk_change(state: ORMExecuteState, mapper: Mapper[Any]) -> Result[Any]:
             new_row = after.get(record_id)
             if new_row is None:
                 continue
-            changes = {
-                k: {"before": json_safe(a), "after": json_safe(b)}
-                for k, a, b in zip(fields, old_row[2:], new_row[2:], strict=True)
-                if a != b
-            }
-            if changes:
-                entries.append(_entry(old_row[0], table, record_id, UPDATE, changes))
+            entry = update_entry(old_row[0], table, record_id, zip(fields, old_row[2:], new_row[2:], strict=True))
+            if entry is not None:
+                entries.append(entry)
     _write(session, entries)
     return result

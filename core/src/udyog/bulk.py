@@ -27,7 +27,18 @@ from sqlalchemy import Table, bindparam, insert, inspect, update
 from udyog.db import TenantBoundaryError
 from udyog_sdk.models import is_tenant_model
 
-_KEY = ("tenant_id", "id")
+KEY = ("tenant_id", "id")
+
+
+def keyed_table(model: type) -> Table:
+    """``model``'s table, which these statements (and :mod:`udyog.records`) may write: a tenant model keyed by
+    (tenant_id, id); ``TypeError`` otherwise."""
+    if not is_tenant_model(model):
+        raise TypeError(f"{getattr(model, '__name__', model)!r} is not a tenant model")
+    table = inspect(model).local_table
+    if not isinstance(table, Table) or tuple(c.name for c in table.primary_key.columns) != KEY:
+        raise TypeError(f"{model.__name__}: only tables keyed by (tenant_id, id) are written this way")
+    return table
 
 
 @lru_cache(maxsize=256)
@@ -35,16 +46,12 @@ def _table(model: type) -> Table:
     """``model``'s table, checked once per model: an unaudited tenant model keyed by (tenant_id, id)."""
     from udyog.audit import is_audited
 
-    if not is_tenant_model(model):
-        raise TypeError(f"{getattr(model, '__name__', model)!r} is not a tenant model")
+    table = keyed_table(model)
     if is_audited(model):
         raise TypeError(
             f"{model.__name__} is audited: write it through the ORM (session.add, or session.execute(insert(...)))"
             " or udyog_sdk.write_records, so that the audit log records the change"
         )
-    table = inspect(model).local_table
-    if not isinstance(table, Table) or tuple(c.name for c in table.primary_key.columns) != _KEY:
-        raise TypeError(f"{model.__name__}: only tables keyed by (tenant_id, id) are written this way")
     return table
 
 
@@ -81,16 +88,28 @@ def insert_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) ->
         return
     table, tenant_id, _ = _checked(session, model, rows, "insert")
     session.flush()
-    session.connection().execute(insert(table), [{**row, "tenant_id": tenant_id} for row in rows])
+    session.connection().execute(insert_statement(table), [{**row, "tenant_id": tenant_id} for row in rows])
 
 
-@lru_cache(maxsize=256)
-def _update_statement(table: Table, names: tuple[str, ...]) -> Any:
-    return (
-        update(table)
-        .where(table.c.tenant_id == bindparam("udyog_t"), table.c.id == bindparam("udyog_id"))
-        .values({name: bindparam(f"udyog_v_{name}") for name in names})
-    )
+@lru_cache(maxsize=512)
+def insert_statement(table: Table) -> Any:
+    """``INSERT INTO table``, built once per table (run again, it skips building and keying its SQL)."""
+    return insert(table)
+
+
+@lru_cache(maxsize=512)
+def update_statement(table: Table, names: tuple[str, ...], version: str | None = None) -> Any:
+    """``UPDATE table SET name = :udyog_v_<name> ... WHERE tenant_id = :udyog_t AND id = :udyog_id``, built once.
+
+    With ``version`` (a version column) the row is matched on ``:udyog_version`` too and
+    the column set to ``:udyog_v_<version>``.
+    """
+    where = [table.c.tenant_id == bindparam("udyog_t"), table.c.id == bindparam("udyog_id")]
+    values: dict[str, Any] = {name: bindparam(f"udyog_v_{name}") for name in names}
+    if version is not None:
+        where.append(table.c[version] == bindparam("udyog_version"))
+        values[version] = bindparam(f"udyog_v_{version}")
+    return update(table).where(*where).values(values)
 
 
 def update_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -105,14 +124,14 @@ def update_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) ->
     if not rows:
         return
     table, tenant_id, given = _checked(session, model, rows, "update")
-    names = [n for n in given if n not in _KEY]
+    names = [n for n in given if n not in KEY]
     if "id" not in rows[0]:
         raise ValueError(f"update of {table.name}: every row needs its id")
     if not names:
         raise ValueError(f"update of {table.name}: no column to set")
     session.flush()
     session.connection().execute(
-        _update_statement(table, tuple(names)),
+        update_statement(table, tuple(names)),
         [{"udyog_t": tenant_id, "udyog_id": row["id"], **{f"udyog_v_{n}": row[n] for n in names}} for row in rows],
     )
     mapper = inspect(model)

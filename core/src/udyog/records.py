@@ -40,17 +40,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import MANYTOONE, Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm import attributes as orm_attributes
 from sqlalchemy.orm.exc import StaleDataError, UnmappedColumnError
 from sqlalchemy.sql import ClauseElement
 
-from udyog.audit import INSERT, UPDATE, _entry, _fields, _write, is_audited, json_safe
+from udyog.audit import _fields, _write, insert_entry, is_audited, update_entry
+from udyog.bulk import KEY, insert_statement, keyed_table, update_statement
 from udyog.db import TenantBoundaryError
-from udyog_sdk.models import is_tenant_model
-
-_KEY = ("tenant_id", "id")
 
 
 class _Plan:
@@ -59,12 +56,8 @@ class _Plan:
     __slots__ = ("audited", "columns", "defaults", "fields", "mapper", "parents", "table", "version")
 
     def __init__(self, mapper: Mapper[Any]) -> None:
-        table = mapper.local_table
         cls = mapper.class_
-        if not is_tenant_model(cls):
-            raise TypeError(f"{cls.__name__!r} is not a tenant model")
-        if not isinstance(table, Table) or tuple(c.name for c in table.primary_key.columns) != _KEY:
-            raise TypeError(f"{cls.__name__}: only tables keyed by (tenant_id, id) are written this way")
+        table = keyed_table(cls)
         if mapper.inherits is not None or mapper.polymorphic_on is not None:
             raise TypeError(f"{cls.__name__}: inherited mappings are written by the ORM")
         self.mapper = mapper
@@ -104,21 +97,6 @@ class _Plan:
 @lru_cache(maxsize=256)
 def _plan(mapper: Mapper[Any]) -> _Plan:
     return _Plan(mapper)
-
-
-@lru_cache(maxsize=512)
-def _insert_statement(table: Table) -> Any:
-    return insert(table)
-
-
-@lru_cache(maxsize=512)
-def _update_statement(table: Table, names: tuple[str, ...], version: str | None) -> Any:
-    where = [table.c.tenant_id == bindparam("udyog_t"), table.c.id == bindparam("udyog_id")]
-    values: dict[str, Any] = {name: bindparam(f"udyog_v_{name}") for name in names}
-    if version is not None:
-        where.append(table.c[version] == bindparam("udyog_version"))
-        values[version] = bindparam("udyog_v_" + version)
-    return update(table).where(*where).values(values)
 
 
 def _default(default: Any) -> tuple[bool, Any]:
@@ -180,7 +158,7 @@ def _changed(state: Any, plan: _Plan) -> dict[str, tuple[Any, Any]] | None:
         if before is orm_attributes.NO_VALUE or before is orm_attributes.NEVER_SET or key not in values:
             return None  # its old value was never loaded
         after = values[key]
-        if key in _KEY or key == plan.version:
+        if key in KEY or key == plan.version:
             if after != before:
                 raise TenantBoundaryError(f"{key} of a {plan.mapper.class_.__name__} cannot change")
             continue
@@ -258,15 +236,14 @@ def _insert(connection: Any, new: list[tuple[Any, _Plan, dict[str, Any]]], audit
     for _, plan, row in new:
         key = (plan.table, tuple(row))
         if key != run_key and run:
-            connection.execute(_insert_statement(run_key[0]), run)  # type: ignore[index]
+            connection.execute(insert_statement(run_key[0]), run)  # type: ignore[index]
             run = []
         run_key = key
         run.append({plan.columns[k]: v for k, v in row.items()})
         if plan.audited:
-            after = {k: json_safe(row[k]) for k in plan.fields if k in row}
-            audit.append(_entry(row["tenant_id"], plan.table.name, row["id"], INSERT, {"after": after}))
+            audit.append(insert_entry(row["tenant_id"], plan.table.name, row["id"], row, plan.fields))
     if run:
-        connection.execute(_insert_statement(run_key[0]), run)  # type: ignore[index]
+        connection.execute(insert_statement(run_key[0]), run)  # type: ignore[index]
 
 
 def _update(
@@ -287,7 +264,7 @@ def _update(
             column = plan.columns[plan.version]
             params["udyog_version"] = current
             params["udyog_v_" + column] = current + 1
-            statement = _update_statement(plan.table, names, column)
+            statement = update_statement(plan.table, names, column)
             if connection.execute(statement, params).rowcount != 1:
                 raise StaleDataError(
                     f"UPDATE of {plan.table.name} expected to update 1 row at version {current}; 0 were matched"
@@ -296,12 +273,9 @@ def _update(
         else:
             groups.setdefault((plan.table, names), []).append(params)
         if plan.audited:
-            logged = {
-                k: {"before": json_safe(before), "after": json_safe(after)}
-                for k, (before, after) in changes.items()
-                if k in plan.fields
-            }
-            if logged:
-                audit.append(_entry(tenant_id, plan.table.name, obj.id, UPDATE, logged))
+            pairs = [(k, before, after) for k, (before, after) in changes.items() if k in plan.fields]
+            entry = update_entry(tenant_id, plan.table.name, obj.id, pairs)
+            if entry is not None:
+                audit.append(entry)
     for (table, names), rows in groups.items():
-        connection.execute(_update_statement(table, names, None), rows)
+        connection.execute(update_statement(table, names), rows)
