@@ -106,11 +106,14 @@ def test_two_workers_raising_the_same_condition_at_once_end_with_one_alert(udyog
 
     inserted = threading.Event()
     results: dict[str, tuple[Any, bool]] = {}
+    waited: list[bool] = []
 
     def worker(name: str, hold: float) -> None:
+        if name == "second":
+            # Before opening its scope: on SQLite a scope that begins first holds the write lock, and the
+            # first worker would queue behind the one waiting for it.
+            waited.append(inserted.wait(30))
         with udyog_tenant.scope() as scope:
-            if name == "second":
-                inserted.wait(5)
             results[name] = raise_alert(
                 "notes.flagged_note",
                 "title:race",
@@ -134,7 +137,8 @@ def test_two_workers_raising_the_same_condition_at_once_end_with_one_alert(udyog
     for t in threads:
         t.start()
     for t in threads:
-        t.join(20)
+        t.join(60)
+    assert waited == [True], "the first worker did not insert within 30 s"
     [alert] = alerts(udyog_tenant)
     assert alert.occurrences == 2 and alert.title == "second"
     assert results["first"] == (alert.id, True) and results["second"] == (alert.id, False)
