@@ -75,7 +75,7 @@ def test_the_misfits_each_fail_for_their_own_reason():
         "udyog_blueprints failed: ValueError: cannot build routes",
         f"{manifests}:7: error: requires ghost>=1.0, but no plugin 'ghost' is installed here",
         f"{manifests}:23: error: requires broken, which fails to load: RuntimeError: broken on purpose",
-        f"{manifests}:26: error: the manifest targets udyog-sdk >=0.1,<1, which excludes the running SDK 1.6.0",
+        f"{manifests}:26: error: the manifest targets udyog-sdk >=0.1,<1, which excludes the running SDK 1.7.0",
         f"{manifests}:27: error: requires notes>=9, but notes 0.3.0 is installed",
         f"{where}pyproject.toml:23: error: entry point notamanifest = 'udyog_test_misfits.manifests:not_a_manifest' "
         "is a dict, not a udyog_sdk.Plugin",
@@ -96,7 +96,7 @@ def test_hook_and_declaration_mistakes_are_reported_with_their_lines():
     assert found == [
         f"{src}/__init__.py:5: warning: the manifest's version 0.1.0 differs from the distribution's 0.2.0",
         "tests/plugin_check/udyog-check-hooks/pyproject.toml:10: warning: udyog-sdk is not among [project] "
-        'dependencies (add "udyog-sdk>=1.6,<2")',
+        'dependencies (add "udyog-sdk>=1.7,<2")',
         f"{src}/hookspecs.py:7: error: hook specification 'refresh_totals' must start with the plugin's name "
         "(checkhooks_…)",
         f"{src}/hookspecs.py:7: error: hook specification 'refresh_totals' has no docstring (the hook reference is "

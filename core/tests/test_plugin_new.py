@@ -45,7 +45,7 @@ def test_the_scaffold_has_the_standard_shape(tmp_path):
     assert migration.endswith("_warranty_items.py")
     pyproject = (root / "pyproject.toml").read_text()
     assert '[project.entry-points."udyog.plugins"]\nwarranty = "udyog_warranty:plugin"' in pyproject
-    assert 'dependencies = ["udyog-sdk>=1.6,<2"]' in pyproject
+    assert 'dependencies = ["udyog-sdk>=1.7,<2"]' in pyproject
     assert 'udyog_warranty = ["migrations/*.py"]' in pyproject
     revision = (root / migration).read_text()
     assert 'branch_labels: str | Sequence[str] | None = ("warranty",)' in revision

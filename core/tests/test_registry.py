@@ -59,7 +59,7 @@ def test_good_plugins_load_in_dependency_order():
         ("cycle_b", PluginState.FAILED, "dependency cycle: cycle_b -> cycle_a -> cycle_b"),
         ("aftercycle", PluginState.SKIPPED, "dependency 'cycle_a' is part of a dependency cycle"),
         ("dependant", PluginState.SKIPPED, "dependency 'broken' did not load (import failed"),
-        ("oldsdk", PluginState.FAILED, "incompatible SDK version: targets udyog-sdk >=0.1,<1, running 1.6.0"),
+        ("oldsdk", PluginState.FAILED, "incompatible SDK version: targets udyog-sdk >=0.1,<1, running 1.7.0"),
         ("newnotes", PluginState.FAILED, "incompatible dependency version: requires notes>=9, installed notes 0.3.0"),
         ("badhook", PluginState.FAILED, "hook implementation 'udyog_blueprint' matches no hook specification"),
         ("notamanifest", PluginState.FAILED, "is a dict, not a udyog_sdk.Plugin"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -315,6 +315,11 @@ def _drop_pending_tenant_on_checkin(dbapi_connection: Any, record: Any) -> None:
         record.info.pop(_PENDING_TENANT, None)
 
 
+#: Called with the connection and the SQL of every run of a prepared statement (:class:`PreparedStatement`):
+#: those runs do not pass through SQLAlchemy's statement events (see :func:`udyog.testing.statements_seen`).
+PREPARED_OBSERVERS: list[Callable[[Connection, str], None]] = []
+
+
 class PreparedStatement:
     """A fixed statement of the kernel's hot paths (a SELECT, or DML with RETURNING), run on a connection.
 
@@ -343,6 +348,7 @@ class PreparedStatement:
         self._params = params
         self._columns = [column(c.name, c.type) for c in statement.exported_columns]
         self._pg_sql: str | None = None
+        self._processors: list[tuple[int, Any]] | None = None  # (column index, result processor)
         #: ``EXECUTE name(%(a)s, ...)`` for the driver's own cursor (psycopg2's named parameters).
         self._driver_sql = f"EXECUTE {name}({', '.join(f'%({k})s' for k in params)})"
         placeholders = ", ".join(f":{k}" for k in params)
@@ -372,9 +378,14 @@ class PreparedStatement:
         if self.name not in prepared:
             connection.exec_driver_sql(self._prepare_sql(connection))
             prepared.add(self.name)
+        self._observe(connection)
         return connection.execute(self._execute, params)
 
-    def rows(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _observe(self, connection: Connection) -> None:
+        for observer in PREPARED_OBSERVERS:
+            observer(connection, self._prepare_sql(connection).split(" AS ", 1)[1])
+
+    def rows(self, connection: Connection, params: dict[str, Any], *, processed: bool = False) -> list[tuple[Any, ...]]:
         """The statement's rows for ``params`` as plain tuples, in the connection's transaction.
 
         With psycopg2 the ``EXECUTE`` goes straight to the driver's cursor (no
@@ -382,7 +393,10 @@ class PreparedStatement:
         echo log does not show it), with the transaction's pending tenant
         setting in the same round trip, as :meth:`execute` would send it.
         The values are the driver's, which for the kernel's column types
-        (UUID, text, integers, booleans) are what :meth:`execute` returns.
+        (UUID, text, integers, booleans) are what :meth:`execute` returns;
+        ``processed=True`` passes them through the columns' result processing
+        (any type: decimals quantized, timestamps made UTC, ...), as
+        :meth:`execute` does.
         Driver errors are raised as SQLAlchemy's (``DBAPIError`` and its
         subclasses); a lost connection is invalidated. Elsewhere this is
         :meth:`execute`'s rows.
@@ -406,17 +420,40 @@ class PreparedStatement:
                 cursor.execute(sql)
                 prepared.add(self.name)
                 sql = self._driver_sql
+            if PREPARED_OBSERVERS:
+                self._observe(connection)
             pending = info.pop(_PENDING_TENANT, None)
             if pending is not None:
                 sql = _SET_TENANT_PREFIX + sql
                 params = {**params, "udyog_rls_t": pending["t"], "udyog_rls_a": pending["a"]}
             cursor.execute(sql, params)
             found: list[tuple[Any, ...]] = cursor.fetchall()
+            if processed and found:
+                found = self._process(dialect, cursor.description, found)
         except dialect.loaded_dbapi.Error as exc:
             _raise_driver_error(connection, exc, sql, params, dbapi_connection, cursor)
         finally:
             cursor.close()
         return found
+
+    def _process(self, dialect: Any, description: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``rows`` through the result processors of the columns' types (found once, from the driver's type codes)."""
+        processors = self._processors
+        if processors is None:
+            found = [
+                column.type.dialect_impl(dialect).result_processor(dialect, entry[1])
+                for column, entry in zip(self._columns, description, strict=True)
+            ]
+            processors = self._processors = [(i, p) for i, p in enumerate(found) if p is not None]
+        if not processors:
+            return rows
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, process in processors:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
 
 
 def _raise_driver_error(

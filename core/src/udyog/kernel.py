@@ -84,6 +84,12 @@ class TenantScope:
 
         write_records(self.session, records)
 
+    def read_records(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """The records ``select(Model)`` gives, read by a prepared statement (see :mod:`udyog.reads`)."""
+        from udyog.reads import read_records
+
+        return read_records(self.session, statement, params)
+
     def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
         """Take the next number of series ``key`` in this scope's transaction (see :mod:`udyog.series`)."""
         from udyog.series import next_number

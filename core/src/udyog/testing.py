@@ -204,6 +204,38 @@ def build_kernel(
     return kernel
 
 
+@contextmanager
+def statements_seen(engine: Any) -> Iterator[list[str]]:
+    """The SQL of every statement run on ``engine`` meanwhile, whitespace collapsed, in order.
+
+    Statements prepared by the kernel (:class:`udyog.db.PreparedStatement`:
+    ``udyog_sdk.read_records``, number series, job claims) run by the
+    driver's cursor, not through SQLAlchemy's statement events; they are
+    given as the SQL they run (``$1``-style parameters), not as ``EXECUTE``.
+    """
+    from sqlalchemy import event
+
+    from udyog import db
+
+    seen: list[str] = []
+
+    def statement(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if not sql.startswith(("EXECUTE ", "PREPARE ")):
+            seen.append(" ".join(sql.split()))
+
+    def prepared(connection: Any, sql: str) -> None:
+        if connection.engine.pool is engine.pool:  # the engine or one of its option copies (the writing one)
+            seen.append(" ".join(sql.split()))
+
+    event.listen(engine, "before_cursor_execute", statement)
+    db.PREPARED_OBSERVERS.append(prepared)
+    try:
+        yield seen
+    finally:
+        db.PREPARED_OBSERVERS.remove(prepared)
+        event.remove(engine, "before_cursor_execute", statement)
+
+
 def create_member(
     kernel: Kernel,
     tenant: str | uuid.UUID,

@@ -175,28 +175,18 @@ def test_delivery_then_invoice(udyog_client, udyog_tenant):
 
 
 def test_each_order_action_reads_the_order_once_and_for_update(udyog_client, udyog_tenant, udyog_kernel):
-    from sqlalchemy import event
+    from udyog.testing import statements_seen
 
     w = world(udyog_tenant)
     made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "1", None)), expect=201).data
-    reads: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        flat = " ".join(statement.split())
-        if flat.lstrip().startswith(("SELECT", "select")) and " FROM sales_order " in f"{flat} ":
-            reads.append(flat)
-
-    engine = udyog_kernel.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_seen(udyog_kernel.db.engine) as seen:
         version = made["version"]
         for action in ("confirm", "deliver"):
             version = udyog_client.post(f"{ORDERS}/{made['id']}/{action}", json={"version": version}, expect=200).data[
                 "version"
             ]
         udyog_client.post(f"{ORDERS}/{made['id']}/invoice", json={"version": version}, expect=201)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    reads = [s for s in seen if s.startswith(("SELECT", "select")) and " FROM sales_order " in f"{s} "]
     # One read per action (the lookup), not a second one by the service; locking on PostgreSQL
     # (SQLite serialises writing transactions and has no FOR UPDATE).
     assert len(reads) == 3, reads

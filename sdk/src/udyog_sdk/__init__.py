@@ -35,6 +35,7 @@ from udyog_sdk.runtime import (
     emit_detached,
     hooks,
     insert_rows,
+    read_records,
     update_rows,
     write_records,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "insert_rows",
     "notify",
     "plugin_settings",
+    "read_records",
     "run_status",
     "update_rows",
     "write_records",

@@ -1,3 +1,3 @@
 """The version of the plugin API this SDK provides (semantic versioning)."""
 
-SDK_VERSION = "1.6.0"
+SDK_VERSION = "1.7.0"

@@ -61,7 +61,7 @@ from udyog_sdk.api import (
 )
 from udyog_sdk.fields import CUSTOM_PREFIX, Composition
 from udyog_sdk.models import utcnow
-from udyog_sdk.runtime import NoScopeError, UdyogError, current_scope, db_session
+from udyog_sdk.runtime import NoScopeError, UdyogError, current_scope, db_session, read_records
 from udyog_sdk.security import Permission, requires
 from udyog_sdk.ui import MenuEntry
 
@@ -508,7 +508,12 @@ class Resource:
         transaction ends, its attributes refreshed): for an action that must
         see the latest committed state and keep others out meanwhile.
         """
-        row = db_session().scalar(self._lookup_statement(for_update), {"udyog_record_id": record_id})
+        statement = self._lookup_statement(for_update)
+        params = {"udyog_record_id": record_id}
+        if type(self).query is Resource.query:  # one statement object per resource: read by a prepared statement
+            row = next(iter(read_records(statement, params)), None)
+        else:
+            row = db_session().scalar(statement, params)
         if row is None:
             raise UdyogError(f"{self.label} not found".capitalize(), status=404)
         return row

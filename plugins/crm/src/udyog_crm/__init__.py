@@ -7,7 +7,7 @@ plugin = Plugin(
     version="0.1.0",
     title="CRM",
     package=__name__,
-    sdk=">=1.4,<2",
+    sdk=">=1.7,<2",
     description=(
         "Customers and contacts, leads, a deal pipeline, quotes, field visits with GPS check-ins, "
         "activities and follow-ups."

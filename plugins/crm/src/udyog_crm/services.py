@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm.attributes import flag_modified
 
-from udyog_sdk import UdyogError, current_user, db_session, emit, hooks
+from udyog_sdk import UdyogError, current_user, db_session, emit, hooks, read_records
 from udyog_sdk.api import check_version
 from udyog_sdk.models import utcnow
 from udyog_sdk.series import next_number
@@ -57,7 +57,7 @@ def get_customer(customer_id: uuid.UUID) -> Customer:
 
     Raises 422 ``{"customer_id": ["no such customer"]}`` when there is none.
     """
-    found = db_session().scalar(_CUSTOMER, {"customer_id": customer_id})
+    found = next(iter(read_records(_CUSTOMER, {"customer_id": customer_id})), None)
     if found is None:
         raise UdyogError("no such customer", status=422, errors={"customer_id": ["no such customer"]})
     return found

@@ -62,6 +62,7 @@ from udyog_sdk import (
     hooks,
     insert_rows,
     plugin_settings,
+    read_records,
     update_rows,
 )
 from udyog_sdk.models import new_id, utcnow
@@ -219,7 +220,7 @@ def products(product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Product]:
         elif isinstance(product_id, uuid.UUID):
             missing.append(product_id)
     if missing:
-        for row in db_session().scalars(_PRODUCTS_BY_ID, {"ids": missing}):
+        for row in read_records(_PRODUCTS_BY_ID, {"ids": missing}):
             _remember("product", row)
             out[row.id] = row
     return out
@@ -244,7 +245,7 @@ def _product(product_id: Any) -> Product:
 def _warehouse(warehouse_id: Any, field: str = "warehouse_id", *, inactive_ok: bool = False) -> Warehouse:
     found = _cached("warehouse", warehouse_id)
     if found is None and isinstance(warehouse_id, uuid.UUID):
-        found = db_session().scalar(_WAREHOUSE_BY_ID, {"id": warehouse_id})
+        found = next(iter(read_records(_WAREHOUSE_BY_ID, {"id": warehouse_id})), None)
         if found is not None:
             _remember("warehouse", found)
     if found is None:

@@ -7,7 +7,7 @@ plugin = Plugin(
     version="0.1.0",
     title="Sales",
     package=__name__,
-    sdk=">=1.6,<2",
+    sdk=">=1.7,<2",
     requires=("crm>=0.1", "inventory>=0.1"),
     optional=("vigilance",),  # contributes its rules when vigilance is there
     description=(

@@ -26,7 +26,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 from udyog_crm.services import get_customer
 from udyog_inventory import services as stock
 from udyog_inventory.models import Product, Warehouse
-from udyog_sdk import UdyogError, current_user, db_session, emit, hooks, plugin_settings, write_records
+from udyog_sdk import (
+    UdyogError,
+    current_user,
+    db_session,
+    emit,
+    hooks,
+    plugin_settings,
+    read_records,
+    write_records,
+)
 from udyog_sdk.api import check_version
 from udyog_sdk.formatting import tenant_today
 from udyog_sdk.models import new_id, utcnow
@@ -56,7 +65,7 @@ ORDER_REFERENCE = "sales.order"
 
 def account_row(customer_id: uuid.UUID, *, lock: bool = False) -> AccountTerms | None:
     """The customer's terms row, or None; ``lock`` takes it ``FOR UPDATE`` (and re-reads it)."""
-    return db_session().scalar(_LOCKED_ACCOUNT if lock else _ACCOUNT, {"customer_id": customer_id})
+    return next(iter(read_records(_LOCKED_ACCOUNT if lock else _ACCOUNT, {"customer_id": customer_id})), None)
 
 
 #: Statements built once (a statement object run again skips building and keying its SQL).
@@ -200,10 +209,30 @@ def lock_order(order: Order, version: int | None) -> None:
     session = db_session()
     locked = session.info.get(_LOCKED)
     if locked is None or locked.get(order.id) is not session.get_transaction():
-        query = select(Order).where(Order.id == order.id).with_for_update().execution_options(populate_existing=True)
-        session.scalar(query)
+        read_records(_LOCKED_ORDER, {"order_id": order.id})
         mark_locked(order)
     check_version(order, version)
+
+
+_LOCKED_ORDER = (
+    select(Order).where(Order.id == bindparam("order_id")).with_for_update().execution_options(populate_existing=True)
+)
+_LINES = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.line_no)
+_RESERVATIONS = select(Reservation).where(Reservation.order_id == bindparam("order_id")).order_by(Reservation.id)
+
+
+def order_lines(order: Order) -> list[OrderLine]:
+    """``order.lines``: read by a prepared statement when not loaded yet in this session."""
+    if "lines" not in order.__dict__:
+        set_committed_value(order, "lines", read_records(_LINES, {"order_id": order.id}))
+    return order.lines
+
+
+def order_reservations(order: Order) -> list[Reservation]:
+    """``order.reservations``: read by a prepared statement when not loaded yet in this session."""
+    if "reservations" not in order.__dict__:
+        set_committed_value(order, "reservations", read_records(_RESERVATIONS, {"order_id": order.id}))
+    return order.reservations
 
 
 def require_draft(order: Order, what: str = "changed") -> None:
@@ -366,7 +395,7 @@ def confirm_order(order: Order, version: int | None) -> Order:
     """
     lock_order(order, version)
     require_draft(order, "confirmed")
-    if not order.lines:
+    if not order_lines(order):
         raise _problem("an order needs lines", "lines", "at least one line is required")
     customer = get_customer(order.customer_id)
     account_terms = locked_account(order.customer_id)
@@ -408,7 +437,7 @@ def confirm_order(order: Order, version: int | None) -> Order:
 
 def active_invoices(order: Order) -> list[Invoice]:
     """The order's invoices that are not cancelled."""
-    return list(db_session().scalars(_ACTIVE_INVOICES, {"order_id": order.id}))
+    return read_records(_ACTIVE_INVOICES, {"order_id": order.id})
 
 
 _ACTIVE_INVOICES = select(Invoice).where(Invoice.order_id == bindparam("order_id"), Invoice.state != "cancelled")
@@ -441,7 +470,7 @@ def deliver_order(order: Order, version: int | None) -> Order:
     if problems:
         raise _refused(f"order {order.number} cannot be despatched: ", "order", problems, 409)
     reservations = sorted(
-        order.reservations, key=lambda r: (str(r.product_id), str(r.warehouse_id), _lot_key(r.lot_id))
+        order_reservations(order), key=lambda r: (str(r.product_id), str(r.warehouse_id), _lot_key(r.lot_id))
     )
     if reservations:
         stock.issue_many(
@@ -500,7 +529,7 @@ def issue_invoice(order: Order, *, on: dt.date | None = None) -> Invoice:
                 taxable=line.taxable,
                 tax_amount=line.tax_amount,
             )
-            for line in order.lines
+            for line in order_lines(order)
         ],
     )
     if invoice.total == 0:

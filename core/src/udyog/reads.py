@@ -1,0 +1,193 @@
+"""ORM records read by a prepared statement: the kernel's side of ``udyog_sdk.read_records``.
+
+An ORM query costs several times its round trip in Python: the session's
+execution events, the compile state, the loading context, the result
+object. For a hot path that reads a handful of records by key (an order
+``FOR UPDATE``, its lines, the customer's account) that overhead is most of
+the time spent. :func:`read_records` runs a statement built once at module
+level, ``select(Model).where(...)`` with bound parameters, the way a plain
+statement runs, and builds the records itself:
+
+- the statement gets the tenant criterion (``tenant_id`` equal to the
+  session's) in SQL of its own, compiled once per statement; on PostgreSQL
+  it is prepared once per pooled connection and run with ``EXECUTE``
+  (:class:`udyog.db.PreparedStatement`), so the server neither parses nor
+  plans it again;
+- values pass through the column types' result processing, as any query's;
+- a row whose record the session already holds gives that record (as the
+  ORM does); with ``populate_existing`` (a read ``FOR UPDATE`` that must see
+  the latest committed state) its columns are overwritten and its loaded
+  relationships expired, as the ORM does; a new row becomes a persistent
+  record held by the session, as if the ORM had loaded it;
+- pending changes are flushed first when the session autoflushes.
+
+The ORM answers instead, with the same result, whenever this could differ
+from it: a record rule of the current user concerns the model (rules are
+ORM loader criteria), the session reads across tenants or is bound to none,
+the model is mapped with inheritance, eager relationships, deferred columns
+or ``load`` event listeners. Rows whose SQL has an expanding parameter
+(``in_(bindparam(..., expanding=True))``) are read by the compiled
+statement without ``PREPARE``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Select
+from sqlalchemy.types import NullType
+
+from udyog.db import PreparedStatement
+from udyog_sdk.models import is_tenant_model
+
+#: The tenant parameter every planned statement gets (a name no plugin statement uses).
+TENANT_PARAM = "udyog_read_tenant"
+
+_EAGER_SAFE = frozenset({"select", "raise", "raise_on_sql", "noload", "write_only", "dynamic"})
+_names = itertools.count(1)
+_lock = threading.Lock()
+
+
+class _Plan:
+    """One statement's compiled form for one dialect: its prepared SQL, parameters and column keys."""
+
+    __slots__ = ("keys", "mapper", "prepared", "primary_key", "relationships", "static")
+
+    def __init__(self, statement: Select[Any], mapper: Mapper[Any], dialect: Any) -> None:
+        cls = mapper.class_
+        scoped = statement.where(cls.tenant_id == bindparam(TENANT_PARAM))
+        columns = list(scoped.selected_columns)
+        self.mapper = mapper
+        self.keys = [mapper.get_property_by_column(column).key for column in columns]
+        self.primary_key = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+        self.relationships = [rel.key for rel in mapper.relationships]
+        compiled = scoped.compile(dialect=dialect)
+        binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}  # by the name in the SQL
+        #: Values of the statement's own literals (``state != 'cancelled'``), sent with every execution.
+        self.static = {
+            name: bind.effective_value
+            for name, bind in binds.items()
+            if name != TENANT_PARAM and not bind.required and bind.callable is None
+        }
+        expanding = any(bind.expanding for bind in binds.values())
+        typed = all(not isinstance(bind.type, NullType) for bind in binds.values())
+        self.prepared = PreparedStatement(
+            f"udyog_read_{next(_names)}",
+            scoped,
+            {name: bind.type for name, bind in binds.items()},
+            prepare=typed and not expanding,
+        )
+
+
+#: Per statement object: its plan per dialect name, or None when the ORM must read it.
+_PLANS: weakref.WeakKeyDictionary[Any, dict[str, _Plan | None]] = weakref.WeakKeyDictionary()
+
+
+def _entity(statement: Any) -> Mapper[Any]:
+    """The mapper of ``select(Model)``; ``TypeError`` for any other statement."""
+    if not isinstance(statement, Select):
+        raise TypeError("read_records takes a select(Model) statement")
+    described = statement.column_descriptions
+    if (
+        len(described) != 1
+        or not isinstance(described[0]["entity"], type)
+        or described[0]["expr"] is not (described[0]["entity"])
+    ):
+        raise TypeError("read_records takes a select(Model) statement of one tenant model")
+    cls = described[0]["entity"]
+    if not is_tenant_model(cls):
+        raise TypeError(f"{cls.__name__} is not a tenant model")
+    return sa_inspect(cls)
+
+
+def _plannable(mapper: Mapper[Any], statement: Select[Any]) -> bool:
+    """Whether reading ``statement`` without the ORM gives what the ORM would."""
+    if mapper.inherits is not None or mapper.polymorphic_on is not None or mapper.with_polymorphic:
+        return False
+    if any(rel.lazy not in _EAGER_SAFE for rel in mapper.relationships):
+        return False
+    if any(prop.deferred for prop in mapper.column_attrs):
+        return False
+    if mapper.class_manager.dispatch.load or mapper.class_manager.dispatch.refresh:
+        return False
+    if len(statement.selected_columns) != len(mapper.column_attrs):
+        return False
+    return not statement.get_execution_options().keys() - {"populate_existing"}
+
+
+def _plan(statement: Select[Any], dialect: Any) -> tuple[Mapper[Any], _Plan | None]:
+    mapper = _entity(statement)
+    forms = _PLANS.get(statement)
+    if forms is not None and dialect.name in forms:
+        return mapper, forms[dialect.name]
+    plan = _Plan(statement, mapper, dialect) if _plannable(mapper, statement) else None
+    with _lock:
+        _PLANS.setdefault(statement, {})[dialect.name] = plan
+    return mapper, plan
+
+
+def _ruled(session: Session, cls: type) -> bool:
+    """Whether a record rule of the session's user concerns ``cls``."""
+    for option in session.info.get("udyog_record_criteria") or ():
+        root = getattr(option, "root_entity", None)
+        if root is None:
+            entity = getattr(option, "entity", None)
+            root = getattr(entity, "class_", None)
+        if root is None or issubclass(cls, root):
+            return True
+    return False
+
+
+def read_records(session: Session, statement: Select[Any], params: Mapping[str, Any] | None = None) -> list[Any]:
+    """The records ``statement`` selects with ``params``: what ``session.scalars(statement, params).all()`` gives.
+
+    ``statement`` is ``select(Model)`` of one tenant model (where, order by,
+    limit, ``with_for_update()``, the option ``populate_existing``), built
+    once and run often.
+    """
+    connection = session.connection()
+    mapper, plan = _plan(statement, connection.dialect)
+    info = session.info
+    tenant_id = info.get("tenant_id")
+    if plan is None or info.get("all_tenants") or tenant_id is None or _ruled(session, mapper.class_):
+        return list(session.scalars(statement, params))
+    if session.autoflush:
+        session.flush()
+    values = {**plan.static, **(params or {}), TENANT_PARAM: tenant_id}
+    rows = plan.prepared.rows(connection, values, processed=True)
+    if not rows:
+        return []
+    refresh = bool(statement.get_execution_options().get("populate_existing"))
+    identity_map = session.identity_map
+    keys = plan.keys
+    primary_key = plan.primary_key
+    cls = mapper.class_
+    new_instance = mapper.class_manager.new_instance
+    found: list[Any] = []
+    for row in rows:
+        values_by_key = dict(zip(keys, row, strict=True))
+        identity = (cls, tuple(values_by_key[key] for key in primary_key), None)
+        held = identity_map.get(identity)
+        if held is None:
+            record = new_instance()
+            record.__dict__.update(values_by_key)
+            make_transient_to_detached(record)
+            session.add(record)
+            found.append(record)
+            continue
+        if refresh:
+            for key, value in values_by_key.items():
+                set_committed_value(held, key, value)
+            loaded = [key for key in plan.relationships if key in held.__dict__]
+            if loaded:
+                session.expire(held, loaded)
+        found.append(held)
+    return found
