@@ -90,6 +90,12 @@ class TenantScope:
 
         return read_records(self.session, statement, params)
 
+    def read_rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows a ``select()`` of one tenant table's columns gives, by a prepared statement (:mod:`udyog.reads`)."""
+        from udyog.reads import read_rows
+
+        return read_rows(self.session, statement, params)
+
     def next_number(self, key: str, *, branch: str | None = None, on: date | None = None) -> str:
         """Take the next number of series ``key`` in this scope's transaction (see :mod:`udyog.series`)."""
         from udyog.series import next_number

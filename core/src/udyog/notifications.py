@@ -49,6 +49,7 @@ from udyog.models import (
     UserRole,
 )
 from udyog.outbox import EVENT_NAME_RE
+from udyog.reads import read_records
 from udyog.registry import CORE_NAME
 from udyog_sdk import Event, Listener, NotificationTemplate, TenantContext, TransientError, UdyogError
 from udyog_sdk.models import new_id, utcnow
@@ -383,7 +384,7 @@ def notify(
         raise ValueError(f"notification {event}: permission {permission!r} is not declared")
     language = tenant_language(tenant)
     session = scope.session
-    overrides = {(o.channel, o.language): o for o in session.scalars(_OVERRIDES, {"event": event})}
+    overrides = {(o.channel, o.language): o for o in read_records(session, _OVERRIDES, {"event": event})}
     templates = {ch: resolve(catalog, overrides, event, ch, language) for ch in CHANNELS}
     active = {ch: r for ch, r in templates.items() if r is not None}
     people = recipients(scope, users=users, permission=permission, roles=roles) if active else []

@@ -46,7 +46,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.types import NullType
 
 from udyog.db import PreparedStatement
-from udyog_sdk.models import is_tenant_model
+from udyog_sdk.models import Base, is_tenant_model
 
 #: The tenant parameter every planned statement gets (a name no plugin statement uses).
 TENANT_PARAM = "udyog_read_tenant"
@@ -191,3 +191,78 @@ def read_records(session: Session, statement: Select[Any], params: Mapping[str, 
                 session.expire(held, loaded)
         found.append(held)
     return found
+
+
+class _RowPlan:
+    """A select of columns of one tenant table, compiled for one dialect with the tenant criterion."""
+
+    __slots__ = ("keys", "model", "prepared", "static")
+
+    def __init__(self, statement: Select[Any], table: Any, model: type, dialect: Any) -> None:
+        scoped = statement.where(table.c.tenant_id == bindparam(TENANT_PARAM))
+        self.model = model
+        self.keys = [column.key for column in statement.selected_columns]
+        compiled = scoped.compile(dialect=dialect)
+        binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
+        self.static = {
+            name: bind.effective_value
+            for name, bind in binds.items()
+            if name != TENANT_PARAM and not bind.required and bind.callable is None
+        }
+        expanding = any(bind.expanding for bind in binds.values())
+        typed = all(not isinstance(bind.type, NullType) for bind in binds.values())
+        self.prepared = PreparedStatement(
+            f"udyog_rows_{next(_names)}",
+            scoped,
+            {name: bind.type for name, bind in binds.items()},
+            prepare=typed and not expanding,
+        )
+
+
+_ROW_PLANS: weakref.WeakKeyDictionary[Any, dict[str, _RowPlan]] = weakref.WeakKeyDictionary()
+
+
+def _row_plan(statement: Any, dialect: Any) -> _RowPlan:
+    forms = _ROW_PLANS.get(statement)
+    if forms is not None:
+        plan = forms.get(dialect.name)
+        if plan is not None:
+            return plan
+    if not isinstance(statement, Select):
+        raise TypeError("read_rows takes a select() of columns")
+    if any(isinstance(d["expr"], type) for d in statement.column_descriptions):
+        raise TypeError("read_rows takes a select() of columns, not of a model: use read_records")
+    froms = statement.get_final_froms()
+    mapper = None
+    if len(froms) == 1:
+        mapper = next((m for m in Base.registry.mappers if m.local_table is froms[0]), None)
+    if mapper is None or not is_tenant_model(mapper.class_) or mapper.inherits is not None:
+        raise TypeError("read_rows takes a select() of columns of one tenant model's table")
+    plan = _RowPlan(statement, froms[0], mapper.class_, dialect)
+    with _lock:
+        _ROW_PLANS.setdefault(statement, {})[dialect.name] = plan
+    return plan
+
+
+def read_rows(
+    session: Session, statement: Select[Any], params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The rows ``statement`` selects with ``params``, as dicts by column key: ``session.execute(...).mappings()``.
+
+    ``statement`` is a ``select()`` of columns (or expressions of them) of
+    one tenant model's table, built once and run often; the tenant criterion
+    is added as for :func:`read_records`, and the ORM reads it instead on
+    the same conditions (a record rule of the user on the model, a session
+    across tenants).
+    """
+    connection = session.connection()
+    plan = _row_plan(statement, connection.dialect)
+    info = session.info
+    tenant_id = info.get("tenant_id")
+    if info.get("all_tenants") or tenant_id is None or _ruled(session, plan.model):
+        return [dict(row) for row in session.execute(statement, params).mappings()]
+    if session.autoflush:
+        session.flush()
+    values = {**plan.static, **(params or {}), TENANT_PARAM: tenant_id}
+    keys = plan.keys
+    return [dict(zip(keys, row, strict=True)) for row in plan.prepared.rows(connection, values, processed=True)]

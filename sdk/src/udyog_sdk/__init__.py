@@ -36,6 +36,7 @@ from udyog_sdk.runtime import (
     hooks,
     insert_rows,
     read_records,
+    read_rows,
     update_rows,
     write_records,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "notify",
     "plugin_settings",
     "read_records",
+    "read_rows",
     "run_status",
     "update_rows",
     "write_records",

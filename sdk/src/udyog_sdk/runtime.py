@@ -125,6 +125,10 @@ class Scope(Protocol):
         """The records a ``select(Model)`` statement gives, read without the ORM's query machinery (since 1.7)."""
         ...
 
+    def read_rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows a ``select()`` of one tenant table's columns gives, as dicts, prepared (since 1.7)."""
+        ...
+
     def enqueue(
         self, task: str, kwargs: Mapping[str, Any], *, key: str | None = None, delay: float | None = None
     ) -> uuid.UUID:
@@ -352,3 +356,18 @@ def read_records(statement: Any, params: Mapping[str, Any] | None = None) -> lis
     ``TypeError``.
     """
     return current_scope().read_records(statement, params)
+
+
+def read_rows(statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The rows ``statement`` selects, as dicts by column key: ``db_session().execute(...).mappings()`` (since 1.7).
+
+    The companion of :func:`read_records` for a ``select()`` of columns (or
+    expressions of them: ``func.sum(...)``, labels) of **one** tenant
+    model's table, with ``where``, ``group_by``, ``order_by`` and
+    ``with_for_update()`` as needed: a ledger's balance rows locked for an
+    update by id. Built once at module level, compiled once, prepared on
+    PostgreSQL; the tenant criterion is added, and the ORM reads it instead
+    when a record rule of the current user concerns the model. A statement
+    over several tables, or of a whole model, raises ``TypeError``.
+    """
+    return current_scope().read_rows(statement, params)

@@ -63,6 +63,7 @@ from udyog_sdk import (
     insert_rows,
     plugin_settings,
     read_records,
+    read_rows,
     update_rows,
 )
 from udyog_sdk.models import new_id, utcnow
@@ -388,7 +389,6 @@ class _Ledger:
         One statement for all of them, ordered by ``columns`` (the rows are locked
         in that order); missing rows are created (one insert) and then locked.
         """
-        session = db_session()
         wanted = sorted(set(keys), key=lambda k: tuple("" if v is None else str(v) for v in k))
 
         def fetch(subset: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], _Row]:
@@ -398,7 +398,7 @@ class _Ledger:
                 params: dict[str, Any] = dict(zip(columns, subset[0], strict=True))
             else:
                 params = {"keys": [k[0] for k in subset] if len(columns) == 1 else subset}
-            for values in session.execute(_lock_query(model, tuple(columns), single), params).mappings():
+            for values in read_rows(_lock_query(model, tuple(columns), single), params):
                 row = _Row(model, values)
                 self.rows.append(row)
                 out[tuple(values[c] for c in columns)] = row
@@ -1177,8 +1177,8 @@ def availability_snapshot(product_ids: Iterable[uuid.UUID], warehouse_id: uuid.U
     session = db_session()
     values: dict[uuid.UUID, decimal.Decimal] = dict.fromkeys(ids, ZERO)
     if ids:
-        for product_id, have in session.execute(_AVAILABLE_BY_PRODUCT, {"ids": ids, "warehouse_id": warehouse_id}):
-            values[product_id] = decimal.Decimal(have or 0)
+        for row in read_rows(_AVAILABLE_BY_PRODUCT, {"ids": ids, "warehouse_id": warehouse_id}):
+            values[row["product_id"]] = decimal.Decimal(row["available"] or 0)
     session.info[_SNAPSHOT] = (warehouse_id, values)
     try:
         yield
@@ -1187,7 +1187,7 @@ def availability_snapshot(product_ids: Iterable[uuid.UUID], warehouse_id: uuid.U
 
 
 _AVAILABLE_BY_PRODUCT = (
-    select(StockBalance.product_id, func.sum(StockBalance.available))
+    select(StockBalance.product_id, func.sum(StockBalance.available).label("available"))
     .where(
         StockBalance.product_id.in_(bindparam("ids", expanding=True)),
         StockBalance.warehouse_id == bindparam("warehouse_id"),
