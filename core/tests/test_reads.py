@@ -174,7 +174,7 @@ def test_on_postgresql_the_statement_is_prepared_once_per_connection(world, back
                 udyog_raw=True
             )
         ).all()
-    plan = _PLANS[NOTES]["postgresql"]
+    _, plan = _PLANS[NOTES]["postgresql"]
     assert plan is not None
     assert [name for name, _ in prepared] == [plan.prepared.name]
     assert "FROM notes_note" in prepared[0][1] and "tenant_id" in prepared[0][1]
@@ -217,3 +217,19 @@ def test_a_record_rule_on_the_model_makes_the_orm_read(world):
         assert [n.title for n in read_records(scope.session, NOTES, {"book_id": books["acme"]})] == ["alpha", "gamma"]
         assert [r["title"] for r in read_rows(scope.session, TITLES, {"book_id": books["acme"]})] == ["alpha", "gamma"]
         assert len(read_records(scope.session, BOOK, {"book_id": books["acme"]})) == 1  # no rule on notebooks
+
+
+def test_on_postgresql_an_in_list_is_prepared_as_an_array(world, backend):
+    if backend != "postgresql":
+        pytest.skip("PREPARE is PostgreSQL's")
+    kernel, ids, books = world
+    with kernel.tenant_scope(ids["acme"]) as scope:
+        notes = read_records(scope.session, NOTES, {"book_id": books["acme"]})
+        for wanted in ([notes[0].id], [n.id for n in notes], []):  # one statement for any length
+            assert read_records(scope.session, NOTES_IN, {"ids": wanted}) == [n for n in notes if n.id in wanted]
+        _, plan = _PLANS[NOTES_IN]["postgresql"]
+        statement = scope.session.execute(
+            text("SELECT statement FROM pg_prepared_statements WHERE name = :name").execution_options(udyog_raw=True),
+            {"name": plan.prepared.name},
+        ).scalar_one()
+    assert "= ANY (" in statement and "uuid[]" in statement.lower()

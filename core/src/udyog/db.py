@@ -349,6 +349,7 @@ class PreparedStatement:
         self._columns = [column(c.name, c.type) for c in statement.exported_columns]
         self._pg_sql: str | None = None
         self._processors: list[tuple[int, Any]] | None = None  # (column index, result processor)
+        self._binders: list[tuple[str, Any]] | None = None  # (parameter, bind processor)
         #: ``EXECUTE name(%(a)s, ...)`` for the driver's own cursor (psycopg2's named parameters).
         self._driver_sql = f"EXECUTE {name}({', '.join(f'%({k})s' for k in params)})"
         placeholders = ", ".join(f":{k}" for k in params)
@@ -396,7 +397,8 @@ class PreparedStatement:
         (UUID, text, integers, booleans) are what :meth:`execute` returns;
         ``processed=True`` passes them through the columns' result processing
         (any type: decimals quantized, timestamps made UTC, ...), as
-        :meth:`execute` does.
+        :meth:`execute` does. Parameters pass through their types' bind
+        processing either way.
         Driver errors are raised as SQLAlchemy's (``DBAPIError`` and its
         subclasses); a lost connection is invalidated. Elsewhere this is
         :meth:`execute`'s rows.
@@ -422,6 +424,18 @@ class PreparedStatement:
                 sql = self._driver_sql
             if PREPARED_OBSERVERS:
                 self._observe(connection)
+            binders = self._binders
+            if binders is None:
+                binders = self._binders = [
+                    (key, bind)
+                    for key, t in self._params.items()
+                    if (bind := t.dialect_impl(dialect).bind_processor(dialect)) is not None
+                ]
+            if binders:
+                params = {**params}
+                for key, bind in binders:
+                    if key in params:
+                        params[key] = bind(params[key])
             pending = info.pop(_PENDING_TENANT, None)
             if pending is not None:
                 sql = _SET_TENANT_PREFIX + sql

@@ -38,11 +38,13 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Tuple, any_, bindparam
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Select, operators, visitors
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from sqlalchemy.types import NullType
 
 from udyog.db import PreparedStatement
@@ -56,6 +58,48 @@ _names = itertools.count(1)
 _lock = threading.Lock()
 
 
+def _preparable(statement: Select[Any], dialect: Any) -> Select[Any]:
+    """``statement`` for ``PREPARE``: on PostgreSQL ``column IN (list)`` becomes ``column = ANY(array)``.
+
+    An expanding parameter is rendered per call with as many placeholders as
+    the list has items, so its SQL cannot be prepared; an array parameter is
+    one placeholder (the driver sends the list as an array). A tuple ``IN``
+    stays as it is, and the statement is then run unprepared.
+    """
+    if dialect.name != "postgresql":
+        return statement
+
+    def replace(element: Any) -> Any:
+        if (
+            isinstance(element, BinaryExpression)
+            and element.operator is operators.in_op
+            and isinstance(element.right, BindParameter)
+            and element.right.expanding
+            and not isinstance(element.left, Tuple)
+        ):
+            return element.left == any_(bindparam(element.right.key, type_=ARRAY(element.left.type)))
+        return None
+
+    return visitors.replacement_traverse(statement, {}, replace)  # type: ignore[no-any-return]
+
+
+def _prepared(name: str, scoped: Select[Any], dialect: Any) -> tuple[PreparedStatement, dict[str, Any]]:
+    """The prepared form of ``scoped`` and the values of its literals (``state != 'cancelled'``)."""
+    compiled = scoped.compile(dialect=dialect)
+    binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}  # by the name in the SQL
+    static = {
+        name: bind.effective_value
+        for name, bind in binds.items()
+        if name != TENANT_PARAM and not bind.required and bind.callable is None
+    }
+    expanding = any(bind.expanding for bind in binds.values())
+    typed = all(not isinstance(bind.type, NullType) for bind in binds.values())
+    prepared = PreparedStatement(
+        f"{name}_{next(_names)}", scoped, {n: bind.type for n, bind in binds.items()}, prepare=typed and not expanding
+    )
+    return prepared, static
+
+
 class _Plan:
     """One statement's compiled form for one dialect: its prepared SQL, parameters and column keys."""
 
@@ -63,32 +107,17 @@ class _Plan:
 
     def __init__(self, statement: Select[Any], mapper: Mapper[Any], dialect: Any) -> None:
         cls = mapper.class_
-        scoped = statement.where(cls.tenant_id == bindparam(TENANT_PARAM))
+        scoped = _preparable(statement, dialect).where(cls.tenant_id == bindparam(TENANT_PARAM))
         columns = list(scoped.selected_columns)
         self.mapper = mapper
         self.keys = [mapper.get_property_by_column(column).key for column in columns]
         self.primary_key = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
         self.relationships = [rel.key for rel in mapper.relationships]
-        compiled = scoped.compile(dialect=dialect)
-        binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}  # by the name in the SQL
-        #: Values of the statement's own literals (``state != 'cancelled'``), sent with every execution.
-        self.static = {
-            name: bind.effective_value
-            for name, bind in binds.items()
-            if name != TENANT_PARAM and not bind.required and bind.callable is None
-        }
-        expanding = any(bind.expanding for bind in binds.values())
-        typed = all(not isinstance(bind.type, NullType) for bind in binds.values())
-        self.prepared = PreparedStatement(
-            f"udyog_read_{next(_names)}",
-            scoped,
-            {name: bind.type for name, bind in binds.items()},
-            prepare=typed and not expanding,
-        )
+        self.prepared, self.static = _prepared("udyog_read", scoped, dialect)
 
 
 #: Per statement object: its plan per dialect name, or None when the ORM must read it.
-_PLANS: weakref.WeakKeyDictionary[Any, dict[str, _Plan | None]] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[Any, dict[str, tuple[Mapper[Any], _Plan | None]]] = weakref.WeakKeyDictionary()
 
 
 def _entity(statement: Any) -> Mapper[Any]:
@@ -124,13 +153,15 @@ def _plannable(mapper: Mapper[Any], statement: Select[Any]) -> bool:
 
 
 def _plan(statement: Select[Any], dialect: Any) -> tuple[Mapper[Any], _Plan | None]:
-    mapper = _entity(statement)
     forms = _PLANS.get(statement)
-    if forms is not None and dialect.name in forms:
-        return mapper, forms[dialect.name]
+    if forms is not None:
+        known = forms.get(dialect.name)
+        if known is not None:
+            return known
+    mapper = _entity(statement)
     plan = _Plan(statement, mapper, dialect) if _plannable(mapper, statement) else None
     with _lock:
-        _PLANS.setdefault(statement, {})[dialect.name] = plan
+        _PLANS.setdefault(statement, {})[dialect.name] = (mapper, plan)
     return mapper, plan
 
 
@@ -199,24 +230,10 @@ class _RowPlan:
     __slots__ = ("keys", "model", "prepared", "static")
 
     def __init__(self, statement: Select[Any], table: Any, model: type, dialect: Any) -> None:
-        scoped = statement.where(table.c.tenant_id == bindparam(TENANT_PARAM))
+        scoped = _preparable(statement, dialect).where(table.c.tenant_id == bindparam(TENANT_PARAM))
         self.model = model
         self.keys = [column.key for column in statement.selected_columns]
-        compiled = scoped.compile(dialect=dialect)
-        binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
-        self.static = {
-            name: bind.effective_value
-            for name, bind in binds.items()
-            if name != TENANT_PARAM and not bind.required and bind.callable is None
-        }
-        expanding = any(bind.expanding for bind in binds.values())
-        typed = all(not isinstance(bind.type, NullType) for bind in binds.values())
-        self.prepared = PreparedStatement(
-            f"udyog_rows_{next(_names)}",
-            scoped,
-            {name: bind.type for name, bind in binds.items()},
-            prepare=typed and not expanding,
-        )
+        self.prepared, self.static = _prepared("udyog_rows", scoped, dialect)
 
 
 _ROW_PLANS: weakref.WeakKeyDictionary[Any, dict[str, _RowPlan]] = weakref.WeakKeyDictionary()
