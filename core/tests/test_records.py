@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 from udyog_test_notes.models import Note, Notebook
 
@@ -12,7 +12,7 @@ from udyog.db import TenantBoundaryError
 from udyog.models import AuditEntry
 from udyog.records import write_records
 from udyog.tenancy import create_tenant
-from udyog.testing import create_member
+from udyog.testing import create_member, statements_seen
 from udyog_sdk.models import new_id
 
 
@@ -42,13 +42,15 @@ def _saved(kernel, tenant_id, titles):
 
 
 def _statements(kernel):
+    """(the statements run from now on, as "INSERT table" or "UPDATE table"; a function to stop listening)."""
     seen: list[str] = []
 
-    def listen(conn, cursor, statement, params, context, many):
-        seen.append(statement.split()[0] + " " + statement.split()[2 if statement.startswith("INSERT") else 1])
+    def short(sql):
+        seen.append(sql.split()[0] + " " + sql.split()[2 if sql.startswith("INSERT") else 1])
 
-    event.listen(kernel.db.engine, "before_cursor_execute", listen)
-    return seen, lambda: event.remove(kernel.db.engine, "before_cursor_execute", listen)
+    watch = statements_seen(kernel.db.engine, short)
+    watch.__enter__()
+    return seen, lambda: watch.__exit__(None, None, None)
 
 
 def _book_with_notes(titles):

@@ -51,7 +51,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.orm import InstanceState, Mapper, ORMExecuteState, Session
 from sqlalchemy.sql import ClauseElement
 
-from udyog.db import TenantSession
+from udyog.db import TenantSession, write_many
 from udyog.models import AuditEntry
 from udyog_sdk import UdyogError
 from udyog_sdk.models import is_tenant_model, new_id, utcnow
@@ -151,7 +151,7 @@ def _write(session: Session, entries: list[dict[str, Any]]) -> None:
     user_id = _actor()
     for entry in entries:
         entry.update(id=new_id(), at=now, user_id=user_id)
-    session.connection().execute(_INSERT, entries)
+    write_many(session.connection(), _INSERT, entries)
 
 
 _INSERT = insert(AuditEntry.__table__)  # built once: run again, it skips building and keying its SQL

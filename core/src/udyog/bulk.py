@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, inspect, update
 
-from udyog.db import TenantBoundaryError
+from udyog.db import TenantBoundaryError, write_many
 from udyog_sdk.models import is_tenant_model
 
 KEY = ("tenant_id", "id")
@@ -88,7 +88,7 @@ def insert_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) ->
         return
     table, tenant_id, _ = _checked(session, model, rows, "insert")
     session.flush()
-    session.connection().execute(insert_statement(table), [{**row, "tenant_id": tenant_id} for row in rows])
+    write_many(session.connection(), insert_statement(table), [{**row, "tenant_id": tenant_id} for row in rows])
 
 
 @lru_cache(maxsize=512)
@@ -130,7 +130,8 @@ def update_rows(session: Any, model: type, rows: Sequence[Mapping[str, Any]]) ->
     if not names:
         raise ValueError(f"update of {table.name}: no column to set")
     session.flush()
-    session.connection().execute(
+    write_many(
+        session.connection(),
         update_statement(table, tuple(names)),
         [{"udyog_t": tenant_id, "udyog_id": row["id"], **{f"udyog_v_{n}": row[n] for n in names}} for row in rows],
     )

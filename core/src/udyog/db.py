@@ -470,6 +470,132 @@ class PreparedStatement:
         return out
 
 
+class _Dml:
+    """A Core INSERT or UPDATE compiled for one dialect and set of parameter keys, for :func:`write_many`."""
+
+    __slots__ = ("binds", "head", "insert", "sql", "template")
+
+    def __init__(self, compiled: Any, insert: bool, defaults: dict[str, Callable[[], Any]]) -> None:
+        dialect = compiled.dialect
+        #: (name in the SQL, key in a row, bind processor or None, Python default for a key a row leaves out)
+        self.binds = [
+            (
+                compiled.bind_names[bind],
+                bind.key,
+                bind.type.dialect_impl(dialect).bind_processor(dialect),
+                defaults.get(bind.key),
+            )
+            for bind in compiled.binds.values()
+        ]
+        self.insert = insert
+        self.sql: str = compiled.string
+        head, _, values = self.sql.partition(" VALUES ")
+        self.head = head.encode()
+        self.template = values
+
+
+#: (statement, parameter keys, dialect) → its compiled form, or None when SQLAlchemy must run it.
+_DML: dict[tuple[Any, tuple[str, ...], Any], _Dml | None] = {}
+_DML_LIMIT = 1024
+
+
+def _dml(connection: Connection, statement: Any, keys: tuple[str, ...]) -> _Dml | None:
+    key = (statement, keys, connection.dialect)
+    try:
+        return _DML[key]
+    except KeyError:
+        pass
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(keys))
+    defaults = {}
+    for column in compiled.insert_prefetch:  # columns the rows leave out, with a Python default
+        default = _python_default(column.default)
+        if default is not None:
+            defaults[column.key] = default
+    plain = (
+        not compiled.update_prefetch
+        and not compiled.returning
+        and all(bind.key in keys or bind.key in defaults for bind in compiled.binds.values())
+    )
+    found = _Dml(compiled, compiled.isinsert, defaults) if plain else None
+    if len(_DML) >= _DML_LIMIT:
+        _DML.clear()
+    _DML[key] = found
+    return found
+
+
+def _python_default(default: Any) -> Callable[[], Any] | None:
+    """A column default computed in Python (a scalar, or a callable such as ``new_id``), as a function; else None."""
+    if default is None or default.is_sequence or default.is_clause_element:
+        return None
+    if default.is_scalar:
+        value = default.arg
+        return lambda: value
+    if default.is_callable:
+        function = default.arg
+        return lambda: function(None)
+    return None
+
+
+def write_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> int:
+    """Run a Core INSERT or UPDATE (no RETURNING) for ``rows`` in one round trip; the rows it matched.
+
+    ``connection.execute(statement, rows)`` without SQLAlchemy's execution
+    context: on PostgreSQL (psycopg2) the statement is compiled once per set
+    of keys, each row's values pass through the columns' bind processing and
+    are rendered by the driver, and many rows go in one statement (an
+    INSERT's rows as one multi-row ``VALUES``; UPDATEs joined by ``;``, the
+    count then being the last one's). The transaction's pending tenant
+    setting goes with it, as with any statement. Statement events and the
+    echo log do not see it (:data:`PREPARED_OBSERVERS` do). Elsewhere, and
+    for a statement whose SQL or Python-side defaults SQLAlchemy must
+    compute per execution, this is ``connection.execute``'s rowcount.
+    """
+    if not rows:
+        return 0
+    dialect = connection.dialect
+    plan = _dml(connection, statement, tuple(rows[0])) if dialect in _DEFERRING_DIALECTS else None
+    if plan is None:
+        return int(connection.execute(statement, rows if len(rows) > 1 else rows[0]).rowcount)
+    values = []
+    for row in rows:
+        given: dict[str, Any] = {}
+        for name, key, bind, default in plan.binds:
+            if key in row:
+                value = row[key]
+            elif default is not None:
+                value = default()
+            else:  # rows of different keys: SQLAlchemy reports it
+                return int(connection.execute(statement, rows).rowcount)
+            given[name] = value if bind is None else bind(value)
+        values.append(given)
+    fairy = connection.connection
+    dbapi_connection = fairy.dbapi_connection
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    sql: Any = plan.sql
+    try:
+        for observer in PREPARED_OBSERVERS:
+            observer(connection, plan.sql)
+        pending = fairy.info.pop(_PENDING_TENANT, None)
+        prefix = b""
+        if pending is not None:
+            prefix = cursor.mogrify(_SET_TENANT_PREFIX, {"udyog_rls_t": pending["t"], "udyog_rls_a": pending["a"]})
+        if len(values) == 1:
+            sql = prefix + cursor.mogrify(plan.sql, values[0])
+        elif plan.insert:
+            sql = prefix + plan.head + b" VALUES " + b",".join(cursor.mogrify(plan.template, v) for v in values)
+        else:
+            sql = prefix + b";".join(cursor.mogrify(plan.sql, v) for v in values)
+        cursor.execute(sql)
+        count = int(cursor.rowcount)
+    except dialect.loaded_dbapi.Error as exc:
+        text = sql if isinstance(sql, str) else sql.decode(errors="replace")
+        _raise_driver_error(connection, exc, text, values, dbapi_connection, cursor)
+        raise  # not reached: _raise_driver_error raises
+    finally:
+        cursor.close()
+    return count
+
+
 def _raise_driver_error(
     connection: Connection, exc: Exception, sql: str, params: Any, dbapi_connection: Any, cursor: Any
 ) -> None:

@@ -47,7 +47,7 @@ from sqlalchemy.sql import ClauseElement
 
 from udyog.audit import _fields, _write, insert_entry, is_audited, update_entry
 from udyog.bulk import KEY, insert_statement, keyed_table, update_statement
-from udyog.db import TenantBoundaryError
+from udyog.db import TenantBoundaryError, write_many
 
 
 class _Plan:
@@ -236,14 +236,14 @@ def _insert(connection: Any, new: list[tuple[Any, _Plan, dict[str, Any]]], audit
     for _, plan, row in new:
         key = (plan.table, tuple(row))
         if key != run_key and run:
-            connection.execute(insert_statement(run_key[0]), run)  # type: ignore[index]
+            write_many(connection, insert_statement(run_key[0]), run)  # type: ignore[index]
             run = []
         run_key = key
         run.append({plan.columns[k]: v for k, v in row.items()})
         if plan.audited:
             audit.append(insert_entry(row["tenant_id"], plan.table.name, row["id"], row, plan.fields))
     if run:
-        connection.execute(insert_statement(run_key[0]), run)  # type: ignore[index]
+        write_many(connection, insert_statement(run_key[0]), run)  # type: ignore[index]
 
 
 def _update(
@@ -265,7 +265,7 @@ def _update(
             params["udyog_version"] = current
             params["udyog_v_" + column] = current + 1
             statement = update_statement(plan.table, names, column)
-            if connection.execute(statement, params).rowcount != 1:
+            if write_many(connection, statement, [params]) != 1:
                 raise StaleDataError(
                     f"UPDATE of {plan.table.name} expected to update 1 row at version {current}; 0 were matched"
                 )
@@ -278,4 +278,4 @@ def _update(
             if entry is not None:
                 audit.append(entry)
     for (table, names), rows in groups.items():
-        connection.execute(update_statement(table, names), rows)
+        write_many(connection, update_statement(table, names), rows)

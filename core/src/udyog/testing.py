@@ -205,13 +205,18 @@ def build_kernel(
 
 
 @contextmanager
-def statements_seen(engine: Any) -> Iterator[list[str]]:
+def statements_seen(engine: Any, listener: Callable[[str], None] | None = None) -> Iterator[list[str]]:
     """The SQL of every statement run on ``engine`` meanwhile, whitespace collapsed, in order.
 
-    Statements prepared by the kernel (:class:`udyog.db.PreparedStatement`:
-    ``udyog_sdk.read_records``, number series, job claims) run by the
-    driver's cursor, not through SQLAlchemy's statement events; they are
-    given as the SQL they run (``$1``-style parameters), not as ``EXECUTE``.
+    ``listener``, when given, is called with each statement as it runs.
+
+    Statements the kernel runs on the driver's cursor, not through
+    SQLAlchemy's statement events, are included: prepared ones
+    (:class:`udyog.db.PreparedStatement`: ``udyog_sdk.read_records``,
+    number series, job claims) as the SQL they run (``$1``-style
+    parameters), not as ``EXECUTE``; writes of :func:`udyog.db.write_many`
+    (``write_records``, ``insert_rows``, the audit log) once per call, as
+    their one-row SQL.
     """
     from sqlalchemy import event
 
@@ -219,13 +224,19 @@ def statements_seen(engine: Any) -> Iterator[list[str]]:
 
     seen: list[str] = []
 
+    def add(sql: str) -> None:
+        flat = " ".join(sql.split())
+        seen.append(flat)
+        if listener is not None:
+            listener(flat)
+
     def statement(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
         if not sql.startswith(("EXECUTE ", "PREPARE ")):
-            seen.append(" ".join(sql.split()))
+            add(sql)
 
     def prepared(connection: Any, sql: str) -> None:
         if connection.engine.pool is engine.pool:  # the engine or one of its option copies (the writing one)
-            seen.append(" ".join(sql.split()))
+            add(sql)
 
     event.listen(engine, "before_cursor_execute", statement)
     db.PREPARED_OBSERVERS.append(prepared)

@@ -10,6 +10,7 @@ import pytest
 from inventory_kit import ledger_agrees, model_of, world
 from sqlalchemy import select
 
+from udyog.testing import statements_seen
 from udyog_inventory import services
 from udyog_inventory.models import CostLayer, Lot, ProductStock, StockMove, Unit, UnitConversion
 from udyog_sdk import UdyogError, hookimpl
@@ -176,8 +177,6 @@ def test_fifo_consumes_the_oldest_layers_first(udyog_tenant):
 
 
 def test_an_issue_of_several_fifo_products_reads_their_layers_together_and_past_the_first_chunk(udyog_tenant):
-    from sqlalchemy import event
-
     from udyog_inventory.models import Product
 
     with udyog_tenant.scope() as scope:
@@ -194,21 +193,17 @@ def test_an_issue_of_several_fifo_products_reads_their_layers_together_and_past_
             services.receive(second.id, w1, Decimal("1"), unit_cost=Decimal(10 * n))
         layer_reads: list[str] = []
 
-        def count(conn, cursor, statement, parameters, context, executemany):
+        def count(statement):
             if "FROM inventory_cost_layer" in statement:
                 layer_reads.append(statement)
 
-        engine = s.get_bind()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with statements_seen(s.get_bind(), count):
             moves = services.issue_many(
                 [
                     services.MoveLine(first.id, w1, Decimal(chunk + 1)),  # past the first chunk
                     services.MoveLine(second.id, w1, Decimal("3")),
                 ]
             )
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         oldest = sum(range(1, chunk + 2))
         assert [m.value for m in moves] == [Decimal(oldest), Decimal(10 * (1 + 2 + 3))]
         # one statement for both products' first chunks, one more for the rest of the first product's
@@ -227,8 +222,6 @@ def test_an_issue_of_several_fifo_products_reads_their_layers_together_and_past_
 
 
 def test_an_availability_snapshot_answers_from_one_read_until_a_movement(udyog_tenant):
-    from sqlalchemy import event
-
     from udyog_inventory.models import Product
 
     with udyog_tenant.scope() as scope:
@@ -243,13 +236,11 @@ def test_an_availability_snapshot_answers_from_one_read_until_a_movement(udyog_t
         services.reserve(first.id, w1, Decimal("4"))
         reads: list[str] = []
 
-        def count(conn, cursor, statement, parameters, context, executemany):
+        def count(statement):
             if "FROM inventory_balance" in statement:
                 reads.append(statement)
 
-        engine = s.get_bind()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with statements_seen(s.get_bind(), count):
             with services.availability_snapshot([first.id, second.id], w1):
                 assert services.available(first.id, w1) == Decimal("6")
                 assert services.available(second.id, w1) == Decimal("0")  # no balance row at all
@@ -263,8 +254,6 @@ def test_an_availability_snapshot_answers_from_one_read_until_a_movement(udyog_t
             reads.clear()
             assert services.available(first.id, w1) == Decimal("5")  # after the block: read
             assert len(reads) == 1
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
 
 
 def test_weighted_average_is_a_running_average_per_product(udyog_tenant):
@@ -412,8 +401,6 @@ def test_another_tenant_sees_none_of_the_stock(udyog_tenant, udyog_other_tenant)
 def test_a_movement_writes_its_rows_once_and_leaves_the_session_consistent(udyog_tenant):
     """The locked rows are plain values written back by primary key: ORM instances read before see the result,
     returned moves are the session's persistent rows, and a refused batch writes nothing."""
-    from sqlalchemy import event
-
     from udyog_inventory.models import Product, StockBalance
 
     with udyog_tenant.scope() as scope:
@@ -431,18 +418,14 @@ def test_a_movement_writes_its_rows_once_and_leaves_the_session_consistent(udyog
         assert (held_stock.on_hand, held_balance.on_hand, held_layer.remaining) == (10, 10, 10)
         writes: list[str] = []
 
-        def count(conn, cursor, statement, parameters, context, executemany):
+        def count(statement):
             if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
                 writes.append(statement.split("(")[0].split(" SET")[0].strip())
 
-        engine = s.get_bind()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with statements_seen(s.get_bind(), count):
             moves = services.issue_many(
                 [services.MoveLine(first.id, w1, Decimal("4")), services.MoveLine(second.id, w1, Decimal("1"))]
             )
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         # one statement per table, whatever the number of lines
         assert sorted(writes) == [
             "INSERT INTO inventory_move",

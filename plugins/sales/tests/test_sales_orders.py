@@ -198,27 +198,22 @@ def test_each_order_action_reads_the_order_once_and_for_update(udyog_client, udy
 
 
 def test_a_confirmation_reads_availability_once_and_no_reservations(udyog_client, udyog_tenant, udyog_kernel):
-    from sqlalchemy import event
+    from udyog.testing import statements_seen
 
     w = world(udyog_tenant)
     made = udyog_client.post(ORDERS, json=order_body(w, ("p1", "3", None), ("p2", "2", None)), expect=201).data
     plain: list[str] = []
     reservation_reads: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):
-        flat = " ".join(statement.split())
+    def count(flat):
         if "SELECT" in flat and "FROM sales_reservation" in flat:
             reservation_reads.append(flat)
         # the plain availability reads (not the reservation's locking read of whole rows)
         if flat.startswith("SELECT inventory_balance.available ") or "sum(inventory_balance.available)" in flat:
             plain.append(flat)
 
-    engine = udyog_kernel.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_seen(udyog_kernel.db.engine, count):
         udyog_client.post(f"{ORDERS}/{made['id']}/confirm", json={"version": made["version"]}, expect=200)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(plain) == 1, plain  # both lines' availability; the reservation then locks and checks again
     assert "GROUP BY" in plain[0]
     assert reservation_reads == []  # a draft holds none: its reservations are added without reading any
