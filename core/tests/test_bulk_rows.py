@@ -130,3 +130,28 @@ def test_pending_orm_rows_are_flushed_first(tenants):
         update_rows(scope.session, Notification, [{"id": first[0]["id"], "title": "bulk, updated"}])
         scope.session.commit()
     assert _titles(kernel, ids["acme"]) == ["bulk, updated", "pending"]
+
+
+def test_the_first_statement_of_a_transaction_carries_the_tenant(tenants, backend):
+    """On PostgreSQL the rows are written by the driver (udyog.db.write_many) with the tenant setting that
+    row-level security checks sent along; as a transaction's first statement it must still be in force."""
+    kernel, ids, users = tenants
+    with kernel.db.session(ids["acme"]) as session:  # nothing run yet in this transaction
+        insert_rows(session, Notification, _rows(users["acme"], ["first", "second"]))
+        session.commit()
+    assert _titles(kernel, ids["acme"]) == ["first", "second"]
+
+
+def test_a_driver_error_is_sqlalchemys_and_leaves_nothing(tenants):
+    from sqlalchemy.exc import IntegrityError
+
+    kernel, ids, users = tenants
+    rows = _rows(users["acme"], ["one", "two"])
+    rows[1]["id"] = rows[0]["id"]  # the same key twice
+    with kernel.tenant_scope(ids["acme"]) as scope:
+        with pytest.raises(IntegrityError):
+            insert_rows(scope.session, Notification, rows)
+        scope.session.rollback()
+        insert_rows(scope.session, Notification, _rows(users["acme"], ["after"]))  # the session goes on
+        scope.session.commit()
+    assert _titles(kernel, ids["acme"]) == ["after"]
