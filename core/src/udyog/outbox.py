@@ -21,14 +21,14 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, event, or_, select, update
+from sqlalchemy import Uuid, bindparam, event, literal_column, null, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from udyog.db import TenantSession
+from udyog.db import PreparedStatement, TenantSession
 from udyog.models import OutboxEvent
 from udyog_sdk import Event, Listener, TenantContext, UdyogError
-from udyog_sdk.models import new_id, utcnow
+from udyog_sdk.models import UTCDateTime, new_id, utcnow
 
 if TYPE_CHECKING:
     from udyog.kernel import Kernel, TenantScope
@@ -107,22 +107,25 @@ _MARK_ONE = _mark_delivered(OutboxEvent.id == bindparam("event_id"), at=bindpara
 #: Built once: take one event for its only listener, in the listener's transaction: written delivered (the
 #: attempt counted) if neither delivered nor held by another process. The row stays locked until that
 #: transaction ends, and a rollback (the listener failed, the process died) leaves it pending as it was.
-_TAKE = (
-    update(OutboxEvent)
+_OUTBOX = OutboxEvent.__table__
+_TAKE = PreparedStatement(
+    "udyog_outbox_take",
+    update(_OUTBOX)
     .where(
-        OutboxEvent.id == bindparam("event_id"),
-        OutboxEvent.dispatched_at.is_(None),
-        _unclaimed(bindparam("expired")),
+        _OUTBOX.c.tenant_id == bindparam("p_tenant"),
+        _OUTBOX.c.id == bindparam("p_event"),
+        _OUTBOX.c.dispatched_at.is_(None),
+        or_(_OUTBOX.c.claimed_at.is_(None), _OUTBOX.c.claimed_at < bindparam("p_expired")),
     )
     .values(
-        dispatched_at=bindparam("now"),
-        claimed_at=None,
-        attempts=OutboxEvent.attempts + 1,
-        pending_listeners=None,
-        last_error=None,
+        dispatched_at=bindparam("p_now"),
+        claimed_at=null(),
+        attempts=_OUTBOX.c.attempts + literal_column("1"),
+        pending_listeners=null(),
+        last_error=null(),
     )
-    .returning(OutboxEvent.name, OutboxEvent.payload, OutboxEvent.created_at)
-    .execution_options(synchronize_session=False)
+    .returning(_OUTBOX.c.name, _OUTBOX.c.payload, _OUTBOX.c.created_at),
+    {"p_tenant": Uuid(), "p_event": Uuid(), "p_now": UTCDateTime(), "p_expired": UTCDateTime()},
 )
 #: Built once: record the listeners an event is still due to and their errors, releasing any claim.
 #: ``attempt`` is 1 for a taken event (its rolled-back take did not count the attempt), else 0.
@@ -374,12 +377,17 @@ class Dispatcher:
                 return
             try:
                 with kernel.bound(tenant, session):
-                    row = session.execute(
-                        _TAKE, {"event_id": event_id, "now": now, "expired": now - CLAIM_LEASE}
-                    ).one_or_none()
-                    if row is None:  # delivered already, or another process holds it
+                    taken = _TAKE.rows(
+                        session.connection(),
+                        {"p_tenant": tenant_id, "p_event": event_id, "p_now": now, "p_expired": now - CLAIM_LEASE},
+                        processed=True,
+                    )
+                    if not taken:  # delivered already, or another process holds it
                         return
-                    listener.handler(_event(tenant, event_id, row))
+                    name, payload, created_at = taken[0]
+                    listener.handler(
+                        Event(id=event_id, tenant_id=tenant.id, name=name, payload=payload, created_at=created_at)
+                    )
                     session.commit()
                     return
             except Exception as exc:
