@@ -224,6 +224,23 @@ def _after_commit(session: Session) -> None:
         dispatcher.deliver_many(session.info["tenant_id"], ids)
 
 
+def _write_new_events(session: Session) -> None:
+    """Write the transaction's new outbox rows by one plain INSERT (:mod:`udyog.records`), not the unit of work.
+
+    The commit would flush them; for a handful of event rows the flush costs
+    several times the statement. Other pending changes are flushed first, as
+    a flush would order them; rows of a rolled-back savepoint are gone from
+    the session already.
+    """
+    if session.info.get("tenant_id") is None:
+        return
+    rows = [obj for obj in session.new if isinstance(obj, OutboxEvent)]
+    if rows:
+        from udyog.records import write_records
+
+        write_records(session, rows)
+
+
 @event.listens_for(TenantSession, "before_commit")
 def _queue_at_commit(session: Session) -> None:
     """Queue the background runs of the transaction's background-only events, in the transaction.
@@ -233,6 +250,7 @@ def _queue_at_commit(session: Session) -> None:
     """
     if session.in_nested_transaction():
         return
+    _write_new_events(session)
     items: list[tuple[TenantScope, OutboxEvent, list[Listener]]] | None = session.info.pop("udyog_outbox_queue", None)
     if not items:
         return

@@ -563,9 +563,7 @@ def invoice_line_details(invoice: Invoice) -> dict[int, list[str]]:
 def invoice_order(order: Order, version: int | None) -> Invoice:
     """The invoice action: check the version, then :func:`issue_invoice`."""
     lock_order(order, version)
-    invoice = issue_invoice(order)
-    db_session().flush()
-    return invoice
+    return issue_invoice(order)
 
 
 def cancel_order(order: Order, version: int | None) -> Order:
