@@ -181,7 +181,7 @@ def test_on_postgresql_the_statement_is_prepared_once_per_connection(world, back
                 udyog_raw=True
             )
         ).all()
-    _, plan = _PLANS[NOTES]["postgresql"]
+    _, plan = _PLANS[NOTES]["records", "postgresql"]
     assert plan is not None
     assert [name for name, _ in prepared] == [plan.prepared.name]
     assert "FROM notes_note" in prepared[0][1] and "tenant_id" in prepared[0][1]
@@ -223,7 +223,7 @@ def test_on_postgresql_an_in_list_is_prepared_as_an_array(world, backend):
         notes = read_records(scope.session, NOTES, {"book_id": books["acme"]})
         for wanted in ([notes[0].id], [n.id for n in notes], []):  # one statement for any length
             assert read_records(scope.session, NOTES_IN, {"ids": wanted}) == [n for n in notes if n.id in wanted]
-        _, plan = _PLANS[NOTES_IN]["postgresql"]
+        _, plan = _PLANS[NOTES_IN]["records", "postgresql"]
         statement = scope.session.execute(
             text("SELECT statement FROM pg_prepared_statements WHERE name = :name").execution_options(udyog_raw=True),
             {"name": plan.prepared.name},

@@ -508,7 +508,7 @@ def _dml(connection: Connection, statement: Any, keys: tuple[str, ...]) -> _Dml 
     compiled = statement.compile(dialect=connection.dialect, column_keys=list(keys))
     defaults = {}
     for column in compiled.insert_prefetch:  # columns the rows leave out, with a Python default
-        default = _python_default(column.default)
+        default = python_default(column.default)
         if default is not None:
             defaults[column.key] = default
     plain = (
@@ -523,8 +523,9 @@ def _dml(connection: Connection, statement: Any, keys: tuple[str, ...]) -> _Dml 
     return found
 
 
-def _python_default(default: Any) -> Callable[[], Any] | None:
-    """A column default computed in Python (a scalar, or a callable such as ``new_id``), as a function; else None."""
+def python_default(default: Any) -> Callable[[], Any] | None:
+    """A column default computed in Python (a scalar, or a callable such as ``new_id``), as a function; else None
+    (no default, or one the database computes)."""
     if default is None or default.is_sequence or default.is_clause_element:
         return None
     if default.is_scalar:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Tuple, any_, bindparam
@@ -83,8 +83,11 @@ def _preparable(statement: Select[Any], dialect: Any) -> Select[Any]:
     return visitors.replacement_traverse(statement, {}, replace)  # type: ignore[no-any-return]
 
 
-def _prepared(name: str, scoped: Select[Any], dialect: Any) -> tuple[PreparedStatement, dict[str, Any]]:
-    """The prepared form of ``scoped`` and the values of its literals (``state != 'cancelled'``)."""
+def _prepared(
+    name: str, statement: Select[Any], tenant_column: Any, dialect: Any
+) -> tuple[PreparedStatement, dict[str, Any]]:
+    """``statement`` with the tenant criterion, prepared, and the values of its literals (``state != 'cancelled'``)."""
+    scoped = _preparable(statement, dialect).where(tenant_column == bindparam(TENANT_PARAM))
     compiled = scoped.compile(dialect=dialect)
     binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}  # by the name in the SQL
     static = {
@@ -106,18 +109,29 @@ class _Plan:
     __slots__ = ("keys", "mapper", "prepared", "primary_key", "relationships", "static")
 
     def __init__(self, statement: Select[Any], mapper: Mapper[Any], dialect: Any) -> None:
-        cls = mapper.class_
-        scoped = _preparable(statement, dialect).where(cls.tenant_id == bindparam(TENANT_PARAM))
-        columns = list(scoped.selected_columns)
         self.mapper = mapper
-        self.keys = [mapper.get_property_by_column(column).key for column in columns]
+        self.keys = [mapper.get_property_by_column(column).key for column in statement.selected_columns]
         self.primary_key = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
         self.relationships = [rel.key for rel in mapper.relationships]
-        self.prepared, self.static = _prepared("udyog_read", scoped, dialect)
+        self.prepared, self.static = _prepared("udyog_read", statement, mapper.local_table.c.tenant_id, dialect)
 
 
-#: Per statement object: its plan per dialect name, or None when the ORM must read it.
-_PLANS: weakref.WeakKeyDictionary[Any, dict[str, tuple[Mapper[Any], _Plan | None]]] = weakref.WeakKeyDictionary()
+#: Per statement object: what a reader made of it, by (reader, dialect name).
+_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+
+
+def _cached(statement: Any, reader: str, dialect: Any, make: Callable[[], Any]) -> Any:
+    """``make()``'s plan of ``statement`` for ``reader`` and ``dialect``, made once."""
+    key = (reader, dialect.name)
+    forms = _PLANS.get(statement)
+    if forms is not None:
+        known = forms.get(key)
+        if known is not None:
+            return known
+    plan = make()
+    with _lock:
+        _PLANS.setdefault(statement, {})[key] = plan
+    return plan
 
 
 def _entity(statement: Any) -> Mapper[Any]:
@@ -153,16 +167,13 @@ def _plannable(mapper: Mapper[Any], statement: Select[Any]) -> bool:
 
 
 def _plan(statement: Select[Any], dialect: Any) -> tuple[Mapper[Any], _Plan | None]:
-    forms = _PLANS.get(statement)
-    if forms is not None:
-        known = forms.get(dialect.name)
-        if known is not None:
-            return known
-    mapper = _entity(statement)
-    plan = _Plan(statement, mapper, dialect) if _plannable(mapper, statement) else None
-    with _lock:
-        _PLANS.setdefault(statement, {})[dialect.name] = (mapper, plan)
-    return mapper, plan
+    """(the model's mapper, the plan, or None when the ORM must read it)."""
+
+    def make() -> tuple[Mapper[Any], _Plan | None]:
+        mapper = _entity(statement)
+        return mapper, _Plan(statement, mapper, dialect) if _plannable(mapper, statement) else None
+
+    return _cached(statement, "records", dialect, make)  # type: ignore[no-any-return]
 
 
 def _ruled(session: Session, cls: type) -> bool:
@@ -177,6 +188,20 @@ def _ruled(session: Session, cls: type) -> bool:
     return False
 
 
+def _rows(
+    session: Session, connection: Any, model: type, plan: Any, params: Mapping[str, Any] | None
+) -> list[tuple[Any, ...]] | None:
+    """``plan``'s rows for ``params`` by its prepared statement; None when the ORM must read (see the module)."""
+    info = session.info
+    tenant_id = info.get("tenant_id")
+    if plan is None or info.get("all_tenants") or tenant_id is None or _ruled(session, model):
+        return None
+    if session.autoflush:
+        session.flush()
+    values = {**plan.static, **(params or {}), TENANT_PARAM: tenant_id}
+    return plan.prepared.rows(connection, values, processed=True)  # type: ignore[no-any-return]
+
+
 def read_records(session: Session, statement: Select[Any], params: Mapping[str, Any] | None = None) -> list[Any]:
     """The records ``statement`` selects with ``params``: what ``session.scalars(statement, params).all()`` gives.
 
@@ -186,14 +211,9 @@ def read_records(session: Session, statement: Select[Any], params: Mapping[str, 
     """
     connection = session.connection()
     mapper, plan = _plan(statement, connection.dialect)
-    info = session.info
-    tenant_id = info.get("tenant_id")
-    if plan is None or info.get("all_tenants") or tenant_id is None or _ruled(session, mapper.class_):
+    rows = _rows(session, connection, mapper.class_, plan, params)
+    if rows is None:
         return list(session.scalars(statement, params))
-    if session.autoflush:
-        session.flush()
-    values = {**plan.static, **(params or {}), TENANT_PARAM: tenant_id}
-    rows = plan.prepared.rows(connection, values, processed=True)
     if not rows:
         return []
     refresh = bool(statement.get_execution_options().get("populate_existing"))
@@ -230,21 +250,16 @@ class _RowPlan:
     __slots__ = ("keys", "model", "prepared", "static")
 
     def __init__(self, statement: Select[Any], table: Any, model: type, dialect: Any) -> None:
-        scoped = _preparable(statement, dialect).where(table.c.tenant_id == bindparam(TENANT_PARAM))
         self.model = model
         self.keys = [column.key for column in statement.selected_columns]
-        self.prepared, self.static = _prepared("udyog_rows", scoped, dialect)
-
-
-_ROW_PLANS: weakref.WeakKeyDictionary[Any, dict[str, _RowPlan]] = weakref.WeakKeyDictionary()
+        self.prepared, self.static = _prepared("udyog_rows", statement, table.c.tenant_id, dialect)
 
 
 def _row_plan(statement: Any, dialect: Any) -> _RowPlan:
-    forms = _ROW_PLANS.get(statement)
-    if forms is not None:
-        plan = forms.get(dialect.name)
-        if plan is not None:
-            return plan
+    return _cached(statement, "rows", dialect, lambda: _new_row_plan(statement, dialect))  # type: ignore[no-any-return]
+
+
+def _new_row_plan(statement: Any, dialect: Any) -> _RowPlan:
     if not isinstance(statement, Select):
         raise TypeError("read_rows takes a select() of columns")
     if any(isinstance(d["expr"], type) for d in statement.column_descriptions):
@@ -255,10 +270,7 @@ def _row_plan(statement: Any, dialect: Any) -> _RowPlan:
         mapper = next((m for m in Base.registry.mappers if m.local_table is froms[0]), None)
     if mapper is None or not is_tenant_model(mapper.class_) or mapper.inherits is not None:
         raise TypeError("read_rows takes a select() of columns of one tenant model's table")
-    plan = _RowPlan(statement, froms[0], mapper.class_, dialect)
-    with _lock:
-        _ROW_PLANS.setdefault(statement, {})[dialect.name] = plan
-    return plan
+    return _RowPlan(statement, froms[0], mapper.class_, dialect)
 
 
 def read_rows(
@@ -274,12 +286,8 @@ def read_rows(
     """
     connection = session.connection()
     plan = _row_plan(statement, connection.dialect)
-    info = session.info
-    tenant_id = info.get("tenant_id")
-    if info.get("all_tenants") or tenant_id is None or _ruled(session, plan.model):
+    rows = _rows(session, connection, plan.model, plan, params)
+    if rows is None:
         return [dict(row) for row in session.execute(statement, params).mappings()]
-    if session.autoflush:
-        session.flush()
-    values = {**plan.static, **(params or {}), TENANT_PARAM: tenant_id}
     keys = plan.keys
-    return [dict(zip(keys, row, strict=True)) for row in plan.prepared.rows(connection, values, processed=True)]
+    return [dict(zip(keys, row, strict=True)) for row in rows]

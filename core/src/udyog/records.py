@@ -36,7 +36,7 @@ order``) is copied from the parent, as a flush does; give parents first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -47,7 +47,7 @@ from sqlalchemy.sql import ClauseElement
 
 from udyog.audit import _fields, _write, insert_entry, is_audited, update_entry
 from udyog.bulk import KEY, insert_statement, keyed_table, update_statement
-from udyog.db import TenantBoundaryError, write_many
+from udyog.db import TenantBoundaryError, python_default, write_many
 
 
 class _Plan:
@@ -63,14 +63,15 @@ class _Plan:
         self.mapper = mapper
         self.table = table
         self.columns: dict[str, str] = {}  # attribute key → column name
-        self.defaults: dict[str, Any] = {}  # attribute key → ColumnDefault, or None (a server default only)
+        #: attribute key → its Python default as a function, or None (computed by the database)
+        self.defaults: dict[str, Callable[[], Any] | None] = {}
         for prop in mapper.column_attrs:
             if len(prop.columns) != 1 or prop.columns[0].table is not table:
                 continue
             column = prop.columns[0]
             self.columns[prop.key] = column.name
             if column.default is not None:
-                self.defaults[prop.key] = column.default
+                self.defaults[prop.key] = python_default(column.default)
             elif column.server_default is not None:
                 self.defaults[prop.key] = None
         by_column = {column: key for key, column in self.columns.items()}
@@ -99,17 +100,6 @@ def _plan(mapper: Mapper[Any]) -> _Plan:
     return _Plan(mapper)
 
 
-def _default(default: Any) -> tuple[bool, Any]:
-    """(applicable, value) of a column default: Python scalars and callables only."""
-    if default is None or default.is_sequence or default.is_clause_element:
-        return False, None
-    if default.is_scalar:
-        return True, default.arg
-    if default.is_callable:
-        return True, default.arg(None)
-    return False, None
-
-
 def _new_row(state: Any, plan: _Plan, tenant_id: Any) -> dict[str, Any] | None:
     """The attribute values an insert of ``state`` writes (defaults applied), or None to leave it to the ORM."""
     values = state.dict
@@ -132,10 +122,10 @@ def _new_row(state: Any, plan: _Plan, tenant_id: Any) -> dict[str, Any] | None:
             row[key] = tenant_id
             continue
         if key in plan.defaults:
-            applicable, value = _default(plan.defaults[key])
-            if not applicable:
+            make = plan.defaults[key]
+            if make is None:
                 return None  # computed by the database: the ORM fetches it back
-            row[key] = value
+            row[key] = make()
         elif key in values:
             row[key] = None
     if row["tenant_id"] != tenant_id:

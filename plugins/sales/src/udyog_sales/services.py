@@ -221,18 +221,21 @@ _LINES = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).or
 _RESERVATIONS = select(Reservation).where(Reservation.order_id == bindparam("order_id")).order_by(Reservation.id)
 
 
+def _collection(order: Order, key: str, statement: Any) -> list[Any]:
+    """``order.<key>``, read by ``statement`` (prepared) when not loaded yet in this session, not lazily."""
+    if key not in order.__dict__:
+        set_committed_value(order, key, read_records(statement, {"order_id": order.id}))
+    return getattr(order, key)  # type: ignore[no-any-return]
+
+
 def order_lines(order: Order) -> list[OrderLine]:
     """``order.lines``: read by a prepared statement when not loaded yet in this session."""
-    if "lines" not in order.__dict__:
-        set_committed_value(order, "lines", read_records(_LINES, {"order_id": order.id}))
-    return order.lines
+    return _collection(order, "lines", _LINES)
 
 
 def order_reservations(order: Order) -> list[Reservation]:
     """``order.reservations``: read by a prepared statement when not loaded yet in this session."""
-    if "reservations" not in order.__dict__:
-        set_committed_value(order, "reservations", read_records(_RESERVATIONS, {"order_id": order.id}))
-    return order.reservations
+    return _collection(order, "reservations", _RESERVATIONS)
 
 
 def require_draft(order: Order, what: str = "changed") -> None:
